@@ -1,0 +1,71 @@
+"""``JSONLinesDataset``: JSON Lines <-> pandas DataFrame, strict on load, atomic on save.
+
+Unlike ``pandas.JSONDataset``, a bad line fails with the file, the line and the field,
+and a failed save leaves the previous file untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from kedro.io import AbstractDataset
+
+from self_rewarding.core.records import read_jsonl, write_text_atomic
+
+
+class JSONLinesDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
+    """Loads and saves a DataFrame as JSON Lines.
+
+    Example catalog entry::
+
+        ift_candidates:
+          type: self_rewarding.datasets.JSONLinesDataset
+          filepath: data/01_raw/oasst2_partial/oasst_en_ift_candidates_no_alpacaeval.jsonl
+          non_empty_fields: [prompt, response]
+    """
+
+    def __init__(
+        self,
+        filepath: str,
+        required_fields: list[str] | None = None,
+        non_empty_fields: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ):
+        """Creates the dataset.
+
+        Args:
+            filepath: The ``.jsonl`` file.
+            required_fields: Fields every row must have, checked on load.
+            non_empty_fields: Fields that must hold non-blank text, checked on load.
+            metadata: Free-form metadata, ignored by Kedro.
+        """
+        self._filepath = Path(filepath)
+        self._required_fields = list(required_fields or [])
+        self._non_empty_fields = list(non_empty_fields or [])
+        self.metadata = metadata
+
+    def load(self) -> pd.DataFrame:
+        rows = read_jsonl(self._filepath, self._required_fields, self._non_empty_fields)
+        return pd.DataFrame(rows)
+
+    def save(self, data: pd.DataFrame | list[dict]) -> None:
+        if isinstance(data, pd.DataFrame):
+            # pandas writes NaN as null; json.dumps would write invalid ``NaN``.
+            text = data.to_json(orient="records", lines=True, force_ascii=False)
+            text = text if text.endswith("\n") or not text else text + "\n"
+        else:
+            text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in data)
+        write_text_atomic(self._filepath, text)
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "filepath": str(self._filepath),
+            "required_fields": self._required_fields,
+            "non_empty_fields": self._non_empty_fields,
+        }

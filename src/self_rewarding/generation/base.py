@@ -1,0 +1,17 @@
+"""The generation interface shared by every backend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from self_rewarding.core.types import SamplingConfig
+
+
+class Generator(Protocol):
+    """Generates chat replies: each prompt is one user turn, formatted with the model's
+    chat template by the backend."""
+
+    def generate(self, prompts: Sequence[str], sampling: SamplingConfig) -> list[list[str]]:
+        """Returns ``sampling.n`` completions for each prompt, in prompt order."""
+        ...

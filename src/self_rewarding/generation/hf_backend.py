@@ -1,0 +1,86 @@
+"""transformers ``generate`` backend: batched, prompts sorted by length, left padding,
+``num_return_sequences`` for several samples per prompt. Runs on CPU or GPU."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from self_rewarding.core.types import SamplingConfig
+
+logger = logging.getLogger(__name__)
+
+
+class TransformersGenerator:
+    """Generates with a local model directory through transformers."""
+
+    def __init__(self, model_path: str | Path, batch_size: int = 16, device: str | None = None):
+        """Loads the model and tokenizer.
+
+        Args:
+            model_path: A model directory with tokenizer and chat template.
+            batch_size: Prompts per ``generate`` call (each with ``n`` samples).
+            device: ``cuda``, ``cpu`` or None for CUDA when available.
+        """
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, padding_side="left")
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+        self.model.to(self.device).eval()
+        self.batch_size = batch_size
+        self.tokens_generated = 0
+        self.seconds = 0.0
+
+    def _chat(self, prompt: str) -> str:
+        return self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
+
+    def generate(self, prompts: Sequence[str], sampling: SamplingConfig) -> list[list[str]]:
+        import torch
+
+        texts = [self._chat(p) for p in prompts]
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        results: list[list[str]] = [[] for _ in texts]
+        torch.manual_seed(sampling.seed)
+        started = time.perf_counter()
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            encoded = self.tokenizer(
+                [texts[i] for i in batch],
+                return_tensors="pt",
+                padding=True,
+                add_special_tokens=False,
+            ).to(self.device)
+            with torch.inference_mode():
+                output = self.model.generate(
+                    **encoded,
+                    do_sample=sampling.temperature > 0,
+                    temperature=sampling.temperature if sampling.temperature > 0 else None,
+                    top_p=sampling.top_p if sampling.temperature > 0 else None,
+                    max_new_tokens=sampling.max_new_tokens,
+                    num_return_sequences=sampling.n,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                )
+            new_tokens = output[:, encoded["input_ids"].shape[1] :]
+            self.tokens_generated += int(
+                (new_tokens != self.tokenizer.pad_token_id).sum().item()
+            )
+            decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+            for k, index in enumerate(batch):
+                results[index] = decoded[k * sampling.n : (k + 1) * sampling.n]
+        self.seconds += time.perf_counter() - started
+        logger.info(
+            "Generated %d x %d completions, %.1f tokens/s",
+            len(texts),
+            sampling.n,
+            self.tokens_generated / max(self.seconds, 1e-9),
+        )
+        return results

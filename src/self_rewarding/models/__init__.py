@@ -1,0 +1,1 @@
+"""Loading and saving models: the embedded default (GGUF -> safetensors) or any model."""

@@ -1,0 +1,5 @@
+"""M0: the base model saved as safetensors, and its judge probe."""
+
+from self_rewarding.pipelines.base_model.pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

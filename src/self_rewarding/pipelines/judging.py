@@ -1,0 +1,125 @@
+"""Nodes that make a model judge with the verbatim prompt: the judge probe (parse rate
+of ``Score: X`` answers) and the paper's model-judged EFT selection."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from self_rewarding.core.judge import aggregate_scores, parse_score, score_summary
+from self_rewarding.core.prompts import (
+    JUDGE_TEMPLATE_NAME,
+    render_judge_prompt,
+    template_sha256,
+)
+from self_rewarding.core.provenance import directory_sha256
+from self_rewarding.core.seed_data import ordering_agrees
+from self_rewarding.core.types import EFTConfig, JudgeProbeConfig, SamplingConfig
+
+logger = logging.getLogger(__name__)
+
+
+def _generator(model_dir: Path, batch_size: int):
+    from self_rewarding.generation.hf_backend import TransformersGenerator
+
+    return TransformersGenerator(model_dir, batch_size=batch_size)
+
+
+def probe_judge(
+    model_dir: Path, eft_eval: pd.DataFrame, judge_probe: JudgeProbeConfig
+) -> tuple[dict, pd.DataFrame]:
+    """Asks a model to judge EFT-eval replies and measures how often it gives a score.
+
+    Args:
+        model_dir: The model under test.
+        eft_eval: Human-ranked replies (``prompt, response, ...``).
+        judge_probe: Items, decoding and seed.
+
+    Returns:
+        Metrics (parse rate, score distribution, tokens/s) and one row per judge answer
+        with its raw text, parsed score and provenance.
+    """
+    items = eft_eval.sample(n=min(judge_probe.n_items, len(eft_eval)), random_state=judge_probe.seed)
+    prompts = [render_judge_prompt(p, r) for p, r in zip(items["prompt"], items["response"])]
+    generator = _generator(model_dir, judge_probe.batch_size)
+    answers = generator.generate(prompts, judge_probe.sampling)
+    provenance = {
+        "model_path": str(model_dir),
+        "model_sha256": directory_sha256(model_dir),
+        "template_sha256": template_sha256(JUDGE_TEMPLATE_NAME),
+        "seed": judge_probe.sampling.seed,
+    }
+    rows = [
+        {
+            "prompt_id": item.prompt_id,
+            "response_id": item.response_id,
+            "human_rank": item.human_rank,
+            "sample": sample,
+            "judge_text": text,
+            "score": parse_score(text),
+            **provenance,
+        }
+        for item, texts in zip(items.itertuples(), answers)
+        for sample, text in enumerate(texts)
+    ]
+    metrics = score_summary([row["score"] for row in rows])
+    metrics["tokens_per_second"] = generator.tokens_generated / max(generator.seconds, 1e-9)
+    logger.info(
+        "Judge probe of %s: parse rate %.3f over %d answers",
+        model_dir,
+        metrics["parse_rate"],
+        len(rows),
+    )
+    return metrics, pd.DataFrame(rows)
+
+
+def select_eft_train(
+    eft_candidates: pd.DataFrame,
+    judge_model_dir: Path,
+    eft: EFTConfig,
+    judge_probe: JudgeProbeConfig,
+) -> pd.DataFrame:
+    """Chooses the EFT training examples.
+
+    ``templated``: the candidates as built from human labels. ``model_judged`` (paper
+    section 2.2): the SFT baseline judges every reply; a prompt is kept only when the
+    model's scores order its replies as the humans do, and the model's own answers
+    become the targets.
+
+    Args:
+        eft_candidates: Judge examples with human scores.
+        judge_model_dir: The SFT baseline (used in ``model_judged`` mode only).
+        eft: Selection mode and judge samples.
+        judge_probe: Decoding of the judge.
+
+    Returns:
+        The EFT training examples.
+    """
+    if eft.targets == "templated":
+        return eft_candidates
+    sampling = SamplingConfig(**{**judge_probe.sampling.__dict__, "n": eft.judge_samples})
+    answers = _generator(judge_model_dir, judge_probe.batch_size).generate(
+        list(eft_candidates["prompt"]), sampling
+    )
+    judged = eft_candidates.copy()
+    judged["model_score"] = [aggregate_scores(map(parse_score, texts)) for texts in answers]
+    judged["response"] = [
+        next((t.strip() for t in texts if parse_score(t) is not None), "") for texts in answers
+    ]
+    kept = [
+        group
+        for _, group in judged.groupby("prompt_id", sort=False)
+        if len(group) >= 2
+        and ordering_agrees(list(group["human_quality"]), list(group["model_score"]))
+    ]
+    selected = pd.concat(kept) if kept else judged.iloc[0:0]
+    selected = selected.assign(score=selected["model_score"])
+    logger.info(
+        "Model-judged EFT: kept %d of %d replies (%d prompts agree with humans)",
+        len(selected),
+        len(judged),
+        len(kept),
+    )
+    return selected.drop(columns=["model_score"]).reset_index(drop=True)

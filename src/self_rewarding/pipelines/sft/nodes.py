@@ -1,0 +1,52 @@
+"""Nodes of the ``sft`` pipeline: thin wrappers over ``self_rewarding.train.sft``."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+
+def _train(base_model: Path, frames: list[pd.DataFrame], sft: dict, prefix: str):
+    from self_rewarding.train.sft import train_sft
+
+    examples = pd.concat(frames, ignore_index=True)[["prompt", "response"]]
+    staging = Path(tempfile.mkdtemp(prefix=f"self-rewarding-{prefix}-"))
+    metrics = train_sft(
+        base_model,
+        examples.to_dict(orient="records"),
+        staging / "model",
+        sft["trainer"],
+        metrics_prefix=prefix,
+    )
+    return staging / "model", metrics
+
+
+def train_sft_baseline(base_model: Path, ift_train: pd.DataFrame, sft: dict):
+    """Fine-tunes M0 on IFT alone: the paper's SFT baseline.
+
+    Args:
+        base_model: M0.
+        ift_train: IFT examples.
+        sft: ``trainer``: ``SFTConfig`` fields.
+
+    Returns:
+        The staged model directory and the training metrics.
+    """
+    return _train(base_model, [ift_train], sft, "sft_baseline")
+
+
+def train_m1(base_model: Path, ift_train: pd.DataFrame, eft_train: pd.DataFrame, sft: dict):
+    """Fine-tunes M0 on IFT + EFT: M1, the first self-rewarding model.
+
+    Args:
+        base_model: M0.
+        ift_train: IFT examples.
+        eft_train: EFT judge examples.
+        sft: ``trainer``: ``SFTConfig`` fields.
+
+    Returns:
+        The staged model directory and the training metrics.
+    """
+    return _train(base_model, [ift_train, eft_train], sft, "sft_m1")

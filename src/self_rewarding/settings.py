@@ -1,0 +1,14 @@
+"""Project settings. https://docs.kedro.org/en/stable/kedro_project_setup/settings.html"""
+
+from kedro.config import OmegaConfigLoader
+
+from self_rewarding.hooks import ModelLineageHooks
+
+# kedro-mlflow registers its own hook through its entry point.
+HOOKS = (ModelLineageHooks(),)
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+}

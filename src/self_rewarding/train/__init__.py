@@ -1,0 +1,1 @@
+"""Training through TRL: supervised fine-tuning (SFT) and, later, DPO."""

@@ -1,0 +1,138 @@
+"""Supervised fine-tuning with TRL's ``SFTTrainer``, loss on the assistant turn only.
+
+Paper section 2.2: M1 is the base model fine-tuned on IFT + EFT seed data; the SFT
+baseline on IFT alone. Examples are ``prompt`` (user turn) / ``response`` (assistant
+turn) rows, given to TRL as a conversational prompt-completion dataset, so the loss is
+on the completion tokens only.
+
+Usage (what the Kedro ``sft`` pipeline calls in-process)::
+
+    python -m self_rewarding.train.sft \
+        --model_name_or_path data/06_models/M0 \
+        --dataset_files data/05_model_input/ift_train.jsonl data/05_model_input/eft_train.jsonl \
+        --output_dir data/06_models/M1 \
+        --num_train_epochs 1 --learning_rate 5e-5 --max_length 768
+
+    accelerate launch --config_file conf/base/accelerate/zero3.yaml \
+        -m self_rewarding.train.sft --config recipes/sft/config_paper.yaml \
+        --model_name_or_path ... --dataset_files ... --output_dir ...
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SFTScriptArguments:
+    """Arguments of the SFT script beside TRL's ``SFTConfig``.
+
+    Attributes:
+        model_name_or_path: The model to fine-tune (a directory or hub id).
+        dataset_files: JSONL files of ``prompt``/``response`` rows, concatenated.
+    """
+
+    model_name_or_path: str | None = None
+    dataset_files: list[str] = field(default_factory=list)
+
+
+def to_prompt_completion(rows: Iterable[Mapping]) -> list[dict]:
+    """Converts ``prompt``/``response`` rows into TRL's conversational
+    prompt-completion format."""
+    return [
+        {
+            "prompt": [{"role": "user", "content": row["prompt"]}],
+            "completion": [{"role": "assistant", "content": row["response"]}],
+        }
+        for row in rows
+    ]
+
+
+def train_sft(
+    model_path: str | Path,
+    examples: Sequence[Mapping],
+    output_dir: str | Path,
+    trainer_config: Mapping[str, Any],
+    metrics_prefix: str | None = None,
+) -> dict[str, float]:
+    """Fine-tunes a model on prompt/response examples and saves it with its tokenizer.
+
+    Args:
+        model_path: The model to start from.
+        examples: Rows with ``prompt`` and ``response``.
+        output_dir: Where the fine-tuned model directory is written.
+        trainer_config: ``SFTConfig`` fields (``output_dir`` excluded: the trainer's
+            own files go to a scratch directory, removed afterwards).
+        metrics_prefix: When set, training curves go to the active MLflow run under
+            this prefix.
+
+    Returns:
+        Final training metrics (``train_loss``, ``train_runtime``, ``train_steps``, ...).
+    """
+    from trl import SFTConfig
+
+    from self_rewarding.train.callbacks import MlflowCurvesCallback
+
+    scratch = Path(tempfile.mkdtemp(prefix="sft-trainer-"))
+    try:
+        args = SFTConfig(output_dir=str(scratch), **trainer_config)
+        callbacks = [MlflowCurvesCallback(metrics_prefix)] if metrics_prefix else []
+        return _fit(model_path, examples, args, output_dir, callbacks)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _fit(model_path, examples, args, output_dir, callbacks) -> dict[str, float]:
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    if not examples:
+        raise ValueError("SFT needs at least one example")
+    trainer = SFTTrainer(
+        model=str(model_path),
+        args=args,
+        train_dataset=Dataset.from_list(to_prompt_completion(examples)),
+        callbacks=callbacks,
+    )
+    result = trainer.train()
+    trainer.save_model(str(output_dir))
+    trainer.processing_class.save_pretrained(str(output_dir))
+    metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
+    metrics["train_steps"] = float(result.global_step)
+    metrics["train_examples"] = float(len(examples))
+    logger.info("SFT done: %s", metrics)
+    return metrics
+
+
+def main(script_args: SFTScriptArguments, training_args) -> dict[str, float]:
+    """Runs SFT from parsed script arguments and an ``SFTConfig``; the model is saved
+    to ``training_args.output_dir``."""
+    from self_rewarding.core.records import read_jsonl
+
+    examples = [
+        row
+        for path in script_args.dataset_files
+        for row in read_jsonl(path, non_empty_fields=("prompt", "response"))
+    ]
+    return _fit(
+        script_args.model_name_or_path, examples, training_args, training_args.output_dir, []
+    )
+
+
+def make_parser():
+    from trl import SFTConfig, TrlParser
+
+    return TrlParser((SFTScriptArguments, SFTConfig))
+
+
+if __name__ == "__main__":
+    parsed_script_args, parsed_training_args = make_parser().parse_args_and_config()
+    main(parsed_script_args, parsed_training_args)
