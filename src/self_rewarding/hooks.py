@@ -38,6 +38,11 @@ class ModelLineageHooks:
             return
         digest = directory_sha256(dataset.path)
         mlflow.set_tags(
-            {f"model.{dataset_name}.path": str(dataset.path), f"model.{dataset_name}.sha256": digest}
+            {
+                f"model.{dataset_name}.path": str(dataset.path),
+                f"model.{dataset_name}.sha256": digest,
+            }
         )
-        logger.info("Linked %s (%s, sha256 %s) to the MLflow run", dataset_name, dataset.path, digest[:12])
+        logger.info(
+            "Linked %s (%s, sha256 %s) to the MLflow run", dataset_name, dataset.path, digest[:12]
+        )

@@ -14,9 +14,10 @@ from collections.abc import Iterable
 MIN_SCORE = 0.0
 MAX_SCORE = 5.0
 
-# "Score: 4", "**Score:** 3", "Score: 4/5", "score - 3.5", "Score = 2"
+# "Score: 4", "**Score:** 3", "Score: 4/5", "score = 3.5", "Score - 2". A minus sign is
+# captured so that "Score: -1" is refused rather than read as 1.
 _SCORE_PATTERN = re.compile(
-    r"score\W{0,4}?\s*[:=\-]\s*\**\s*(\d+(?:\.\d+)?)(\s*/\s*\d+(?:\.\d+)?)?",
+    r"score\s*\**\s*(?:[:=]|-(?=\s))\s*\**\s*(-?\d+(?:\.\d+)?)(\s*/\s*\d+(?:\.\d+)?)?",
     re.IGNORECASE,
 )
 

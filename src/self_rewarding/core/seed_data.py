@@ -227,9 +227,7 @@ def ordering_agrees(human_quality: list[float], model_scores: list[float | None]
     """
     if any(score is None for score in model_scores):
         return False
-    pairs = [
-        (i, j) for i in range(len(human_quality)) for j in range(i + 1, len(human_quality))
-    ]
+    pairs = [(i, j) for i in range(len(human_quality)) for j in range(i + 1, len(human_quality))]
     for i, j in pairs:
         human = (human_quality[i] > human_quality[j]) - (human_quality[i] < human_quality[j])
         model = (model_scores[i] > model_scores[j]) - (model_scores[i] < model_scores[j])

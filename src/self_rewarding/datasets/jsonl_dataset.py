@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from kedro.io import AbstractDataset
+from kedro.io import AbstractDataset, DatasetError
 
 from self_rewarding.core.records import read_jsonl, write_text_atomic
 
@@ -53,11 +53,19 @@ class JSONLinesDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 
     def save(self, data: pd.DataFrame | list[dict]) -> None:
         if isinstance(data, pd.DataFrame):
-            # pandas writes NaN as null; json.dumps would write invalid ``NaN``.
-            text = data.to_json(orient="records", lines=True, force_ascii=False)
-            text = text if text.endswith("\n") or not text else text + "\n"
-        else:
-            text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in data)
+            if not data.columns.is_unique:
+                raise DatasetError(f"{self._filepath}: duplicate columns {list(data.columns)}")
+            # pandas' NaN for a missing value is written as null.
+            data = data.astype(object).where(data.notna(), None).to_dict(orient="records")
+        try:
+            text = "".join(
+                json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n" for row in data
+            )
+            text.encode("utf-8")
+        except (TypeError, ValueError) as error:
+            raise DatasetError(
+                f"{self._filepath}: rows are not JSON-serialisable: {error}"
+            ) from error
         write_text_atomic(self._filepath, text)
 
     def _exists(self) -> bool:

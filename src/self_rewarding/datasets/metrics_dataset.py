@@ -4,6 +4,8 @@ the active MLflow run, so ``dvc metrics diff`` and the MLflow UI show the same n
 from __future__ import annotations
 
 import json
+import math
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +36,14 @@ class MetricsDataset(AbstractDataset[dict, dict]):
         return json.loads(self._filepath.read_text(encoding="utf-8"))
 
     def save(self, data: dict) -> None:
-        bad = [k for k, v in data.items() if not isinstance(v, int | float) or isinstance(v, bool)]
+        bad = [
+            k
+            for k, v in data.items()
+            if not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v)
+        ]
         if bad:
-            raise DatasetError(f"{self._filepath}: metrics must be numbers, not {bad}")
+            raise DatasetError(f"{self._filepath}: metrics must be finite numbers: {bad}")
+        data = {k: v if isinstance(v, int) else float(v) for k, v in data.items()}
         write_text_atomic(self._filepath, json.dumps(data, indent=2, sort_keys=True) + "\n")
         self._log_to_mlflow(data)
 

@@ -70,9 +70,7 @@ class TransformersGenerator:
                     pad_token_id=self.tokenizer.pad_token_id,
                 )
             new_tokens = output[:, encoded["input_ids"].shape[1] :]
-            self.tokens_generated += int(
-                (new_tokens != self.tokenizer.pad_token_id).sum().item()
-            )
+            self.tokens_generated += int((new_tokens != self.tokenizer.pad_token_id).sum().item())
             decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
             for k, index in enumerate(batch):
                 results[index] = decoded[k * sampling.n : (k + 1) * sampling.n]

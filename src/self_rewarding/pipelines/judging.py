@@ -41,7 +41,9 @@ def probe_judge(
         Metrics (parse rate, score distribution, tokens/s) and one row per judge answer
         with its raw text, parsed score and provenance.
     """
-    items = eft_eval.sample(n=min(judge_probe.n_items, len(eft_eval)), random_state=judge_probe.seed)
+    items = eft_eval.sample(
+        n=min(judge_probe.n_items, len(eft_eval)), random_state=judge_probe.seed
+    )
     prompts = [render_judge_prompt(p, r) for p, r in zip(items["prompt"], items["response"])]
     generator = _generator(model_dir, judge_probe.batch_size)
     answers = generator.generate(prompts, judge_probe.sampling)

@@ -21,7 +21,11 @@ def validate_ift(ift: pd.DataFrame, eval_prompts: pd.DataFrame) -> tuple[pd.Data
     Returns:
         The IFT set unchanged and the great-expectations report.
     """
-    from self_rewarding.validation.expectations import raise_on_failure, run_suite, suite_ift
+    from self_rewarding.validation.expectations import (
+        raise_on_failure,
+        run_suite,
+        suite_ift,
+    )
 
     suite = suite_ift(set(eval_prompts["prompt_normalised"]))
     report = run_suite("ift_train", suite, _with_normalised(ift, "prompt"))
@@ -37,7 +41,11 @@ def validate_eft(
     Returns:
         The EFT set unchanged and the great-expectations report.
     """
-    from self_rewarding.validation.expectations import raise_on_failure, run_suite, suite_eft
+    from self_rewarding.validation.expectations import (
+        raise_on_failure,
+        run_suite,
+        suite_eft,
+    )
 
     suite = suite_eft(set(eval_prompts["prompt_normalised"]))
     report = run_suite(name, suite, _with_normalised(eft, "instruction"))

@@ -90,18 +90,23 @@ def train_sft(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _fit(model_path, examples, args, output_dir, callbacks) -> dict[str, float]:
+def build_trainer(model_path, examples: Sequence[Mapping], args, callbacks=()):
+    """Returns a TRL ``SFTTrainer`` over prompt/response examples (not yet trained)."""
     from datasets import Dataset
     from trl import SFTTrainer
 
     if not examples:
         raise ValueError("SFT needs at least one example")
-    trainer = SFTTrainer(
+    return SFTTrainer(
         model=str(model_path),
         args=args,
         train_dataset=Dataset.from_list(to_prompt_completion(examples)),
-        callbacks=callbacks,
+        callbacks=list(callbacks),
     )
+
+
+def _fit(model_path, examples, args, output_dir, callbacks) -> dict[str, float]:
+    trainer = build_trainer(model_path, examples, args, callbacks)
     result = trainer.train()
     trainer.save_model(str(output_dir))
     trainer.processing_class.save_pretrained(str(output_dir))

@@ -1,0 +1,23 @@
+"""Shared fixtures: a tiny random Llama with the embedded model's tokenizer."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# No run in the test suite may reach a hub or send telemetry.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A saved tiny model directory (2 layers, hidden 64) sharing SmolLM2's tokenizer
+    and chat template, built from a config: no weights downloaded."""
+    from self_rewarding.core.types import BaseModelConfig, TinyModelConfig
+    from self_rewarding.models.base_model import save_base_model
+
+    path = tmp_path_factory.mktemp("models") / "tiny"
+    return save_base_model(BaseModelConfig(base="embedded", tiny=TinyModelConfig()), path)

@@ -1,0 +1,135 @@
+"""Tests for ``self_rewarding.core.judge``: reading ``Score: X`` from realistic judge
+answers, averaging repeated judgments and summarising a batch of scores."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from self_rewarding.core.judge import aggregate_scores, parse_score, score_summary
+
+JUSTIFICATION = (
+    "The response is relevant and addresses most of the question, but it misses "
+    "the second part of the request and could be more concise."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Score: 4", 4.0),
+        ("Score: 0", 0.0),
+        ("Score: 5", 5.0),
+        (f"{JUSTIFICATION}\nScore: 4", 4.0),
+        (f"{JUSTIFICATION}\n\n**Score:** 3", 3.0),
+        (f"{JUSTIFICATION}\n**Score: 2**", 2.0),
+        ("Score: **4**", 4.0),
+        (f"{JUSTIFICATION}\nScore: 4/5", 4.0),
+        ("Score: 5 / 5", 5.0),
+        ("Score: 3.5", 3.5),
+        ("score: 2", 2.0),
+        ("SCORE: 1", 1.0),
+        ("Score = 2", 2.0),
+        ("Score - 3.5", 3.5),
+        ("Score:\n4", 4.0),
+        ("Score: 4.", 4.0),
+        ("Score: 3 out of 5 points.", 3.0),
+    ],
+)
+def test_parse_score_reads_a_valid_score(text, expected):
+    assert parse_score(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The last valid score wins.
+        ("First impression. Score: 2\nOn reflection, it deserves more.\nScore: 4", 4.0),
+        ("Score: 1 ... Score: 3/5 ... Score: 5", 5.0),
+        # An out-of-range later score is skipped, the earlier valid one is kept.
+        ("Score: 4\nIf it cited sources I would give Score: 9", 4.0),
+        ("Score: 3\nOn a ten-point scale, Score: 7/10", 3.0),
+    ],
+)
+def test_parse_score_takes_the_last_valid_score(text, expected):
+    assert parse_score(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Score: 6",
+        "Score: 10",
+        "Score: 5.5",
+        "Score: 3/10",
+        "Score: 2/3",
+        f"{JUSTIFICATION}\nI would rate it four points.",
+        "The response is excellent.",
+        "",
+        "   \n  ",
+        "Score:",
+        "Score: -1",
+        "Score: -0.5",
+    ],
+)
+def test_parse_score_refuses_invalid_answers(text):
+    assert parse_score(text) is None
+
+
+@pytest.mark.parametrize("value", [None, 4, 4.0, b"Score: 4", ["Score: 4"]])
+def test_parse_score_never_raises_on_non_strings(value):
+    assert parse_score(value) is None
+
+
+def test_aggregate_scores_averages_valid_scores_only():
+    assert aggregate_scores([4.0, None, 2.0, float("nan"), 3.0]) == pytest.approx(3.0)
+    assert aggregate_scores([5.0]) == 5.0
+    assert aggregate_scores(iter([1.0, 2.0])) == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("scores", [[], [None], [None, None], [float("nan"), None]])
+def test_aggregate_scores_is_none_without_a_valid_score(scores):
+    assert aggregate_scores(scores) is None
+
+
+def test_score_summary_hand_computed():
+    summary = score_summary([4.0, 2.0, None, 2.5, 5.0])
+    # parsed = [4, 2, 2.5, 5]; mean = 13.5 / 4; squared deviations sum to 5.6875.
+    assert summary["n_answers"] == 5.0
+    assert summary["n_parsed"] == 4.0
+    assert summary["parse_rate"] == pytest.approx(0.8)
+    assert summary["score_mean"] == pytest.approx(3.375)
+    assert summary["score_std"] == pytest.approx(math.sqrt(5.6875 / 4))
+    # Shares use half-up rounding: 2.5 counts as 3 (not banker's rounding to 2).
+    shares = {k: summary[f"score_share_{k}"] for k in range(6)}
+    assert shares == pytest.approx({0: 0.0, 1: 0.0, 2: 0.25, 3: 0.25, 4: 0.25, 5: 0.25})
+    assert set(summary) == {
+        "n_answers",
+        "n_parsed",
+        "parse_rate",
+        "score_mean",
+        "score_std",
+        *(f"score_share_{k}" for k in range(6)),
+    }
+
+
+def test_score_summary_shares_sum_to_one_over_parsed_answers():
+    summary = score_summary([0.0, 0.4, 1.5, 3.0, 3.49, None, None])
+    shares = [summary[f"score_share_{k}"] for k in range(6)]
+    assert sum(shares) == pytest.approx(1.0)
+    assert summary["score_share_0"] == pytest.approx(2 / 5)
+    assert summary["score_share_2"] == pytest.approx(1 / 5)
+    assert summary["score_share_3"] == pytest.approx(2 / 5)
+    assert summary["parse_rate"] == pytest.approx(5 / 7)
+
+
+@pytest.mark.parametrize("scores", [[], [None, None, None]])
+def test_score_summary_without_parsed_scores_is_all_zero(scores):
+    summary = score_summary(scores)
+    assert summary["n_answers"] == float(len(scores))
+    assert summary["n_parsed"] == 0.0
+    for key, value in summary.items():
+        if key != "n_answers":
+            assert value == 0.0, key
+        assert not math.isnan(value), key

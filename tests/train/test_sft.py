@@ -1,0 +1,110 @@
+"""SFT through TRL on the tiny model: real training steps, completion-only loss, MLflow
+curves, and the GPU recipe parsed by the real ``SFTConfig``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from self_rewarding.train.sft import build_trainer, to_prompt_completion, train_sft
+
+EXAMPLES = [
+    {"prompt": "What is the capital of France?", "response": "Paris is the capital."},
+    {"prompt": "Name a primary colour.", "response": "Red is a primary colour."},
+    {"prompt": "Judge this reply. Score it.", "response": "It is relevant.\nScore: 1"},
+    {"prompt": "Say hello.", "response": "Hello!"},
+]
+TRAINER_CONFIG = {
+    "max_steps": 2,
+    "per_device_train_batch_size": 2,
+    "learning_rate": 1e-3,
+    "max_length": 128,
+    "logging_steps": 1,
+    "save_strategy": "no",
+    "report_to": "none",
+    "bf16": False,
+    "gradient_checkpointing": False,
+    "use_cpu": True,
+}
+RECIPES = sorted((Path(__file__).parents[2] / "recipes").glob("**/*.yaml"))
+
+
+def test_to_prompt_completion_makes_conversational_rows():
+    rows = to_prompt_completion([{"prompt": "Hi", "response": "Hello"}])
+    assert rows == [
+        {
+            "prompt": [{"role": "user", "content": "Hi"}],
+            "completion": [{"role": "assistant", "content": "Hello"}],
+        }
+    ]
+
+
+def test_sft_changes_parameters_and_saves_a_loadable_model(tiny_model_dir, tmp_path):
+    before = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    output = tmp_path / "M1"
+
+    metrics = train_sft(tiny_model_dir, EXAMPLES, output, TRAINER_CONFIG)
+
+    after = AutoModelForCausalLM.from_pretrained(output)
+    changed = [
+        name
+        for (name, old), (_, new) in zip(
+            before.named_parameters(), after.named_parameters(), strict=True
+        )
+        if not torch.equal(old, new)
+    ]
+    assert len(changed) == len(list(before.parameters()))
+    assert metrics["train_steps"] == 2
+    assert metrics["train_loss"] > 0
+    tokenizer = AutoTokenizer.from_pretrained(output)
+    assert tokenizer.chat_template is not None
+
+
+def test_loss_is_computed_on_the_assistant_turn_only(tiny_model_dir, tmp_path):
+    from trl import SFTConfig
+
+    args = SFTConfig(output_dir=str(tmp_path), **TRAINER_CONFIG)
+    trainer = build_trainer(tiny_model_dir, EXAMPLES[2:3], args)
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    labels = batch["labels"][0]
+    trained = labels[labels != -100]
+    text = trainer.processing_class.decode(trained)
+
+    assert text.startswith("It is relevant.\nScore: 1")
+    assert "Judge this reply" not in text
+    # Every prompt token (system, user turn, assistant header) is masked.
+    assert (labels == -100).sum() > 10
+
+
+def test_curves_are_logged_to_the_active_mlflow_run(tiny_model_dir, tmp_path):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    try:
+        with mlflow.start_run() as run:
+            train_sft(tiny_model_dir, EXAMPLES, tmp_path / "M1", TRAINER_CONFIG, "sft_m1")
+        history = MlflowClient(uri).get_metric_history(run.info.run_id, "sft_m1.loss")
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert [m.step for m in history] == [1, 2]
+
+
+def test_sft_refuses_an_empty_dataset(tiny_model_dir, tmp_path):
+    with pytest.raises(ValueError, match="at least one example"):
+        train_sft(tiny_model_dir, [], tmp_path / "M1", TRAINER_CONFIG)
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.name)
+def test_recipes_parse_into_sft_config(recipe):
+    from self_rewarding.train.sft import make_parser
+
+    script_args, training_args = make_parser().parse_args_and_config(
+        ["--config", str(recipe), "--output_dir", "out", "--model_name_or_path", "m"]
+    )
+    assert training_args.learning_rate > 0
+    assert script_args.model_name_or_path == "m"
