@@ -77,13 +77,17 @@ def train_sft(
     Returns:
         Final training metrics (``train_loss``, ``train_runtime``, ``train_steps``, ...).
     """
+    import torch
     from trl import SFTConfig
 
     from self_rewarding.train.callbacks import MlflowCurvesCallback
 
     scratch = Path(tempfile.mkdtemp(prefix="sft-trainer-"))
     try:
-        args = SFTConfig(output_dir=str(scratch), **trainer_config)
+        # One recipe for both: train on the GPU when there is one, else on the CPU (where
+        # bf16 autocast also needs ``use_cpu``).
+        device_default = {"use_cpu": not torch.cuda.is_available()}
+        args = SFTConfig(output_dir=str(scratch), **{**device_default, **trainer_config})
         callbacks = [MlflowCurvesCallback(metrics_prefix)] if metrics_prefix else []
         return _fit(model_path, examples, args, output_dir, callbacks)
     finally:
