@@ -110,3 +110,13 @@ def test_recipes_parse_into_sft_config(recipe):
     )
     assert training_args.learning_rate > 0
     assert script_args.model_name_or_path == "m"
+
+
+def test_examples_longer_than_max_length_are_left_out_not_cut(tiny_model_dir, tmp_path):
+    long_example = {"prompt": "word " * 200, "response": "Too long.\nScore: 3"}
+    config = {**TRAINER_CONFIG, "max_length": 64}
+
+    metrics = train_sft(tiny_model_dir, [*EXAMPLES, long_example], tmp_path / "M1", config)
+
+    assert metrics["train_examples"] == len(EXAMPLES)
+    assert metrics["train_examples_too_long"] == 1

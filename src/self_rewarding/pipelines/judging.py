@@ -3,6 +3,7 @@ of ``Score: X`` answers) and the paper's model-judged EFT selection."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from self_rewarding.core.prompts import (
 )
 from self_rewarding.core.provenance import directory_sha256
 from self_rewarding.core.seed_data import ordering_agrees
-from self_rewarding.core.types import EFTConfig, JudgeProbeConfig, SamplingConfig
+from self_rewarding.core.types import EFTConfig, JudgeProbeConfig
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def select_eft_train(
     """
     if eft.targets == "templated":
         return eft_candidates
-    sampling = SamplingConfig(**{**judge_probe.sampling.__dict__, "n": eft.judge_samples})
+    sampling = dataclasses.replace(judge_probe.sampling, n=eft.judge_samples)
     answers = _generator(judge_model_dir, judge_probe.batch_size).generate(
         list(eft_candidates["prompt"]), sampling
     )

@@ -94,17 +94,53 @@ def train_sft(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def drop_overlong(
+    examples: Sequence[Mapping], tokenizer, max_length: int | None
+) -> tuple[list[Mapping], int]:
+    """Leaves out examples longer than ``max_length`` tokens once chat-formatted.
+
+    TRL would truncate them from the end, cutting the target: for a judge example that is
+    the ``Score: X`` line, and the model would learn to stop before giving a score.
+
+    Returns:
+        The examples that fit, and how many were left out.
+    """
+    if max_length is None:
+        return list(examples), 0
+    kept = []
+    for example, row in zip(examples, to_prompt_completion(examples), strict=True):
+        ids = tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=True)
+        ids = ids["input_ids"] if isinstance(ids, Mapping) else ids
+        if len(ids) <= max_length:
+            kept.append(example)
+    if len(kept) < len(examples):
+        logger.warning(
+            "Left out %d of %d examples longer than max_length=%d tokens",
+            len(examples) - len(kept),
+            len(examples),
+            max_length,
+        )
+    return kept, len(examples) - len(kept)
+
+
 def build_trainer(model_path, examples: Sequence[Mapping], args, callbacks=()):
-    """Returns a TRL ``SFTTrainer`` over prompt/response examples (not yet trained)."""
+    """Returns a TRL ``SFTTrainer`` over prompt/response examples (not yet trained).
+
+    Examples that do not fit ``args.max_length`` are left out, never truncated.
+    """
     from datasets import Dataset
+    from transformers import AutoTokenizer
     from trl import SFTTrainer
 
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    examples, _ = drop_overlong(examples, tokenizer, args.max_length)
     if not examples:
-        raise ValueError("SFT needs at least one example")
+        raise ValueError("SFT needs at least one example that fits max_length")
     return SFTTrainer(
         model=str(model_path),
         args=args,
         train_dataset=Dataset.from_list(to_prompt_completion(examples)),
+        processing_class=tokenizer,
         callbacks=list(callbacks),
     )
 
@@ -116,7 +152,8 @@ def _fit(model_path, examples, args, output_dir, callbacks) -> dict[str, float]:
     trainer.processing_class.save_pretrained(str(output_dir))
     metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
     metrics["train_steps"] = float(result.global_step)
-    metrics["train_examples"] = float(len(examples))
+    metrics["train_examples"] = float(len(trainer.train_dataset))
+    metrics["train_examples_too_long"] = float(len(examples) - len(trainer.train_dataset))
     logger.info("SFT done: %s", metrics)
     return metrics
 

@@ -19,5 +19,4 @@ def prepare_base_model(model: BaseModelConfig) -> Path:
     """
     from self_rewarding.models.base_model import save_base_model
 
-    staging = Path(tempfile.mkdtemp(prefix="self-rewarding-M0-"))
-    return save_base_model(model, staging / "model")
+    return save_base_model(model, tempfile.mkdtemp(prefix="self-rewarding-M0-"))

@@ -14,13 +14,9 @@ def _train(base_model: Path, frames: list[pd.DataFrame], sft: dict, prefix: str)
     examples = pd.concat(frames, ignore_index=True)[["prompt", "response"]]
     staging = Path(tempfile.mkdtemp(prefix=f"self-rewarding-{prefix}-"))
     metrics = train_sft(
-        base_model,
-        examples.to_dict(orient="records"),
-        staging / "model",
-        sft["trainer"],
-        metrics_prefix=prefix,
+        base_model, examples.to_dict(orient="records"), staging, sft["trainer"], prefix
     )
-    return staging / "model", metrics
+    return staging, metrics
 
 
 def train_sft_baseline(base_model: Path, ift_train: pd.DataFrame, sft: dict):
