@@ -51,7 +51,9 @@ def read_jsonl(
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as error:
-                raise RecordError(path, line_number, f"not valid JSON ({error.msg})") from None
+                raise RecordError(
+                    path, line_number, f"not valid JSON ({error.msg} at column {error.colno})"
+                ) from None
             if not isinstance(row, dict):
                 raise RecordError(path, line_number, "not a JSON object")
             check_fields(row, path, line_number, required_fields, non_empty_fields)
