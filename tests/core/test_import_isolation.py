@@ -15,6 +15,8 @@ CORE_MODULES = (
     "self_rewarding.core.seed_data",
     "self_rewarding.core.types",
     "self_rewarding.core.provenance",
+    "self_rewarding.core.filters",
+    "self_rewarding.core.pairs",
 )
 
 FORBIDDEN = (
