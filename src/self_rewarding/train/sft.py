@@ -96,17 +96,17 @@ def train_sft(
 
 def drop_overlong(
     examples: Sequence[Mapping], tokenizer, max_length: int | None
-) -> tuple[list[Mapping], int]:
+) -> list[Mapping]:
     """Leaves out examples longer than ``max_length`` tokens once chat-formatted.
 
     TRL would truncate them from the end, cutting the target: for a judge example that is
     the ``Score: X`` line, and the model would learn to stop before giving a score.
 
     Returns:
-        The examples that fit, and how many were left out.
+        The examples that fit.
     """
     if max_length is None:
-        return list(examples), 0
+        return list(examples)
     kept = []
     for example, row in zip(examples, to_prompt_completion(examples), strict=True):
         ids = tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=True)
@@ -120,7 +120,7 @@ def drop_overlong(
             len(examples),
             max_length,
         )
-    return kept, len(examples) - len(kept)
+    return kept
 
 
 def build_trainer(model_path, examples: Sequence[Mapping], args, callbacks=()):
@@ -133,7 +133,7 @@ def build_trainer(model_path, examples: Sequence[Mapping], args, callbacks=()):
     from trl import SFTTrainer
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    examples, _ = drop_overlong(examples, tokenizer, args.max_length)
+    examples = drop_overlong(examples, tokenizer, args.max_length)
     if not examples:
         raise ValueError("SFT needs at least one example that fits max_length")
     return SFTTrainer(
