@@ -79,11 +79,14 @@ def test_dvc_repro_produces_a_loadable_m1(reproduced):
     model_dir = reproduced / "data/06_models/M1"
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    assert model.config.num_hidden_layers == 2
+    assert model.config.num_hidden_layers == 2 and model.config.hidden_size == 128
     assert tokenizer.chat_template is not None
     lock = (reproduced / "dvc.lock").read_text()
     for out in ("data/06_models/M0", "data/06_models/sft_baseline", "data/06_models/M1"):
         assert out in lock
+    for model in ("M0", "M1"):
+        probe = json.loads((reproduced / f"data/08_reporting/{model}/judge_probe.json").read_text())
+        assert probe["n_answers"] == 6
 
 
 def test_mlflow_store_holds_sft_curves_and_model_links(reproduced):
@@ -95,7 +98,8 @@ def test_mlflow_store_holds_sft_curves_and_model_links(reproduced):
         ).fetchall()
     )
     by_name = {name: run for run, name in runs.items()}
-    assert {"data_processing", "base_model", "sft_baseline", "sft_m1"} <= set(by_name)
+    expected = {"data_processing", "base_model", "sft_baseline", "sft_m1"}
+    assert expected | {"judge_probe_M0", "judge_probe_M1"} <= set(by_name)
     metrics = {
         key
         for (key,) in connection.execute(
@@ -103,7 +107,13 @@ def test_mlflow_store_holds_sft_curves_and_model_links(reproduced):
         )
     }
     assert {"sft_m1.loss", "sft_m1.learning_rate", "train.train_loss"} <= metrics
-    assert "judge_probe.parse_rate" in metrics
+    probe_metrics = {
+        key
+        for (key,) in connection.execute(
+            "select key from metrics where run_uuid = ?", (by_name["judge_probe_M1"],)
+        )
+    }
+    assert {"judge_probe.parse_rate", "judge_probe.tokens_per_second"} <= probe_metrics
     tags = dict(
         connection.execute(
             "select key, value from tags where run_uuid = ?", (by_name["sft_m1"],)

@@ -21,7 +21,7 @@ def model_dir(tmp_path):
 
 
 def _use(monkeypatch, generator):
-    monkeypatch.setattr(judging, "_generator", lambda model_dir, batch_size: generator)
+    monkeypatch.setattr(judging, "_generator", lambda model_dir, judge_probe: generator)
 
 
 def test_probe_counts_unparseable_answers_and_records_provenance(monkeypatch, model_dir):
@@ -50,6 +50,7 @@ def test_probe_counts_unparseable_answers_and_records_provenance(monkeypatch, mo
     assert rows["template_sha256"].str.len().eq(64).all()
     sent = generator.calls[0][0]
     assert all("<response>Reply" in prompt for prompt in sent)
+    assert generator.closed
 
 
 def _candidates() -> pd.DataFrame:

@@ -79,14 +79,16 @@ class JudgeProbeConfig:
     Attributes:
         n_items: EFT-eval items judged (the foundation issue asks for 50).
         sampling: Decoding of the judge (paper: T=0.7, top_p=0.9).
-        batch_size: Prompts per generation batch.
+        batch_size: Prompts per generation batch (transformers backend).
         seed: Seed of the item sample.
+        backend: ``vllm``, ``transformers``, or ``auto``: vLLM wherever it is installed.
     """
 
     n_items: int = 50
     sampling: SamplingConfig = SamplingConfig()
     batch_size: int = 16
     seed: int = 42
+    backend: Literal["auto", "vllm", "transformers"] = "auto"
 
     def __post_init__(self):
         if isinstance(self.sampling, dict):  # Kedro passes nested blocks as dicts
@@ -101,11 +103,11 @@ class TinyModelConfig:
     formatting, completion masks, ``Score: X`` parsing) is the real one.
     """
 
-    hidden_size: int = 64
-    intermediate_size: int = 128
+    hidden_size: int = 128
+    intermediate_size: int = 256
     num_hidden_layers: int = 2
-    num_attention_heads: int = 4
-    num_key_value_heads: int = 2
+    num_attention_heads: int = 2  # head_dim 64: vLLM's CPU attention has no smaller size
+    num_key_value_heads: int = 1
     max_position_embeddings: int = 2048
     seed: int = 0
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Sequence
@@ -82,3 +83,8 @@ class TransformersGenerator:
             self.tokens_generated / max(self.seconds, 1e-9),
         )
         return results
+
+    def close(self) -> None:
+        """Frees the model (before training on the same device)."""
+        del self.model
+        gc.collect()

@@ -22,10 +22,12 @@ from self_rewarding.core.types import EFTConfig, JudgeProbeConfig
 logger = logging.getLogger(__name__)
 
 
-def _generator(model_dir: Path, batch_size: int):
-    from self_rewarding.generation.hf_backend import TransformersGenerator
+def _generator(model_dir: Path, judge_probe: JudgeProbeConfig):
+    from self_rewarding.generation import make_generator
 
-    return TransformersGenerator(model_dir, batch_size=batch_size)
+    return make_generator(
+        model_dir, judge_probe.backend, judge_probe.batch_size, judge_probe.sampling.seed
+    )
 
 
 def probe_judge(
@@ -46,8 +48,11 @@ def probe_judge(
         n=min(judge_probe.n_items, len(eft_eval)), random_state=judge_probe.seed
     )
     prompts = [render_judge_prompt(p, r) for p, r in zip(items["prompt"], items["response"])]
-    generator = _generator(model_dir, judge_probe.batch_size)
-    answers = generator.generate(prompts, judge_probe.sampling)
+    generator = _generator(model_dir, judge_probe)
+    try:
+        answers = generator.generate(prompts, judge_probe.sampling)
+    finally:
+        generator.close()
     provenance = {
         "model_path": str(model_dir),
         "model_sha256": directory_sha256(model_dir),
@@ -103,9 +108,11 @@ def select_eft_train(
     if eft.targets == "templated":
         return eft_candidates
     sampling = dataclasses.replace(judge_probe.sampling, n=eft.judge_samples)
-    answers = _generator(judge_model_dir, judge_probe.batch_size).generate(
-        list(eft_candidates["prompt"]), sampling
-    )
+    generator = _generator(judge_model_dir, judge_probe)
+    try:
+        answers = generator.generate(list(eft_candidates["prompt"]), sampling)
+    finally:
+        generator.close()
     judged = eft_candidates.copy()
     judged["model_score"] = [aggregate_scores(map(parse_score, texts)) for texts in answers]
     judged["response"] = [

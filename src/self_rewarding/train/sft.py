@@ -94,9 +94,7 @@ def train_sft(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def drop_overlong(
-    examples: Sequence[Mapping], tokenizer, max_length: int | None
-) -> list[Mapping]:
+def drop_overlong(examples: Sequence[Mapping], tokenizer, max_length: int | None) -> list[Mapping]:
     """Leaves out examples longer than ``max_length`` tokens once chat-formatted.
 
     TRL would truncate them from the end, cutting the target: for a judge example that is

@@ -1,4 +1,4 @@
-"""M0: the base model saved as safetensors, and its judge probe."""
+"""M0: the base model saved as safetensors."""
 
 from self_rewarding.pipelines.base_model.pipeline import create_pipeline
 

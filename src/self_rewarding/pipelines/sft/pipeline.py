@@ -6,7 +6,7 @@ so M1 comes after the baseline.
 
 from kedro.pipeline import Node, Pipeline
 
-from self_rewarding.pipelines.judging import probe_judge, select_eft_train
+from self_rewarding.pipelines.judging import select_eft_train
 from self_rewarding.pipelines.sft import nodes
 from self_rewarding.pipelines.validation_nodes import validate_eft
 
@@ -42,12 +42,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["model_M0", "ift_train", "eft_train", "params:sft"],
                 ["model_M1", "sft_m1_metrics"],
                 name="train_m1_node",
-            ),
-            Node(
-                probe_judge,
-                ["model_M1", "eft_eval", "params:judge_probe"],
-                ["judge_probe_M1", "judge_probe_answers_M1"],
-                name="probe_judge_M1_node",
             ),
         ],
         tags="m1",
