@@ -14,7 +14,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    """A saved tiny model directory (2 layers, hidden 64) sharing SmolLM2's tokenizer
+    """A saved tiny model directory (2 layers, hidden 128) sharing SmolLM2's tokenizer
     and chat template, built from a config: no weights downloaded."""
     from self_rewarding.core.types import BaseModelConfig, TinyModelConfig
     from self_rewarding.models.base_model import save_base_model
