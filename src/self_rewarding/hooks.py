@@ -1,13 +1,19 @@
 """Project hooks (small extras beside kedro-mlflow's own hook).
 
-``ModelLineageHooks`` links every saved model directory to the MLflow run that made it:
-tags ``model.<dataset>.path`` and ``model.<dataset>.sha256``. Weights are DVC's to
-version; MLflow records which checkpoint a run produced, not a second copy of it.
+- ``ModelLineageHooks`` links every saved model directory to the MLflow run that made it:
+  tags ``model.<dataset>.path`` and ``model.<dataset>.sha256``. Weights are DVC's to
+  version; MLflow records which checkpoint a run produced, not a second copy of it.
+- ``RunContextHooks`` tags the MLflow run with what it ran: ``namespaces`` and
+  ``iteration`` (``iter2`` -> 2), ``pipeline``, and ``dvc_stage`` when DVC runs it.
+- ``GenerationEngineHooks`` stops the generation engines shared between nodes when the
+  run ends or fails, so that no engine outlives its run.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
@@ -46,3 +52,47 @@ class ModelLineageHooks:
         logger.info(
             "Linked %s (%s, sha256 %s) to the MLflow run", dataset_name, dataset.path, digest[:12]
         )
+
+
+class RunContextHooks:
+    def __init__(self):
+        self._tags: dict[str, str] | None = None
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        namespaces = run_params.get("namespaces") or []
+        tags = {
+            "pipeline": str(run_params.get("pipeline_names") or run_params.get("pipeline_name")),
+            "namespaces": ",".join(namespaces),
+        }
+        iterations = [m.group(1) for ns in namespaces if (m := re.fullmatch(r"iter(\d+)", ns))]
+        if len(iterations) == 1:
+            tags["iteration"] = iterations[0]
+        if os.environ.get("DVC_STAGE"):
+            tags["dvc_stage"] = os.environ["DVC_STAGE"]
+        self._tags = tags
+
+    @hook_impl
+    def before_node_run(self) -> None:
+        # kedro-mlflow opens the run in its own before_pipeline_run; tag it once it exists.
+        if self._tags is None:
+            return
+        import mlflow
+
+        if mlflow.active_run() is not None:
+            mlflow.set_tags(self._tags)
+            self._tags = None
+
+
+class GenerationEngineHooks:
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        from self_rewarding.generation import close_shared_generators
+
+        close_shared_generators()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        from self_rewarding.generation import close_shared_generators
+
+        close_shared_generators()

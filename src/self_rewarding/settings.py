@@ -2,10 +2,10 @@
 
 from kedro.config import OmegaConfigLoader
 
-from self_rewarding.hooks import ModelLineageHooks
+from self_rewarding.hooks import GenerationEngineHooks, ModelLineageHooks, RunContextHooks
 
 # kedro-mlflow registers its own hook through its entry point.
-HOOKS = (ModelLineageHooks(),)
+HOOKS = (ModelLineageHooks(), RunContextHooks(), GenerationEngineHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -19,48 +19,20 @@ from dataclasses import dataclass
 from rapidfuzz.distance import LCSseq
 
 from self_rewarding.core.seed_data import normalise_prompt
+from self_rewarding.core.types import DEFAULT_BLOCKLIST, PromptFilterConfig
+
+__all__ = [
+    "DEFAULT_BLOCKLIST",
+    "PromptFilterConfig",
+    "PromptPool",
+    "filter_prompts",
+    "reject_by_keyword",
+    "reject_by_length",
+    "rouge_l",
+    "rouge_tokens",
+]
 
 _NON_ALPHANUMERIC = re.compile(r"[^a-z0-9]+")
-
-# Self-Instruct's blocklist (bootstrap_instructions.py): tasks about media a language model
-# cannot see or make.
-DEFAULT_BLOCKLIST = (
-    "image",
-    "images",
-    "graph",
-    "graphs",
-    "picture",
-    "pictures",
-    "file",
-    "files",
-    "map",
-    "maps",
-    "draw",
-    "plot",
-    "go to",
-    "video",
-    "audio",
-    "music",
-    "flowchart",
-    "diagram",
-)
-
-
-@dataclass(frozen=True)
-class PromptFilterConfig:
-    """Thresholds of the prompt filters (Self-Instruct defaults).
-
-    Attributes:
-        max_rouge_l: Prompts more similar than this to any earlier prompt are rejected.
-        min_words: Prompts of this many words or fewer are rejected.
-        max_words: Prompts of more words than this are rejected.
-        blocklist: Words and phrases that reject a prompt (whole words, any case).
-    """
-
-    max_rouge_l: float = 0.7
-    min_words: int = 3
-    max_words: int = 150
-    blocklist: tuple[str, ...] = DEFAULT_BLOCKLIST
 
 
 def rouge_tokens(text: str) -> list[str]:

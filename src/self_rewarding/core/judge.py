@@ -77,3 +77,14 @@ def score_summary(scores: list[float | None]) -> dict[str, float]:
         hits = sum(1 for s in parsed if math.floor(s + 0.5) == k)
         summary[f"score_share_{k}"] = hits / len(parsed) if parsed else 0.0
     return summary
+
+
+def constrained_answer_regex(max_new_tokens: int) -> str:
+    """A pattern for structured output that makes every judge answer end in
+    ``Score: <0-5>`` within ``max_new_tokens``.
+
+    The free text before the score is printable ASCII and newlines, at most one
+    character per token, so the score always fits in the token budget.
+    """
+    budget = max(max_new_tokens - len("Score: 5"), 0)
+    return rf"[ -~\n]{{0,{budget}}}Score: [0-5]"

@@ -63,6 +63,9 @@ class SamplingConfig:
             100 words).
         n: Completions per prompt (paper: 4 candidates, 3 judge samples).
         seed: Seed of the sampler.
+        regex: When set, every completion matches it (structured output of backends
+            that have it, e.g. vLLM's regex-guided decoding).
+        stop: Strings that end a completion (left out of the text).
     """
 
     temperature: float = 0.7
@@ -70,6 +73,11 @@ class SamplingConfig:
     max_new_tokens: int = 192
     n: int = 1
     seed: int = 0
+    regex: str | None = None
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "stop", tuple(self.stop))  # YAML and JSON give lists
 
 
 @dataclass(frozen=True)
@@ -128,3 +136,160 @@ class BaseModelConfig:
     def __post_init__(self):
         if isinstance(self.tiny, dict):  # Kedro passes nested blocks as dicts
             object.__setattr__(self, "tiny", TinyModelConfig(**self.tiny))
+
+
+# Self-Instruct's blocklist (bootstrap_instructions.py): tasks about media a language model
+# cannot see or make.
+DEFAULT_BLOCKLIST = (
+    "image",
+    "images",
+    "graph",
+    "graphs",
+    "picture",
+    "pictures",
+    "file",
+    "files",
+    "map",
+    "maps",
+    "draw",
+    "plot",
+    "go to",
+    "video",
+    "audio",
+    "music",
+    "flowchart",
+    "diagram",
+)
+
+
+@dataclass(frozen=True)
+class PromptFilterConfig:
+    """Thresholds of the prompt filters (Self-Instruct defaults).
+
+    Attributes:
+        max_rouge_l: Prompts more similar than this to any earlier prompt are rejected.
+        min_words: Prompts of this many words or fewer are rejected.
+        max_words: Prompts of more words than this are rejected.
+        blocklist: Words and phrases that reject a prompt (whole words, any case).
+    """
+
+    max_rouge_l: float = 0.7
+    min_words: int = 3
+    max_words: int = 150
+    blocklist: tuple[str, ...] = DEFAULT_BLOCKLIST
+
+    def __post_init__(self):
+        object.__setattr__(self, "blocklist", tuple(self.blocklist))  # YAML gives a list
+
+
+def _sampling(value) -> SamplingConfig:
+    return SamplingConfig(**value) if isinstance(value, dict) else value
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """The engine of an iteration's generation steps.
+
+    Attributes:
+        backend: ``vllm``, ``transformers``, or ``auto``: vLLM wherever it is installed.
+        batch_size: Prompts per batch of the transformers backend.
+        chunk_size: Prompts per resumable chunk: a killed run redoes at most one chunk.
+        chunk_dir: Where finished chunks wait until their step completes.
+        seed: The vLLM engine's seed.
+    """
+
+    backend: Literal["auto", "vllm", "transformers"] = "auto"
+    batch_size: int = 16
+    chunk_size: int = 32
+    chunk_dir: str = "data/07_model_output/generation_chunks"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SelfInstructConfig:
+    """How M_t writes new prompts (paper section 2.3, step 1).
+
+    Attributes:
+        n_prompts: Accepted prompts wanted; rounds run until at least this many.
+        prompts_per_round: Few-shot prompts sent together; each round's accepted prompts
+            become the "earlier generated" examples of the next.
+        max_rounds: Rounds before stopping short of ``n_prompts``.
+        n_seed_examples: Human seed prompts in each few-shot prompt (paper: 6).
+        n_generated_examples: Prompts generated earlier in the iteration in each
+            few-shot prompt (paper: 2); seed prompts stand in until enough exist.
+        sampling: Paper: T=0.6, top_p=0.9.
+        seed: Seed of the example sampling.
+    """
+
+    n_prompts: int = 64
+    prompts_per_round: int = 16
+    max_rounds: int = 12
+    n_seed_examples: int = 6
+    n_generated_examples: int = 2
+    sampling: SamplingConfig = SamplingConfig(temperature=0.6, max_new_tokens=160)
+    seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "sampling", _sampling(self.sampling))
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """How M_t judges its candidates (paper: 3 samples at T=0.7, averaged).
+
+    Attributes:
+        sampling: Decoding; ``n`` is the number of judge samples per candidate.
+        constrained: End every answer in ``Score: <0-5>`` through the backend's
+            structured output (vLLM regex), so that even a weak judge gives a score.
+            Off in the paper's setting.
+    """
+
+    sampling: SamplingConfig = SamplingConfig(n=3, max_new_tokens=128)
+    constrained: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "sampling", _sampling(self.sampling))
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Thresholds of the great-expectations gates between iteration steps.
+
+    Attributes:
+        min_prompts: Fewest accepted prompts worth answering.
+        min_parse_rate: Least share of judge answers holding a score.
+        min_score_std: Least spread of judge scores: below it the judge has collapsed
+            to (nearly) one score and its pairs carry no signal.
+        min_pairs: Fewest preference pairs worth a DPO run.
+    """
+
+    min_prompts: int = 8
+    min_parse_rate: float = 0.5
+    min_score_std: float = 0.3
+    min_pairs: int = 4
+
+
+@dataclass(frozen=True)
+class IterationConfig:
+    """One self-rewarding iteration, M_t -> M_{t+1} (the ``iteration`` parameters)."""
+
+    generation: GenerationConfig = GenerationConfig()
+    self_instruct: SelfInstructConfig = SelfInstructConfig()
+    filters: PromptFilterConfig = PromptFilterConfig()
+    candidates: SamplingConfig = SamplingConfig(n=4, max_new_tokens=256)
+    judge: JudgeConfig = JudgeConfig()
+    gates: GateConfig = GateConfig()
+
+    def __post_init__(self):
+        blocks = {
+            "generation": GenerationConfig,
+            "self_instruct": SelfInstructConfig,
+            "filters": PromptFilterConfig,
+            "candidates": SamplingConfig,
+            "judge": JudgeConfig,
+            "gates": GateConfig,
+        }
+        for name, kind in blocks.items():
+            value = getattr(self, name)
+            if isinstance(value, dict):  # Kedro passes nested blocks as dicts
+                object.__setattr__(self, name, kind(**value))

@@ -10,10 +10,17 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from self_rewarding.generation.base import Generator
+from self_rewarding.generation.base import Completion, Generator
 from self_rewarding.generation.fake import FakeGenerator
 
-__all__ = ["FakeGenerator", "Generator", "make_generator"]
+__all__ = [
+    "Completion",
+    "FakeGenerator",
+    "Generator",
+    "close_shared_generators",
+    "make_generator",
+    "shared_generator",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -45,3 +52,26 @@ def make_generator(
 
     logger.info("Generating with transformers on %s", model_path)
     return TransformersGenerator(model_path, batch_size=batch_size)
+
+
+_shared: dict[tuple, Generator] = {}
+
+
+def shared_generator(
+    model_path: str | Path, backend: str = "auto", batch_size: int = 16, seed: int = 0
+):
+    """A generator kept open between nodes: the steps of an iteration that generate with
+    M_t (prompts, candidates, judgments) share one engine when they run in one process.
+    ``close_shared_generators`` stops them (the project's hooks call it before training
+    and when the run ends)."""
+    key = (str(Path(model_path).resolve()), backend, batch_size, seed)
+    if key not in _shared:
+        _shared[key] = make_generator(model_path, backend, batch_size, seed)
+    return _shared[key]
+
+
+def close_shared_generators() -> None:
+    """Stops every shared generator, freeing its memory."""
+    while _shared:
+        _, generator = _shared.popitem()
+        generator.close()

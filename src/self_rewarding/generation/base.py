@@ -8,9 +8,30 @@ from typing import Protocol
 from self_rewarding.core.types import SamplingConfig
 
 
+class Completion(str):
+    """A generated text that also carries its token count and why generation stopped
+    (``stop``: end of sequence or pattern complete, ``length``: ``max_new_tokens``)."""
+
+    n_tokens: int
+    finish_reason: str | None
+
+    def __new__(cls, text: str, n_tokens: int = 0, finish_reason: str | None = None):
+        completion = super().__new__(cls, text)
+        completion.n_tokens = n_tokens
+        completion.finish_reason = finish_reason
+        return completion
+
+    def to_dict(self) -> dict:
+        return {"text": str(self), "n_tokens": self.n_tokens, "finish_reason": self.finish_reason}
+
+    @classmethod
+    def from_dict(cls, row: dict) -> Completion:
+        return cls(row["text"], row["n_tokens"], row["finish_reason"])
+
+
 class Generator(Protocol):
-    """Generates chat replies: each prompt is one user turn, formatted with the model's
-    chat template by the backend.
+    """Generates completions of prompts. By default each prompt is one user turn, formatted
+    with the model's chat template by the backend; ``chat=False`` continues plain text.
 
     Attributes:
         tokens_generated: Tokens generated so far, for throughput reports.
@@ -20,7 +41,9 @@ class Generator(Protocol):
     tokens_generated: int
     seconds: float
 
-    def generate(self, prompts: Sequence[str], sampling: SamplingConfig) -> list[list[str]]:
+    def generate(
+        self, prompts: Sequence[str], sampling: SamplingConfig, chat: bool = True
+    ) -> list[list[Completion]]:
         """Returns ``sampling.n`` completions for each prompt, in prompt order."""
         ...
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from self_rewarding.core.types import SamplingConfig
+from self_rewarding.generation.base import Completion
 
 
 class FakeGenerator:
@@ -17,9 +18,16 @@ class FakeGenerator:
         self.seconds = 0.0
         self.closed = False
 
-    def generate(self, prompts: Sequence[str], sampling: SamplingConfig) -> list[list[str]]:
+    def generate(
+        self, prompts: Sequence[str], sampling: SamplingConfig, chat: bool = True
+    ) -> list[list[Completion]]:
         self.calls.append((list(prompts), sampling))
-        return [[self.respond(prompt, i) for i in range(sampling.n)] for prompt in prompts]
+        results = []
+        for prompt in prompts:
+            texts = [self.respond(prompt, i) for i in range(sampling.n)]
+            results.append([Completion(t, len(t.split()), "stop") for t in texts])
+        self.tokens_generated += sum(c.n_tokens for row in results for c in row)
+        return results
 
     def close(self) -> None:
         self.closed = True

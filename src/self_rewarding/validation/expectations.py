@@ -8,6 +8,7 @@ for saving.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Iterable
 
@@ -69,6 +70,44 @@ def suite_eft_eval() -> list:
     ]
 
 
+def suite_generated_prompts(max_rouge_l: float, min_prompts: int) -> list:
+    """Accepted self-instructed prompts: text present, unique, not too similar to any
+    earlier prompt, enough of them."""
+    return [
+        *_non_empty_text(["prompt_id", "prompt"]),
+        gxe.ExpectColumnValuesToBeUnique(column="prompt_id"),
+        gxe.ExpectColumnValuesToBeUnique(column="prompt"),
+        gxe.ExpectColumnValuesToBeBetween(column="max_rouge_l", min_value=0, max_value=max_rouge_l),
+        gxe.ExpectTableRowCountToBeBetween(min_value=min_prompts),
+    ]
+
+
+def suite_judgments(min_parse_rate: float, min_score_std: float) -> list:
+    """Judge answers: scores in 0..5 or null, enough of them parsed, spread enough that
+    the judge has not collapsed to one score."""
+    return [
+        *_non_empty_text(["prompt_id", "candidate_id"]),
+        gxe.ExpectColumnToExist(column="judge_text"),
+        gxe.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=5),
+        gxe.ExpectColumnValuesToNotBeNull(column="score", mostly=min_parse_rate),
+        gxe.ExpectColumnStdevToBeBetween(column="score", min_value=min_score_std),
+        gxe.ExpectTableRowCountToBeBetween(min_value=1),
+    ]
+
+
+def suite_preference_pairs(min_pairs: int) -> list:
+    """Preference pairs: text present, chosen scored above rejected, enough pairs."""
+    return [
+        *_non_empty_text(["prompt_id", "prompt", "chosen", "rejected"]),
+        gxe.ExpectColumnValuesToBeBetween(column="chosen_score", min_value=0, max_value=5),
+        gxe.ExpectColumnValuesToBeBetween(column="rejected_score", min_value=0, max_value=5),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="chosen_score", column_B="rejected_score", or_equal=False
+        ),
+        gxe.ExpectTableRowCountToBeBetween(min_value=min_pairs),
+    ]
+
+
 def run_suite(name: str, expectations: list, data: pd.DataFrame) -> dict:
     """Runs expectations on a DataFrame.
 
@@ -122,11 +161,51 @@ def failures(report: dict) -> list[str]:
     return described
 
 
-def raise_on_failure(name: str, report: dict) -> None:
-    """Raises DataValidationError listing every failed expectation of a report."""
+def raise_on_failure(name: str, report: dict, hints: dict[str, str] | None = None) -> None:
+    """Raises DataValidationError listing every failed expectation of a report.
+
+    Args:
+        name: The artifact's name.
+        report: The validation result.
+        hints: Plain-words explanations by expectation type, put first in the message
+            when that expectation failed.
+    """
     failed = failures(report)
     if failed:
+        failed_types = {
+            item["expectation_config"]["type"] for item in report["results"] if not item["success"]
+        }
+        explained = [text for kind, text in (hints or {}).items() if kind in failed_types]
         raise DataValidationError(
-            f"{name} failed {len(failed)} expectation(s):\n- " + "\n- ".join(failed)
+            "".join(f"{text}\n" for text in explained)
+            + f"{name} failed {len(failed)} expectation(s):\n- "
+            + "\n- ".join(failed)
         )
     logger.info("%s passed %d expectations", name, len(report["results"]))
+
+
+def report_html(name: str, report: dict) -> str:
+    """A one-page HTML view of a validation result: one row per expectation."""
+    rows = []
+    for item in report["results"]:
+        config = item["expectation_config"]
+        kwargs = {k: v for k, v in config.get("kwargs", {}).items() if k != "batch_id"}
+        observed = item.get("result", {}).get("observed_value", "")
+        unexpected = item.get("result", {}).get("unexpected_count", "")
+        verdict = "passed" if item["success"] else "FAILED"
+        cells = [verdict, config["type"], kwargs, observed, unexpected]
+        rows.append(
+            f'<tr class="{verdict.lower()}">'
+            + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in cells)
+            + "</tr>"
+        )
+    status = "passed" if report["success"] else "FAILED"
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(name)}</title>"
+        "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:4px}"
+        ".failed{background:#fdd}</style></head><body>"
+        f"<h1>{html.escape(name)}: {status}</h1><table><tr><th>result</th>"
+        "<th>expectation</th><th>arguments</th><th>observed</th><th>unexpected</th></tr>"
+        + "".join(rows)
+        + "</table></body></html>"
+    )

@@ -1,5 +1,5 @@
 """``judge_probe``: each model judges EFT-eval replies with the verbatim prompt; how many
-answers hold a parseable score. One namespace per model (``M0``, ``M1``), so that
+answers hold a parseable score. One namespace per model (``M0`` to ``M3``), so that
 ``kedro run --pipelines=judge_probe --namespaces=M1`` probes one model, and the probe
 never retrains anything.
 """
@@ -8,7 +8,7 @@ from kedro.pipeline import Node, Pipeline
 
 from self_rewarding.pipelines.judging import probe_judge
 
-PROBED_MODELS = ("M0", "M1")
+PROBED_MODELS = ("M0", "M1", "M2", "M3")
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -1,0 +1,134 @@
+"""Resumable generation: long jobs are cut into chunks and each finished chunk is written
+to disk, so that a run killed midway redoes only the chunk it was in.
+
+A chunk's file name holds a hash of everything that determines it (the job's
+fingerprint: model hash, sampling, step; and the chunk's prompts), so a changed job never
+reuses stale results. The store is removed once the job's output is complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from self_rewarding.core.records import write_text_atomic
+from self_rewarding.core.types import SamplingConfig
+from self_rewarding.generation.base import Completion, Generator
+
+logger = logging.getLogger(__name__)
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
+class ChunkStore:
+    """Finished chunks of one generation job, in ``root/<job fingerprint hash>/``."""
+
+    def __init__(self, root: str | Path, fingerprint: Mapping):
+        self.directory = Path(root) / _digest(dict(fingerprint))
+        self.reused = 0
+
+    def _path(self, index: int, prompts: Sequence[str]) -> Path:
+        return self.directory / f"{index:05d}-{_digest(list(prompts))}.json"
+
+    def get_or_generate(
+        self,
+        index: int,
+        prompts: Sequence[str],
+        generate: Callable[[Sequence[str]], list[list[Completion]]],
+    ) -> list[list[Completion]]:
+        """Returns chunk ``index`` from disk when it was finished before, else generates
+        and writes it."""
+        path = self._path(index, prompts)
+        if path.is_file():
+            self.reused += 1
+            rows = json.loads(path.read_text(encoding="utf-8"))
+            return [[Completion.from_dict(c) for c in row] for row in rows]
+        completions = generate(prompts)
+        write_text_atomic(path, json.dumps([[c.to_dict() for c in row] for row in completions]))
+        return completions
+
+    def clear(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class Throughput:
+    """Prompts/s and tokens/s of a job: a progress bar while it runs, figures after."""
+
+    def __init__(self, total: int, description: str):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, desc=description, unit="prompt", dynamic_ncols=True)
+        self.started = time.perf_counter()
+        self.prompts = 0
+        self.tokens = 0
+
+    def update(self, completions: list[list[Completion]]) -> None:
+        self.prompts += len(completions)
+        self.tokens += sum(c.n_tokens for row in completions for c in row)
+        self.bar.update(len(completions))
+        self.bar.set_postfix(self.figures(), refresh=False)
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+    def figures(self) -> dict[str, float]:
+        seconds = max(self.seconds, 1e-9)
+        return {
+            "prompts_per_second": round(self.prompts / seconds, 3),
+            "tokens_per_second": round(self.tokens / seconds, 1),
+        }
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def generate_in_chunks(
+    generator: Generator,
+    prompts: Sequence[str],
+    sampling: SamplingConfig,
+    store: ChunkStore,
+    *,
+    chunk_size: int,
+    description: str,
+    chat: bool = True,
+) -> tuple[list[list[Completion]], dict[str, float]]:
+    """Generates for many prompts chunk by chunk, resuming from finished chunks.
+
+    Returns:
+        The completions in prompt order, and throughput figures (wall-clock
+        ``prompts_per_second`` and ``tokens_per_second``, ``seconds``, ``chunks_reused``,
+        and the engine's ``engine_tokens_per_second``).
+    """
+    results: list[list[Completion]] = []
+    engine_tokens, engine_seconds = generator.tokens_generated, generator.seconds
+    progress = Throughput(len(prompts), description)
+    try:
+        for index, start in enumerate(range(0, len(prompts), chunk_size)):
+            chunk = prompts[start : start + chunk_size]
+            completions = store.get_or_generate(
+                index, chunk, lambda p: generator.generate(p, sampling, chat=chat)
+            )
+            results.extend(completions)
+            progress.update(completions)
+    finally:
+        progress.close()
+    if store.reused:
+        logger.info("%s: reused %d finished chunk(s) of an earlier run", description, store.reused)
+    engine_seconds = generator.seconds - engine_seconds
+    figures = {
+        **progress.figures(),
+        "seconds": progress.seconds,
+        "chunks_reused": store.reused,
+        # The engine's own figure: generation time only (no engine start, no reused chunk).
+        "engine_tokens_per_second": (generator.tokens_generated - engine_tokens)
+        / max(engine_seconds, 1e-9),
+    }
+    return results, figures

@@ -1,0 +1,423 @@
+"""Nodes of one self-rewarding iteration, M_t -> M_{t+1} (paper section 2.3): thin
+wrappers that read and write DataFrames and call the core and the generation and
+training layers.
+
+Every generated row carries ``iteration`` and what made it: ``model_path``,
+``model_sha256``, ``template_sha256`` and ``seed``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import math
+import random
+import statistics
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from self_rewarding.core.filters import PromptPool, filter_prompts
+from self_rewarding.core.judge import (
+    aggregate_scores,
+    constrained_answer_regex,
+    parse_score,
+    score_summary,
+)
+from self_rewarding.core.pairs import select_pair, why_no_pair
+from self_rewarding.core.prompts import JUDGE_TEMPLATE_NAME, render_judge_prompt, template_sha256
+from self_rewarding.core.provenance import directory_sha256
+from self_rewarding.core.seed_data import prompt_id
+from self_rewarding.core.self_instruct import (
+    SELF_INSTRUCT_HEADER,
+    SELF_INSTRUCT_STOP,
+    build_self_instruct_prompt,
+    choose_examples,
+    parse_instruction,
+)
+from self_rewarding.core.types import IterationConfig
+
+logger = logging.getLogger(__name__)
+
+# Fixed so that every iteration logs the same metric keys, zeros included.
+REJECTION_REASONS = (
+    "unparseable",
+    "too_short",
+    "too_long",
+    "blocked_keyword",
+    "duplicate",
+    "too_similar",
+)
+NO_PAIR_REASONS = ("tie", "fewer_than_2_valid")
+
+
+def open_generator(model_dir: Path, config: IterationConfig):
+    """The iteration's engine on M_t, shared by the generation steps of one run."""
+    from self_rewarding.generation import shared_generator
+
+    generation = config.generation
+    return shared_generator(model_dir, generation.backend, generation.batch_size, generation.seed)
+
+
+def _chunk_store(step: str, model_sha256: str, settings: dict, config: IterationConfig):
+    from self_rewarding.generation.chunks import ChunkStore
+
+    fingerprint = {"step": step, "model_sha256": model_sha256, **settings}
+    return ChunkStore(config.generation.chunk_dir, fingerprint)
+
+
+def _provenance(model_dir: Path, model_sha256: str, template_hash: str, seed: int) -> dict:
+    return {
+        "model_path": str(model_dir),
+        "model_sha256": model_sha256,
+        "template_sha256": template_hash,
+        "seed": seed,
+    }
+
+
+def _words(text: str) -> int:
+    return len(str(text).split())
+
+
+def generate_prompts(
+    model_dir: Path, ift_train: pd.DataFrame, iteration: IterationConfig, t: int
+) -> tuple[pd.DataFrame, dict]:
+    """Self-instruction creation: M_t writes new prompts, round by round, from 8-shot
+    prompts of seed prompts and prompts it wrote earlier in this iteration; each is
+    filtered as it comes (ROUGE-L, keywords, length, duplicates).
+
+    Args:
+        model_dir: M_t.
+        ift_train: The human seed prompts (``prompt``).
+        iteration: The iteration's settings (``self_instruct``, ``filters``, ...).
+        t: The iteration number.
+
+    Returns:
+        Every generated prompt with ``accepted`` and the rejection ``reason``, and the
+        counts (generated, accepted, rejected by reason) with the throughput.
+    """
+    from self_rewarding.generation.chunks import Throughput
+
+    config = iteration.self_instruct
+    seed_prompts = list(ift_train["prompt"])
+    rng = random.Random(config.seed * 1000 + t)
+    pool = PromptPool.from_prompts(seed_prompts)
+    model_sha256 = directory_sha256(model_dir)
+    header_sha256 = hashlib.sha256(SELF_INSTRUCT_HEADER.encode("utf-8")).hexdigest()
+    store = _chunk_store(
+        "self_instruct",
+        model_sha256,
+        {"t": t, "self_instruct": dataclasses.asdict(config), "seeds": sorted(seed_prompts)},
+        iteration,
+    )
+    generator = open_generator(model_dir, iteration)
+    sampling = dataclasses.replace(config.sampling, stop=config.sampling.stop + SELF_INSTRUCT_STOP)
+    provenance = _provenance(model_dir, model_sha256, header_sha256, config.seed)
+    accepted: list[str] = []
+    rows: list[dict] = []
+    engine_tokens, engine_seconds = generator.tokens_generated, generator.seconds
+    progress = Throughput(config.n_prompts, f"iteration {t}: self-instruct")
+    try:
+        for round_index in range(config.max_rounds):
+            if len(accepted) >= config.n_prompts:
+                break
+            few_shot = [
+                build_self_instruct_prompt(choose_examples(rng, seed_prompts, accepted, config))
+                for _ in range(config.prompts_per_round)
+            ]
+            completions = store.get_or_generate(
+                round_index,
+                few_shot,
+                lambda p: generator.generate(p, sampling, chat=False),
+            )
+            progress.update(completions)
+            for (completion,) in completions:
+                instruction = parse_instruction(completion)
+                if instruction is None:
+                    verdict = {"prompt": "", "accepted": False, "reason": "unparseable"}
+                    verdict["max_rouge_l"] = None
+                else:
+                    (verdict,) = filter_prompts([instruction], pool, iteration.filters)
+                if verdict["accepted"]:
+                    accepted.append(verdict["prompt"])
+                rows.append(
+                    {
+                        "prompt_id": prompt_id(verdict["prompt"] or completion),
+                        **verdict,
+                        "round": round_index,
+                        "generation": str(completion),
+                        "finish_reason": completion.finish_reason,
+                        "iteration": t,
+                        **provenance,
+                    }
+                )
+    finally:
+        progress.close()
+    store.clear()
+    reasons = [row["reason"] for row in rows if row["reason"] is not None]
+    metrics = {
+        "generated": float(len(rows)),
+        "accepted": float(len(accepted)),
+        "rejected": float(len(reasons)),
+        "acceptance_rate": len(accepted) / len(rows) if rows else 0.0,
+        "rounds": float(len({row["round"] for row in rows})),
+        **{f"rejected_{reason}": float(reasons.count(reason)) for reason in REJECTION_REASONS},
+        **progress.figures(),
+        "chunks_reused": float(store.reused),
+        "engine_tokens_per_second": (generator.tokens_generated - engine_tokens)
+        / max(generator.seconds - engine_seconds, 1e-9),
+    }
+    logger.info(
+        "Iteration %d: %d of %d generated prompts accepted (%s)",
+        t,
+        len(accepted),
+        len(rows),
+        {r: reasons.count(r) for r in REJECTION_REASONS if r in reasons},
+    )
+    return pd.DataFrame(rows), metrics
+
+
+def generate_candidates(
+    model_dir: Path,
+    generated_prompts: pd.DataFrame,
+    prompts_gate: dict,
+    iteration: IterationConfig,
+    t: int,
+) -> tuple[pd.DataFrame, dict]:
+    """Samples N candidate responses of M_t for each accepted prompt.
+
+    Args:
+        model_dir: M_t.
+        generated_prompts: The self-instructed prompts (accepted ones are answered).
+        prompts_gate: The passed gate of the prompts (orders this step after it).
+        iteration: ``candidates`` sampling (paper: N=4, T=0.7, top_p=0.9).
+        t: The iteration number.
+
+    Returns:
+        One row per candidate (``prompt_id, prompt, candidate_id, response, n_tokens,
+        finish_reason``) and the counts with the throughput.
+    """
+    from self_rewarding.generation.chunks import generate_in_chunks
+
+    prompts = generated_prompts[generated_prompts["accepted"]].reset_index(drop=True)
+    sampling = iteration.candidates
+    model_sha256 = directory_sha256(model_dir)
+    store = _chunk_store(
+        "candidates", model_sha256, {"t": t, "sampling": dataclasses.asdict(sampling)}, iteration
+    )
+    completions, figures = generate_in_chunks(
+        open_generator(model_dir, iteration),
+        list(prompts["prompt"]),
+        sampling,
+        store,
+        chunk_size=iteration.generation.chunk_size,
+        description=f"iteration {t}: candidates",
+    )
+    store.clear()
+    provenance = _provenance(model_dir, model_sha256, "", sampling.seed)
+    rows = [
+        {
+            "prompt_id": row.prompt_id,
+            "prompt": row.prompt,
+            "candidate_id": f"{row.prompt_id}-{k}",
+            "response": str(completion).strip(),
+            "n_tokens": completion.n_tokens,
+            "finish_reason": completion.finish_reason,
+            "iteration": t,
+            **provenance,
+        }
+        for row, samples in zip(prompts.itertuples(), completions, strict=True)
+        for k, completion in enumerate(samples)
+    ]
+    candidates = pd.DataFrame(rows)
+    metrics = {
+        "prompts": float(len(prompts)),
+        "candidates": float(len(rows)),
+        "tokens_mean": float(candidates["n_tokens"].mean()) if rows else 0.0,
+        "truncated_share": float((candidates["finish_reason"] == "length").mean()) if rows else 0.0,
+        "empty_responses": float((candidates["response"] == "").sum()) if rows else 0.0,
+        **figures,
+    }
+    return candidates, metrics
+
+
+def judge_candidates(
+    model_dir: Path, candidates: pd.DataFrame, iteration: IterationConfig, t: int
+) -> tuple[pd.DataFrame, dict]:
+    """M_t judges each candidate with the verbatim additive 5-point prompt, several
+    samples each; an answer without a score is kept with ``score`` null and counted.
+
+    Args:
+        model_dir: M_t (the judge).
+        candidates: The candidates.
+        iteration: ``judge`` sampling (paper: 3 samples, T=0.7) and ``constrained``.
+        t: The iteration number.
+
+    Returns:
+        One row per judge answer (``prompt_id, candidate_id, sample, judge_text, score``)
+        and the parse rate, score histogram, mean and spread with the throughput.
+    """
+    from self_rewarding.generation.chunks import generate_in_chunks
+
+    judge = iteration.judge
+    sampling = judge.sampling
+    if judge.constrained:
+        sampling = dataclasses.replace(
+            sampling, regex=constrained_answer_regex(sampling.max_new_tokens)
+        )
+    model_sha256 = directory_sha256(model_dir)
+    store = _chunk_store(
+        "judge", model_sha256, {"t": t, "sampling": dataclasses.asdict(sampling)}, iteration
+    )
+    prompts = [
+        render_judge_prompt(p, r) for p, r in zip(candidates["prompt"], candidates["response"])
+    ]
+    answers, figures = generate_in_chunks(
+        open_generator(model_dir, iteration),
+        prompts,
+        sampling,
+        store,
+        chunk_size=iteration.generation.chunk_size,
+        description=f"iteration {t}: judge",
+    )
+    store.clear()
+    provenance = _provenance(
+        model_dir, model_sha256, template_sha256(JUDGE_TEMPLATE_NAME), sampling.seed
+    )
+    rows = [
+        {
+            "prompt_id": candidate.prompt_id,
+            "candidate_id": candidate.candidate_id,
+            "sample": sample,
+            "judge_text": str(text),
+            "score": parse_score(text),
+            "constrained": judge.constrained,
+            "iteration": t,
+            **provenance,
+        }
+        for candidate, texts in zip(candidates.itertuples(), answers, strict=True)
+        for sample, text in enumerate(texts)
+    ]
+    summary = score_summary([row["score"] for row in rows])
+    logger.info(
+        "Iteration %d judge: parse rate %.3f, mean %.2f, std %.2f over %d answers",
+        t,
+        summary["parse_rate"],
+        summary["score_mean"],
+        summary["score_std"],
+        len(rows),
+    )
+    return pd.DataFrame(rows), {**summary, **figures}
+
+
+def _pearson(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Pearson correlation; 0 when undefined (fewer than 2 points or no variance)."""
+    if len(xs) < 2 or len(set(xs)) < 2 or len(set(ys)) < 2:
+        return 0.0
+    return statistics.correlation(xs, ys)
+
+
+def build_preference_pairs(
+    candidates: pd.DataFrame, judgments: pd.DataFrame, judgments_gate: dict, t: int
+) -> tuple[pd.DataFrame, dict]:
+    """AIFT(M_t): for each prompt, its highest-scored candidate against its lowest.
+    Ties and prompts with fewer than two scored candidates give no pair and are counted.
+
+    Args:
+        candidates: The candidates.
+        judgments: Their judge answers with parsed scores.
+        judgments_gate: The passed gate of the judgments (orders this step after it).
+        t: The iteration number.
+
+    Returns:
+        Pairs in TRL's ``prompt, chosen, rejected`` plus ``chosen_score,
+        rejected_score`` and the candidate ids; and the pair statistics.
+    """
+    mean_scores = {
+        candidate_id: aggregate_scores(
+            None if s is None or (isinstance(s, float) and math.isnan(s)) else float(s)
+            for s in group["score"]
+        )
+        for candidate_id, group in judgments.groupby("candidate_id", sort=False)
+    }
+    scored = candidates.assign(score=candidates["candidate_id"].map(mean_scores))
+    scored["score"] = scored["score"].astype(object).where(scored["score"].notna(), None)
+    pairs, no_pair = [], []
+    for pid, group in scored.groupby("prompt_id", sort=False):
+        scores = list(group["score"])
+        choice = select_pair(scores)
+        if choice is None:
+            no_pair.append(why_no_pair(scores))
+            continue
+        chosen, rejected = group.iloc[choice.chosen], group.iloc[choice.rejected]
+        pairs.append(
+            {
+                "prompt_id": pid,
+                "prompt": chosen["prompt"],
+                "chosen": chosen["response"],
+                "rejected": rejected["response"],
+                "chosen_score": choice.chosen_score,
+                "rejected_score": choice.rejected_score,
+                "chosen_candidate_id": chosen["candidate_id"],
+                "rejected_candidate_id": rejected["candidate_id"],
+                "iteration": t,
+                "model_path": chosen["model_path"],
+                "model_sha256": chosen["model_sha256"],
+                "template_sha256": template_sha256(JUDGE_TEMPLATE_NAME),
+                "seed": int(chosen["seed"]),
+            }
+        )
+    valid = scored[scored["score"].notna()]
+    n_prompts = len(pairs) + len(no_pair)
+    metrics = {
+        "prompts": float(n_prompts),
+        "pairs": float(len(pairs)),
+        **{f"no_pair_{reason}": float(no_pair.count(reason)) for reason in NO_PAIR_REASONS},
+        "tie_rate": no_pair.count("tie") / n_prompts if n_prompts else 0.0,
+        "chosen_score_mean": statistics.fmean(p["chosen_score"] for p in pairs) if pairs else 0.0,
+        "rejected_score_mean": statistics.fmean(p["rejected_score"] for p in pairs)
+        if pairs
+        else 0.0,
+        "chosen_words_mean": statistics.fmean(_words(p["chosen"]) for p in pairs) if pairs else 0.0,
+        "rejected_words_mean": statistics.fmean(_words(p["rejected"]) for p in pairs)
+        if pairs
+        else 0.0,
+        "score_length_correlation": _pearson(
+            [float(_words(r)) for r in valid["response"]], [float(s) for s in valid["score"]]
+        ),
+    }
+    logger.info("Iteration %d: %d pairs from %d prompts (%s)", t, len(pairs), n_prompts, metrics)
+    return pd.DataFrame(pairs), metrics
+
+
+def train_next_model(model_dir: Path, preference_pairs: pd.DataFrame, pairs_gate: dict, dpo: dict):
+    """DPO of M_t on AIFT(M_t), with M_t as the reference model: M_{t+1}.
+
+    Args:
+        model_dir: M_t.
+        preference_pairs: AIFT(M_t).
+        pairs_gate: The passed gate of the pairs (orders this step after it).
+        dpo: ``trainer``: ``DPOConfig`` fields (paper: beta 0.1).
+
+    Returns:
+        The staged model directory and the training metrics.
+    """
+    from self_rewarding.generation import close_shared_generators
+    from self_rewarding.train.dpo import train_dpo
+
+    close_shared_generators()  # the engine's memory goes back before training
+    staging = Path(tempfile.mkdtemp(prefix="self-rewarding-dpo-"))
+    rows = preference_pairs[["prompt", "chosen", "rejected"]].to_dict(orient="records")
+    metrics = train_dpo(model_dir, rows, staging, dpo["trainer"], metrics_prefix="dpo")
+    return staging, metrics
+
+
+def sample_pairs(preference_pairs: pd.DataFrame, n: int = 10) -> list[dict]:
+    """The first pairs, for a look in the MLflow UI."""
+    columns = ["prompt", "chosen", "rejected", "chosen_score", "rejected_score"]
+    if preference_pairs.empty:
+        return []
+    return preference_pairs[columns].head(n).to_dict(orient="records")

@@ -1,0 +1,157 @@
+"""Direct preference optimisation with TRL's ``DPOTrainer`` (paper section 2.3): M_t is
+trained on its own preference pairs AIFT(M_t), with M_t itself as the frozen reference
+model (``ref_model=None``: TRL loads a second copy of the starting weights), to make
+M_{t+1}. Pairs are given to TRL as a conversational preference dataset, so prompts get
+the chat template and the loss is on the responses.
+
+Usage (what the Kedro ``iteration`` pipeline calls in-process)::
+
+    python -m self_rewarding.train.dpo \
+        --model_name_or_path data/06_models/M1 \
+        --dataset_files data/05_model_input/iter1/preference_pairs.jsonl \
+        --output_dir data/06_models/M2 --beta 0.1 --learning_rate 1e-6
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# DPOTrainer's logged statistics kept in the final metrics (last logged value).
+REWARD_STATISTICS = (
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/accuracies",
+    "rewards/margins",
+)
+
+
+@dataclass
+class DPOScriptArguments:
+    """Arguments of the DPO script beside TRL's ``DPOConfig``.
+
+    Attributes:
+        model_name_or_path: M_t (a directory or hub id): the policy and the reference.
+        dataset_files: JSONL files of ``prompt``/``chosen``/``rejected`` rows.
+    """
+
+    model_name_or_path: str | None = None
+    dataset_files: list[str] = field(default_factory=list)
+
+
+def to_conversational_preference(rows: Iterable[Mapping]) -> list[dict]:
+    """Converts ``prompt``/``chosen``/``rejected`` rows into TRL's conversational
+    preference format."""
+    return [
+        {
+            "prompt": [{"role": "user", "content": row["prompt"]}],
+            "chosen": [{"role": "assistant", "content": row["chosen"]}],
+            "rejected": [{"role": "assistant", "content": row["rejected"]}],
+        }
+        for row in rows
+    ]
+
+
+def train_dpo(
+    model_path: str | Path,
+    pairs: Sequence[Mapping],
+    output_dir: str | Path,
+    trainer_config: Mapping[str, Any],
+    metrics_prefix: str | None = None,
+) -> dict[str, float]:
+    """Trains a model on preference pairs with DPO and saves it with its tokenizer.
+
+    Args:
+        model_path: M_t, the starting point and the reference model.
+        pairs: Rows with ``prompt``, ``chosen`` and ``rejected``.
+        output_dir: Where M_{t+1} is written.
+        trainer_config: ``DPOConfig`` fields (``output_dir`` excluded: the trainer's own
+            files go to a scratch directory, removed afterwards).
+        metrics_prefix: When set, training curves (loss, rewards/margins,
+            rewards/accuracies, ...) go to the active MLflow run under this prefix.
+
+    Returns:
+        Final metrics: ``train_loss``, ``train_runtime``, ``train_steps``,
+        ``train_pairs`` and the last logged reward statistics
+        (``rewards_margins``, ``rewards_accuracies``, ...).
+    """
+    import torch
+    from trl import DPOConfig
+
+    from self_rewarding.train.callbacks import MlflowCurvesCallback
+
+    scratch = Path(tempfile.mkdtemp(prefix="dpo-trainer-"))
+    try:
+        device_default = {"use_cpu": not torch.cuda.is_available()}
+        args = DPOConfig(output_dir=str(scratch), **{**device_default, **trainer_config})
+        callbacks = [MlflowCurvesCallback(metrics_prefix)] if metrics_prefix else []
+        return _fit(model_path, pairs, args, output_dir, callbacks)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def build_trainer(model_path, pairs: Sequence[Mapping], args, callbacks=()):
+    """Returns a TRL ``DPOTrainer`` over preference pairs (not yet trained)."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import DPOTrainer
+
+    if not pairs:
+        raise ValueError("DPO needs at least one preference pair")
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    return DPOTrainer(
+        model=str(model_path),
+        ref_model=None,
+        args=args,
+        train_dataset=Dataset.from_list(to_conversational_preference(pairs)),
+        processing_class=tokenizer,
+        callbacks=list(callbacks),
+    )
+
+
+def _fit(model_path, pairs, args, output_dir, callbacks) -> dict[str, float]:
+    trainer = build_trainer(model_path, pairs, args, callbacks)
+    result = trainer.train()
+    trainer.save_model(str(output_dir))
+    trainer.processing_class.save_pretrained(str(output_dir))
+    metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
+    metrics["train_steps"] = float(result.global_step)
+    metrics["train_pairs"] = float(len(pairs))
+    logged = [entry for entry in trainer.state.log_history if "rewards/margins" in entry]
+    for name in REWARD_STATISTICS:
+        values = [entry[name] for entry in logged if name in entry]
+        if values:
+            metrics[name.replace("/", "_")] = float(values[-1])
+    logger.info("DPO done: %s", metrics)
+    return metrics
+
+
+def main(script_args: DPOScriptArguments, training_args) -> dict[str, float]:
+    """Runs DPO from parsed script arguments and a ``DPOConfig``; the model is saved to
+    ``training_args.output_dir``."""
+    from self_rewarding.core.records import read_jsonl
+
+    pairs = [
+        row
+        for path in script_args.dataset_files
+        for row in read_jsonl(path, non_empty_fields=("prompt", "chosen", "rejected"))
+    ]
+    return _fit(script_args.model_name_or_path, pairs, training_args, training_args.output_dir, [])
+
+
+def make_parser():
+    from trl import DPOConfig, TrlParser
+
+    return TrlParser((DPOScriptArguments, DPOConfig))
+
+
+if __name__ == "__main__":
+    parsed_script_args, parsed_training_args = make_parser().parse_args_and_config()
+    main(parsed_script_args, parsed_training_args)
