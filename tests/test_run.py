@@ -1,14 +1,17 @@
 """End to end on the test environment: a real DVC repro of every stage (real Kedro runs,
-real TRL training of the tiny model, real MLflow sqlite store, real GX suites) in a
-fresh git clone of the project, then bad seed data stopping a run before training.
+real TRL training of the tiny model, real vLLM generation, real MLflow sqlite store, real
+GX suites) in a fresh git clone of the project: M0 -> M1 -> M2 -> M3; then a DVC
+experiment that changes one sampling parameter, and bad seed data stopping a run before
+training.
 
-Marked ``slow`` (about two minutes on two cores); run with ``pytest -m slow``.
+Marked ``slow`` (several minutes on two cores); run with ``pytest -m slow``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -16,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 PROJECT_ROOT = Path(__file__).parents[1]
 BIN = Path(sys.executable).parent
@@ -84,7 +88,7 @@ def test_dvc_repro_produces_a_loadable_m1(reproduced):
     lock = (reproduced / "dvc.lock").read_text()
     for out in ("data/06_models/M0", "data/06_models/sft_baseline", "data/06_models/M1"):
         assert out in lock
-    for model in ("M0", "M1"):
+    for model in ("M0", "M1", "M2", "M3"):
         probe = json.loads((reproduced / f"data/08_reporting/{model}/judge_probe.json").read_text())
         assert probe["n_answers"] == 6
 
@@ -99,7 +103,7 @@ def test_mlflow_store_holds_sft_curves_and_model_links(reproduced):
     )
     by_name = {name: run for run, name in runs.items()}
     expected = {"data_processing", "base_model", "sft_baseline", "sft_m1"}
-    assert expected | {"judge_probe_M0", "judge_probe_M1"} <= set(by_name)
+    assert expected | {f"judge_probe_M{t}" for t in range(4)} <= set(by_name)
     metrics = {
         key
         for (key,) in connection.execute(
@@ -129,11 +133,99 @@ def test_mlflow_store_holds_sft_curves_and_model_links(reproduced):
     assert "seed_data.eft_examples" in seed_metrics
 
 
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_the_loop_reaches_m3_and_dvc_locks_every_aift_dataset(reproduced):
+    from transformers import AutoModelForCausalLM
+
+    lock = yaml.safe_load((reproduced / "dvc.lock").read_text())["stages"]
+
+    def locked(stage: str, path: str) -> str:
+        (out,) = [o for o in lock[stage]["outs"] if o["path"] == path]
+        return out["md5"]
+
+    for t, (model_out) in ((1, "M2"), (2, "M3")):
+        assert re.fullmatch(
+            r"[0-9a-f]{32}",
+            locked(f"pairs@iter{t}", f"data/05_model_input/iter{t}/preference_pairs.jsonl"),
+        )
+        assert locked(f"dpo@iter{t}", f"data/06_models/{model_out}").endswith(".dir")
+        prompts = _read_jsonl(reproduced / f"data/03_primary/iter{t}/generated_prompts.jsonl")
+        assert any(row["accepted"] for row in prompts)
+        assert _read_jsonl(reproduced / f"data/07_model_output/iter{t}/candidates.jsonl")
+        judgments = _read_jsonl(reproduced / f"data/07_model_output/iter{t}/judgments.jsonl")
+        assert all(row["constrained"] for row in judgments)
+        pairs = _read_jsonl(reproduced / f"data/05_model_input/iter{t}/preference_pairs.jsonl")
+        assert pairs
+        for pair in pairs:
+            assert {"prompt", "chosen", "rejected", "chosen_score", "rejected_score"} <= set(pair)
+            assert pair["chosen_score"] > pair["rejected_score"]
+            assert pair["iteration"] == t
+    m2 = AutoModelForCausalLM.from_pretrained(reproduced / "data/06_models/M2")
+    m3 = AutoModelForCausalLM.from_pretrained(reproduced / "data/06_models/M3")
+    assert any(not a.equal(b) for a, b in zip(m2.parameters(), m3.parameters(), strict=True))
+
+
+def test_every_iteration_step_is_an_mlflow_run_with_the_same_metric_keys(reproduced):
+    connection = sqlite3.connect(reproduced / "mlflow.db")
+
+    def run_of(name: str) -> str:
+        ((run,),) = connection.execute(
+            "select run_uuid from tags where key = 'mlflow.runName' and value = ?", (name,)
+        ).fetchall()
+        return run
+
+    def keys(run: str) -> set[str]:
+        return {
+            k for (k,) in connection.execute("select key from metrics where run_uuid = ?", (run,))
+        }
+
+    def tags(run: str) -> dict[str, str]:
+        return dict(connection.execute("select key, value from tags where run_uuid = ?", (run,)))
+
+    for step in ("self_instruct", "candidates", "judge", "pairs", "dpo"):
+        first, second = run_of(f"iter1.{step}"), run_of(f"iter2.{step}")
+        assert keys(first) == keys(second)
+        assert tags(first)["iteration"] == "1" and tags(second)["iteration"] == "2"
+        assert tags(second)["dvc_stage"] == f"{step}@iter2"
+    judge_keys = keys(run_of("iter1.judge"))
+    assert {"judge.parse_rate", "judge.score_std", "judge.score_share_5"} <= judge_keys
+    assert {"judge.tokens_per_second", "judge.prompts_per_second"} <= judge_keys
+    assert {"pairs.pairs", "pairs.tie_rate", "pairs.score_length_correlation"} <= keys(
+        run_of("iter1.pairs")
+    )
+    assert {"dpo.loss", "dpo.rewards/margins", "dpo.rewards_accuracies"} <= keys(
+        run_of("iter2.dpo")
+    )
+    assert len(tags(run_of("iter2.dpo"))["model.model_M3.sha256"]) == 64
+
+
 def test_second_repro_has_nothing_to_do(reproduced):
     status = _run(["dvc", "status"], reproduced)
     assert "up to date" in status.stdout
     again = _run(["dvc", "repro"], reproduced)
     assert "Running stage" not in again.stdout
+
+
+def test_a_sampling_change_reruns_only_the_stages_downstream_of_it(reproduced):
+    result = _run(
+        [
+            "dvc",
+            "exp",
+            "run",
+            "-S",
+            "conf/base/parameters_iteration.yml:iteration.candidates.temperature=0.9",
+        ],
+        reproduced,
+    )
+    ran = set(re.findall(r"Running stage '([^']+)'", result.stdout))
+    assert {"candidates@iter1", "judge@iter1", "pairs@iter1", "dpo@iter1"} <= ran
+    upstream = {"data_processing", "base_model", "sft_baseline", "sft_m1", "self_instruct@iter1"}
+    assert not ran & (upstream | {"judge_probe@M0", "judge_probe@M1"})
+    shown = _run(["dvc", "exp", "show", "--json"], reproduced)
+    assert "0.9" in shown.stdout
 
 
 def test_a_bad_seed_line_stops_the_run_before_training(reproduced):
@@ -155,3 +247,29 @@ def test_a_bad_seed_line_stops_the_run_before_training(reproduced):
     assert "Running node: train_" not in output
     assert ift_train.read_bytes() == produced_before
     assert (reproduced / "data/06_models/M1/model.safetensors").stat().st_mtime_ns == (model_before)
+
+
+def test_a_collapsed_judge_stops_a_real_kedro_run_with_a_message(reproduced):
+    # The tiny model's constrained judge spreads its scores over 0-5; asking for a spread
+    # no judge reaches makes this one count as collapsed.
+    result = _run(
+        [
+            "kedro",
+            "run",
+            "--pipelines=iteration",
+            "--namespaces=iter1",
+            "--tags=judge",
+            "--params=iteration.gates.min_score_std=9.0",
+        ],
+        reproduced,
+        check=False,
+    )
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "The judge collapsed" in output
+    report = json.loads(
+        (reproduced / "data/08_reporting/iter1/validation/judgments.json").read_text()
+    )
+    assert report["success"] is False
+    assert (reproduced / "data/08_reporting/iter1/validation/judgments.html").is_file()

@@ -4,13 +4,16 @@
   tags ``model.<dataset>.path`` and ``model.<dataset>.sha256``. Weights are DVC's to
   version; MLflow records which checkpoint a run produced, not a second copy of it.
 - ``RunContextHooks`` tags the MLflow run with what it ran: ``namespaces`` and
-  ``iteration`` (``iter2`` -> 2), ``pipeline``, and ``dvc_stage`` when DVC runs it.
+  ``iteration`` (``iter2`` -> 2), ``pipeline``, and ``dvc_stage`` when DVC runs it; and
+  logs typed parameters (dataclasses, which kedro-mlflow logs as one string) flattened:
+  ``iteration.candidates.temperature``, ...
 - ``GenerationEngineHooks`` stops the generation engines shared between nodes when the
   run ends or fails, so that no engine outlives its run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -73,15 +76,32 @@ class RunContextHooks:
         self._tags = tags
 
     @hook_impl
-    def before_node_run(self) -> None:
-        # kedro-mlflow opens the run in its own before_pipeline_run; tag it once it exists.
-        if self._tags is None:
-            return
+    def before_node_run(self, inputs: dict[str, Any]) -> None:
         import mlflow
 
-        if mlflow.active_run() is not None:
+        # kedro-mlflow opens the run in its own before_pipeline_run.
+        if mlflow.active_run() is None:
+            return
+        if self._tags is not None:
             mlflow.set_tags(self._tags)
             self._tags = None
+        flattened = {}
+        for name, value in inputs.items():
+            if name.startswith("params:") and dataclasses.is_dataclass(value):
+                prefix = name.removeprefix("params:")
+                flattened.update(_flatten(dataclasses.asdict(value), prefix))
+        if flattened:
+            mlflow.log_params(flattened)
+
+
+def _flatten(value: Any, prefix: str) -> dict[str, str]:
+    if isinstance(value, dict):
+        return {
+            k: v
+            for key, item in value.items()
+            for k, v in _flatten(item, f"{prefix}.{key}").items()
+        }
+    return {prefix: str(value)[:500]}
 
 
 class GenerationEngineHooks:

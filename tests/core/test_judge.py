@@ -3,11 +3,19 @@ answers, averaging repeated judgments and summarising a batch of scores."""
 
 from __future__ import annotations
 
+import json
 import math
+import re
+from pathlib import Path
 
 import pytest
 
-from self_rewarding.core.judge import aggregate_scores, parse_score, score_summary
+from self_rewarding.core.judge import (
+    aggregate_scores,
+    constrained_answer_regex,
+    parse_score,
+    score_summary,
+)
 
 JUSTIFICATION = (
     "The response is relevant and addresses most of the question, but it misses "
@@ -133,3 +141,34 @@ def test_score_summary_without_parsed_scores_is_all_zero(scores):
         if key != "n_answers":
             assert value == 0.0, key
         assert not math.isnan(value), key
+
+
+def _real_outputs():
+    path = Path(__file__).parents[1] / "data" / "judge_outputs_real.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("row", _real_outputs(), ids=lambda r: r["model"][:2])
+def test_parse_score_on_real_model_outputs(row):
+    assert parse_score(row["judge_text"]) == row["expected_score"]
+
+
+def test_real_outputs_cover_both_models_and_several_scores():
+    rows = _real_outputs()
+    assert sum(r["expected_score"] is None for r in rows) >= 10
+    assert len({r["expected_score"] for r in rows if r["expected_score"] is not None}) >= 4
+
+
+@pytest.mark.parametrize("max_new_tokens", [16, 128])
+def test_constrained_regex_accepts_scored_answers_within_the_token_budget(max_new_tokens):
+    pattern = re.compile(constrained_answer_regex(max_new_tokens))
+    budget = max_new_tokens - len("Score: 5")
+
+    assert pattern.fullmatch("Score: 3")
+    assert pattern.fullmatch("x" * budget + "Score: 0")
+    assert not pattern.fullmatch("x" * (budget + 1) + "Score: 0")
+    assert not pattern.fullmatch("Good answer.\nScore: 6")
+    assert not pattern.fullmatch("Good answer.")
+    answer = "Relevant and helpful.\nScore: 4"[-max_new_tokens:]
+    if pattern.fullmatch(answer):
+        assert parse_score(answer) == 4.0

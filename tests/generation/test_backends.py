@@ -44,3 +44,45 @@ def test_auto_prefers_vllm_when_installed(tiny_model_dir, monkeypatch):
 def test_unknown_backend_is_refused(tiny_model_dir):
     with pytest.raises(ValueError, match="backend must be"):
         make_generator(tiny_model_dir, backend="llama.cpp")
+
+
+def test_vllm_engine_serves_several_calls_and_applies_regex_and_stop(tiny_model_dir):
+    if not is_vllm_available():
+        pytest.fail("vLLM is part of the CPU install (make setup): it must be importable")
+    from self_rewarding.core.judge import constrained_answer_regex, parse_score
+
+    generator = make_generator(tiny_model_dir, backend="vllm", seed=0)
+    try:
+        constrained = SamplingConfig(
+            max_new_tokens=16, n=3, regex=constrained_answer_regex(16), temperature=1.0
+        )
+        judged = generator.generate(PROMPTS, constrained)
+        engine = generator._process.pid
+        plain = SamplingConfig(max_new_tokens=12, n=2, stop=("e",), temperature=1.0)
+        continued = generator.generate(["Task 1: write", "Task 2:"], plain, chat=False)
+        assert generator._process.pid == engine  # one engine for both calls
+    finally:
+        generator.close()
+
+    assert all(parse_score(text) is not None for row in judged for text in row)
+    assert all(0 < c.n_tokens <= 16 for row in judged for c in row)
+    assert [len(row) for row in continued] == [2, 2]
+    assert all("e" not in text for row in continued for text in row)
+    assert generator._process is None
+
+
+def test_transformers_reports_tokens_and_finish_reason_and_cuts_at_stop(tiny_model_dir):
+    generator = make_generator(tiny_model_dir, backend="transformers", batch_size=2)
+    try:
+        sampling = SamplingConfig(max_new_tokens=10, n=2, stop=("e",), temperature=1.0)
+        completions = generator.generate(
+            ["Task 1: write", "Task 2:", "Task 3: a"], sampling, chat=False
+        )
+    finally:
+        generator.close()
+
+    flat = [c for row in completions for c in row]
+    assert all(1 <= c.n_tokens <= 10 for c in flat)
+    assert {c.finish_reason for c in flat} <= {"stop", "length"}
+    assert all("e" not in str(c) for c in flat)
+    assert generator.tokens_generated == sum(c.n_tokens for c in flat)

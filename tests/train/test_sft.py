@@ -29,7 +29,7 @@ TRAINER_CONFIG = {
     "gradient_checkpointing": False,
     "use_cpu": True,
 }
-RECIPES = sorted((Path(__file__).parents[2] / "recipes").glob("**/*.yaml"))
+RECIPES = sorted((Path(__file__).parents[2] / "recipes" / "sft").glob("*.yaml"))
 
 
 def test_to_prompt_completion_makes_conversational_rows():

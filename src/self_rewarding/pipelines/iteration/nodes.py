@@ -69,7 +69,7 @@ def _chunk_store(step: str, model_sha256: str, settings: dict, config: Iteration
     return ChunkStore(config.generation.chunk_dir, fingerprint)
 
 
-def _provenance(model_dir: Path, model_sha256: str, template_hash: str, seed: int) -> dict:
+def _provenance(model_dir: Path, model_sha256: str, template_hash: str | None, seed: int) -> dict:
     return {
         "model_path": str(model_dir),
         "model_sha256": model_sha256,
@@ -217,7 +217,7 @@ def generate_candidates(
         description=f"iteration {t}: candidates",
     )
     store.clear()
-    provenance = _provenance(model_dir, model_sha256, "", sampling.seed)
+    provenance = _provenance(model_dir, model_sha256, None, sampling.seed)
     rows = [
         {
             "prompt_id": row.prompt_id,

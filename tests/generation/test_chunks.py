@@ -1,0 +1,121 @@
+"""Resumable generation: finished chunks survive a killed run and are not redone; a
+changed job never reuses them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+from self_rewarding.core.types import SamplingConfig
+from self_rewarding.generation import FakeGenerator
+from self_rewarding.generation.chunks import ChunkStore, generate_in_chunks
+
+PROMPTS = [f"prompt {i}" for i in range(10)]
+SAMPLING = SamplingConfig(n=2)
+
+
+def _echo(prompt: str, index: int) -> str:
+    return f"{prompt} / answer {index}"
+
+
+def test_chunks_are_written_as_they_finish_and_reused(tmp_path):
+    store = ChunkStore(tmp_path, {"step": "candidates"})
+    first = FakeGenerator(_echo)
+    completions, figures = generate_in_chunks(
+        first, PROMPTS, SAMPLING, store, chunk_size=4, description="test"
+    )
+
+    assert [list(map(str, row)) for row in completions] == [
+        [_echo(p, 0), _echo(p, 1)] for p in PROMPTS
+    ]
+    assert len(list(store.directory.glob("*.json"))) == 3
+    assert figures["chunks_reused"] == 0
+
+    again = FakeGenerator(_echo)
+    store_again = ChunkStore(tmp_path, {"step": "candidates"})
+    reused, figures = generate_in_chunks(
+        again, PROMPTS, SAMPLING, store_again, chunk_size=4, description="test"
+    )
+    assert again.calls == []
+    assert figures["chunks_reused"] == 3
+    assert reused == completions
+    assert [c.n_tokens for row in reused for c in row] == [
+        c.n_tokens for row in completions for c in row
+    ]
+
+
+def test_a_changed_job_does_not_reuse_chunks(tmp_path):
+    generate_in_chunks(
+        FakeGenerator(_echo),
+        PROMPTS,
+        SAMPLING,
+        ChunkStore(tmp_path, {"step": "candidates", "temperature": 0.7}),
+        chunk_size=4,
+        description="test",
+    )
+    changed = FakeGenerator(_echo)
+    generate_in_chunks(
+        changed,
+        PROMPTS,
+        SAMPLING,
+        ChunkStore(tmp_path, {"step": "candidates", "temperature": 0.8}),
+        chunk_size=4,
+        description="test",
+    )
+    assert len(changed.calls) == 3
+
+
+_SLOW_JOB = textwrap.dedent(
+    """
+    import json, sys, time
+    from self_rewarding.core.types import SamplingConfig
+    from self_rewarding.generation import FakeGenerator
+    from self_rewarding.generation.chunks import ChunkStore, generate_in_chunks
+
+    root, calls_log, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
+
+    def respond(prompt, index):
+        with open(calls_log, "a") as log:
+            log.write(prompt + "\\n")
+        time.sleep(delay)
+        return prompt.upper()
+
+    prompts = [f"prompt {i}" for i in range(12)]
+    completions, figures = generate_in_chunks(
+        FakeGenerator(respond), prompts, SamplingConfig(n=1), ChunkStore(root, {"job": 1}),
+        chunk_size=3, description="slow job",
+    )
+    print(json.dumps({"texts": [row[0] for row in completions], **figures}))
+    """
+)
+
+
+def test_a_killed_generation_resumes_without_redoing_finished_chunks(tmp_path):
+    script = tmp_path / "job.py"
+    script.write_text(_SLOW_JOB)
+    root, calls = tmp_path / "chunks", tmp_path / "calls.log"
+    command = [sys.executable, str(script), str(root), str(calls)]
+
+    job = subprocess.Popen([*command, "0.2"], stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(list(root.glob("*/*.json"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(job.pid, signal.SIGKILL)
+    job.wait()
+    finished = len(list(root.glob("*/*.json")))
+    assert 2 <= finished < 4, "the job should have been killed midway"
+    calls_before = calls.read_text().splitlines()
+
+    resumed = subprocess.run([*command, "0"], capture_output=True, text=True, check=True)
+
+    result = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert result["texts"] == [f"PROMPT {i}" for i in range(12)]
+    assert result["chunks_reused"] == finished
+    redone = calls.read_text().splitlines()[len(calls_before) :]
+    assert len(redone) == 12 - 3 * finished
+    assert not set(redone) & {f"prompt {i}" for i in range(3 * finished)}

@@ -1,0 +1,292 @@
+"""The ``iteration`` pipeline run by Kedro's SequentialRunner on a fake generator and a
+fake DPO (both real elsewhere: tests/generation, tests/train, tests/test_run.py): what
+each step writes, the counts it reports, and the gates that stop a run."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+
+from self_rewarding.core.self_instruct import SELF_INSTRUCT_HEADER
+from self_rewarding.core.types import (
+    GateConfig,
+    IterationConfig,
+    JudgeConfig,
+    SamplingConfig,
+    SelfInstructConfig,
+)
+from self_rewarding.generation import FakeGenerator
+from self_rewarding.pipelines.iteration import nodes
+from self_rewarding.pipelines.iteration.pipeline import create_pipeline
+from self_rewarding.validation.expectations import DataValidationError
+
+SEED_PROMPTS = [
+    "Explain how vaccines train the immune system.",
+    "Write a short poem about autumn leaves falling.",
+    "What are the main causes of inflation in an economy?",
+    "Give me three tips for learning a new language quickly.",
+    "Summarise the plot of Romeo and Juliet in two sentences.",
+    "How do I make a simple tomato sauce at home?",
+    "Compare electric cars and petrol cars on running costs.",
+    "Describe the water cycle for a ten year old child.",
+]
+NEW_TASKS = [
+    " Suggest a weekend itinerary for a rainy city break.",
+    " Draw a picture of a dragon.",  # blocked keyword
+    " Hi there",  # too short
+    " Explain how vaccines train the immune system.",  # duplicate of a seed
+    " List five uses of baking soda around the house.",
+    "   ",  # nothing to parse
+    " Explain why the sky looks blue during the day.",
+    " Write a polite email declining a meeting invitation.",
+]
+
+
+class KeptDataset(MemoryDataset):
+    """A MemoryDataset the runner does not release, so the test can read every output."""
+
+    def _release(self) -> None:
+        pass
+
+
+class FakeModel:
+    """Answers self-instruct, candidate and judge prompts as a small model might."""
+
+    def __init__(self, judge=None):
+        self.self_instruct_calls = 0
+        # By default longer answers score higher: 1, 2, 3, 4 for the four candidates.
+        self.judge = judge or (lambda response, i: f"Fine.\nScore: {response.count('!') // 3 + 1}")
+
+    tasks = NEW_TASKS
+
+    def __call__(self, prompt: str, index: int) -> str:
+        if prompt.startswith(SELF_INSTRUCT_HEADER):
+            task = self.tasks[self.self_instruct_calls % len(self.tasks)]
+            self.self_instruct_calls += 1
+            return task
+        if "<response>" in prompt:
+            response = re.search(r"<response>(.*?)</response>", prompt, re.S).group(1)
+            return self.judge(response, index)
+        return "An answer" + "!" * (index * 3)
+
+
+def _config(**gates) -> IterationConfig:
+    return IterationConfig(
+        self_instruct=SelfInstructConfig(n_prompts=4, prompts_per_round=4, max_rounds=3),
+        candidates=SamplingConfig(n=4),
+        judge=JudgeConfig(sampling=SamplingConfig(n=3)),
+        gates=GateConfig(**{"min_prompts": 1, "min_pairs": 1, **gates}),
+    )
+
+
+@pytest.fixture
+def run_iteration(tmp_path, monkeypatch):
+    """Runs iteration 1 on fakes; returns the catalog (or raises what the run raised)."""
+    model_in = tmp_path / "M1"
+    model_in.mkdir()
+    (model_in / "config.json").write_text("{}")
+
+    def run(fake_model: FakeModel, config: IterationConfig) -> DataCatalog:
+        generator = FakeGenerator(fake_model)
+        monkeypatch.setattr(nodes, "open_generator", lambda model_dir, iteration: generator)
+
+        def fake_dpo(model_path, pairs, output_dir, trainer_config, metrics_prefix=None):
+            (output_dir / "trained_on.txt").write_text(str(len(pairs)))
+            return {"train_pairs": float(len(pairs))}
+
+        monkeypatch.setattr("self_rewarding.train.dpo.train_dpo", fake_dpo)
+        config = IterationConfig(
+            **{
+                **{f: getattr(config, f) for f in config.__dataclass_fields__},
+                "generation": type(config.generation)(chunk_dir=str(tmp_path / "chunks")),
+            }
+        )
+        pipeline = create_pipeline().only_nodes_with_namespaces(["iter1"])
+        catalog = DataCatalog()
+        catalog["model_M1"] = model_in
+        catalog["ift_train"] = pd.DataFrame({"prompt": SEED_PROMPTS})
+        catalog["params:iteration"] = config
+        catalog["params:iter1.t"] = 1
+        catalog["params:dpo"] = {"trainer": {}}
+        for name in pipeline.all_outputs():
+            catalog[name] = KeptDataset()
+        SequentialRunner().run(pipeline, catalog)
+        return catalog
+
+    return run
+
+
+def test_one_iteration_writes_every_artifact(run_iteration):
+    catalog = run_iteration(FakeModel(), _config())
+
+    prompts = catalog.load("iter1.generated_prompts")
+    accepted = prompts[prompts["accepted"]]
+    assert list(accepted["prompt"]) == [
+        "Suggest a weekend itinerary for a rainy city break.",
+        "List five uses of baking soda around the house.",
+        "Explain why the sky looks blue during the day.",
+        "Write a polite email declining a meeting invitation.",
+    ]
+    reasons = dict(zip(prompts["generation"].str.strip(), prompts["reason"], strict=True))
+    assert reasons["Draw a picture of a dragon."] == "blocked_keyword"
+    assert reasons["Hi there"] == "too_short"
+    assert reasons["Explain how vaccines train the immune system."] == "duplicate"
+    assert reasons[""] == "unparseable"
+    assert {"model_path", "model_sha256", "template_sha256", "seed", "iteration"} <= set(prompts)
+
+    candidates = catalog.load("iter1.candidates")
+    assert len(candidates) == 4 * 4
+    assert set(candidates.columns) >= {
+        "prompt_id",
+        "prompt",
+        "candidate_id",
+        "response",
+        "n_tokens",
+        "finish_reason",
+    }
+    judgments = catalog.load("iter1.judgments")
+    assert len(judgments) == 16 * 3
+    assert judgments["score"].notna().all()
+
+    pairs = catalog.load("iter1.preference_pairs")
+    assert len(pairs) == 4
+    assert (pairs["chosen_score"] > pairs["rejected_score"]).all()
+    assert set(pairs["chosen"]) == {"An answer!!!!!!!!!"}
+    assert set(pairs["rejected"]) == {"An answer"}
+    assert catalog.load("iter1.pairs_metrics")["pairs"] == 4.0
+
+    model_out = catalog.load("model_M2")
+    assert (model_out / "trained_on.txt").read_text() == "4"
+    metrics = catalog.load("iter1.self_instruct_metrics")
+    assert metrics["accepted"] == 4.0
+    assert metrics["rejected_blocked_keyword"] == 1.0
+    assert metrics["rejected_too_similar"] == 0.0  # every reason is a key, zeros included
+
+
+def test_later_few_shot_prompts_hold_two_generated_prompts(run_iteration, monkeypatch):
+    seen = []
+    original = nodes.build_self_instruct_prompt
+    monkeypatch.setattr(
+        nodes, "build_self_instruct_prompt", lambda ex: seen.append(list(ex)) or original(ex)
+    )
+    model = FakeModel()
+    model.tasks = [
+        " Suggest a weekend itinerary for a rainy city break.",
+        " List five uses of baking soda around the house.",
+        " Explain why the sky looks blue during the day.",
+        " Write a polite email declining a meeting invitation.",
+        " Recommend a board game for a family of four.",
+        " How should a beginner start running safely?",
+        " Translate 'good morning' into French and Spanish.",
+        " What is a healthy breakfast for busy students?",
+    ]
+    config = _config()
+    config = IterationConfig(
+        self_instruct=SelfInstructConfig(n_prompts=8, prompts_per_round=4, max_rounds=3),
+        candidates=config.candidates,
+        judge=config.judge,
+        gates=config.gates,
+    )
+    run_iteration(model, config)
+
+    first_round, later_rounds = seen[:4], seen[4:]
+    assert all(set(ex) <= set(SEED_PROMPTS) for ex in first_round)
+    assert later_rounds and all(
+        sum(e not in SEED_PROMPTS for e in ex) == 2 and len(ex) == 8 for ex in later_rounds
+    )
+
+
+def test_unparseable_judge_answers_are_counted_not_a_crash(run_iteration):
+    def judge(response, index):
+        return "I cannot decide." if index == 0 else f"Score: {len(response) % 6}"
+
+    catalog = run_iteration(FakeModel(judge), _config())
+
+    judgments = catalog.load("iter1.judgments")
+    assert judgments["score"].isna().sum() == 16
+    metrics = catalog.load("iter1.judge_metrics")
+    assert metrics["parse_rate"] == pytest.approx(2 / 3)
+    assert metrics["n_parsed"] == 32.0
+
+
+def test_a_collapsed_judge_stops_the_run_before_pairs(run_iteration):
+    with pytest.raises(DataValidationError, match="The judge collapsed") as raised:
+        run_iteration(FakeModel(lambda response, index: "Score: 4"), _config())
+
+    assert "expect_column_stdev_to_be_between" in str(raised.value)
+
+
+def test_too_few_parsed_scores_stop_the_run(run_iteration):
+    judge = lambda response, index: "No verdict." if index else "Score: 1"  # noqa: E731
+    with pytest.raises(DataValidationError, match="parse rate below"):
+        run_iteration(FakeModel(judge), _config(min_score_std=0.0))
+
+
+def test_too_few_pairs_stop_the_run(run_iteration):
+    with pytest.raises(DataValidationError, match="Too few preference pairs"):
+        run_iteration(FakeModel(), _config(min_pairs=5))
+
+
+def _pairs(scores_by_prompt: dict[str, list]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    candidates, judgments = [], []
+    for pid, samples in scores_by_prompt.items():
+        for k, candidate_scores in enumerate(samples):
+            cid = f"{pid}-{k}"
+            candidates.append(
+                {
+                    "prompt_id": pid,
+                    "prompt": f"Prompt {pid}",
+                    "candidate_id": cid,
+                    "response": "word " * (k + 1),
+                    "model_path": "M1",
+                    "model_sha256": "0" * 64,
+                    "seed": 0,
+                }
+            )
+            for s, score in enumerate(candidate_scores):
+                judgments.append(
+                    {"prompt_id": pid, "candidate_id": cid, "sample": s, "score": score}
+                )
+    return pd.DataFrame(candidates), pd.DataFrame(judgments)
+
+
+def test_pairs_take_best_against_worst_mean_and_count_the_rest():
+    candidates, judgments = _pairs(
+        {
+            "clear": [[5, 4, None], [1, 2, 3], [3, 3, 3]],  # means 4.5, 2, 3
+            "tie": [[3, None, 3], [3, 3, 3]],
+            "one_valid": [[4, 4, 4], [None, None, None]],
+            "all_invalid": [[None, None, None], [None, None, None]],
+        }
+    )
+    pairs, metrics = nodes.build_preference_pairs(candidates, judgments, {}, t=1)
+
+    assert list(pairs["prompt_id"]) == ["clear"]
+    assert pairs.loc[0, "chosen_candidate_id"] == "clear-0"
+    assert pairs.loc[0, "rejected_candidate_id"] == "clear-1"
+    assert (pairs.loc[0, "chosen_score"], pairs.loc[0, "rejected_score"]) == (4.5, 2.0)
+    assert metrics["no_pair_tie"] == 1.0
+    assert metrics["no_pair_fewer_than_2_valid"] == 2.0
+    assert metrics["tie_rate"] == 0.25
+    assert list(pairs.columns)[:6] == [
+        "prompt_id",
+        "prompt",
+        "chosen",
+        "rejected",
+        "chosen_score",
+        "rejected_score",
+    ]
+
+
+def test_no_valid_score_anywhere_gives_no_pairs():
+    candidates, judgments = _pairs({"a": [[None], [None]], "b": [[None], [None]]})
+    pairs, metrics = nodes.build_preference_pairs(candidates, judgments, {}, t=2)
+
+    assert pairs.empty
+    assert metrics["pairs"] == 0.0
+    assert metrics["no_pair_fewer_than_2_valid"] == 2.0
+    assert metrics["score_length_correlation"] == 0.0
