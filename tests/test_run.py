@@ -202,6 +202,53 @@ def test_every_iteration_step_is_an_mlflow_run_with_the_same_metric_keys(reprodu
     assert len(tags(run_of("iter2.dpo"))["model.model_M3.sha256"]) == 64
 
 
+EVALUATED = ("M0", "sft_baseline", "M1", "M2", "M3")
+
+
+def test_evaluation_writes_metrics_and_per_reply_scores_for_every_model(reproduced):
+    for model in EVALUATED:
+        folder = reproduced / "data/08_reporting" / model
+        metrics = json.loads((folder / "judge_evaluation.json").read_text())
+        assert metrics["judge_alignment.replies"] > 0
+        scores = _read_jsonl(folder / "judge_alignment_scores.jsonl")
+        assert {"prompt_id", "response_id", "human_rank", "score"} <= set(scores[0])
+        assert any(row["score"] is not None for row in scores)  # constrained in the test env
+        # An independent implementation (pandas + scipy) gives the same Table-4 numbers.
+        _run([sys.executable, "scripts/recompute_table4.py", str(folder)], reproduced)
+        answers = _read_jsonl(reproduced / "data/07_model_output" / model / "eval_answers.jsonl")
+        assert {row["benchmark"] for row in answers} == {"alpaca_eval", "mt_bench"}
+    following = json.loads(
+        (reproduced / "data/08_reporting/instruction_following.json").read_text()
+    )
+    assert "M3.vs_M2.win_rate" in following and "M2.mt_bench.score" in following
+    assert (reproduced / "data/08_reporting/evaluation_table.md").read_text().count("| M") >= 5
+    assert (reproduced / "data/08_reporting/plots/by_model.png").stat().st_size > 1000
+    shown = _run(["dvc", "metrics", "show", "--json"], reproduced)
+    assert "instruction_following.json" in shown.stdout
+    plots = _run(["dvc", "plots", "show", "--json"], reproduced)
+    assert "judge_by_model" in plots.stdout
+
+
+def test_each_model_has_an_evaluation_run_with_the_same_keys(reproduced):
+    connection = sqlite3.connect(reproduced / "mlflow.db")
+    runs = dict(
+        connection.execute(
+            "select t.value, r.run_uuid from runs r join tags t on r.run_uuid = t.run_uuid "
+            "where t.key = 'mlflow.runName' and t.value like 'evaluation.%'"
+        ).fetchall()
+    )
+    assert set(runs) == {f"evaluation.{m}" for m in EVALUATED}
+    keys = {
+        name: {
+            k for (k,) in connection.execute("select key from metrics where run_uuid = ?", (run,))
+        }
+        for name, run in runs.items()
+    }
+    assert keys["evaluation.M2"] == keys["evaluation.M3"]
+    assert "judge_alignment.pairwise_accuracy" in keys["evaluation.M0"]
+    assert "vs_gpt4_1106_preview.win_rate" in keys["evaluation.M2"]
+
+
 def test_second_repro_has_nothing_to_do(reproduced):
     status = _run(["dvc", "status"], reproduced)
     assert "up to date" in status.stdout
@@ -210,6 +257,8 @@ def test_second_repro_has_nothing_to_do(reproduced):
 
 
 def test_a_sampling_change_reruns_only_the_stages_downstream_of_it(reproduced):
+    # Up to M2 only, to keep the suite short; everything downstream of dpo@iter1 would
+    # follow in a plain `dvc exp run`.
     result = _run(
         [
             "dvc",
@@ -217,13 +266,14 @@ def test_a_sampling_change_reruns_only_the_stages_downstream_of_it(reproduced):
             "run",
             "-S",
             "conf/base/parameters_iteration.yml:iteration.candidates.temperature=0.9",
+            "dpo@iter1",
         ],
         reproduced,
     )
     ran = set(re.findall(r"Running stage '([^']+)'", result.stdout))
-    assert {"candidates@iter1", "judge@iter1", "pairs@iter1", "dpo@iter1"} <= ran
-    upstream = {"data_processing", "base_model", "sft_baseline", "sft_m1", "self_instruct@iter1"}
-    assert not ran & (upstream | {"judge_probe@M0", "judge_probe@M1"})
+    assert ran == {"candidates@iter1", "judge@iter1", "pairs@iter1", "dpo@iter1"}
+    skipped = set(re.findall(r"Stage '([^']+)' didn't change, skipping", result.stdout))
+    assert {"data_processing", "base_model", "sft_m1", "self_instruct@iter1"} <= skipped
     shown = _run(["dvc", "exp", "show", "--json"], reproduced)
     assert "0.9" in shown.stdout
 

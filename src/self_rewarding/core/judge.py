@@ -88,3 +88,44 @@ def constrained_answer_regex(max_new_tokens: int) -> str:
     """
     budget = max(max_new_tokens - len("Score: 5"), 0)
     return rf"[ -~\n]{{0,{budget}}}Score: [0-5]"
+
+
+_PAIRWISE_VERDICT = re.compile(r"\[\[\s*([ABC])\s*\]\]")
+_RATING = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")
+
+
+def parse_pairwise_verdict(text: str | None) -> str | None:
+    """Reads a FastChat pairwise verdict: the last ``[[A]]``, ``[[B]]`` or ``[[C]]``
+    (tie) gives ``A``, ``B`` or ``tie``; None when there is none. Never raises."""
+    if not text:
+        return None
+    found = _PAIRWISE_VERDICT.findall(text)
+    if not found:
+        return None
+    return {"A": "A", "B": "B", "C": "tie"}[found[-1]]
+
+
+def parse_rating(text: str | None, low: float = 1.0, high: float = 10.0) -> float | None:
+    """Reads a FastChat single-answer rating, the last ``[[x]]`` within [low, high];
+    None when there is none. Never raises."""
+    if not text:
+        return None
+    for found in reversed(_RATING.findall(text)):
+        value = float(found)
+        if low <= value <= high:
+            return value
+    return None
+
+
+def constrained_verdict_regex(max_new_tokens: int) -> str:
+    """Structured output for a pairwise judge: free ASCII text, then ``[[A]]``,
+    ``[[B]]`` or ``[[C]]`` within ``max_new_tokens``."""
+    budget = max(max_new_tokens - len("[[C]]"), 0)
+    return rf"[ -~\n]{{0,{budget}}}\[\[[ABC]\]\]"
+
+
+def constrained_rating_regex(max_new_tokens: int) -> str:
+    """Structured output for a single-answer grader: free ASCII text, then
+    ``Rating: [[1]]`` ... ``[[10]]`` within ``max_new_tokens``."""
+    budget = max(max_new_tokens - len("Rating: [[10]]"), 0)
+    return rf"[ -~\n]{{0,{budget}}}Rating: \[\[(10|[1-9])\]\]"

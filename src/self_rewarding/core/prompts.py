@@ -48,3 +48,30 @@ def render_judge_prompt(instruction: str, response: str) -> str:
             f"{sorted(JUDGE_PLACEHOLDERS)}, found {sorted(template_placeholders(template))}"
         )
     return template.format(instruction=instruction, response=response).rstrip("\n")
+
+
+def render_fastchat_prompt(judge_prompt: dict, **fields: str) -> str:
+    """Fills a FastChat judge prompt (a row of MT-Bench's ``judge_prompts.jsonl``: its
+    ``system_prompt`` and ``prompt_template``) into one user turn.
+
+    Args:
+        judge_prompt: The row (``pair-v2``, ``single-v1``, ...).
+        fields: ``question``, ``answer`` or ``answer_a``/``answer_b``, as the template
+            asks.
+    """
+    body = judge_prompt["prompt_template"].format(**fields)
+    return f"{judge_prompt['system_prompt']}\n\n{body}"
+
+
+def split_hh_dialogue(dialogue: str) -> tuple[str, str]:
+    """Splits an HH-RLHF dialogue into the conversation so far and the last assistant
+    reply (what the human preference is about).
+
+    Raises:
+        ValueError: When the dialogue has no ``Assistant:`` turn.
+    """
+    marker = "\n\nAssistant:"
+    if marker not in dialogue:
+        raise ValueError("HH-RLHF dialogue without an 'Assistant:' turn")
+    context, reply = dialogue.rsplit(marker, 1)
+    return context.strip(), reply.strip()

@@ -293,3 +293,87 @@ class IterationConfig:
             value = getattr(self, name)
             if isinstance(value, dict):  # Kedro passes nested blocks as dicts
                 object.__setattr__(self, name, kind(**value))
+
+
+@dataclass(frozen=True)
+class EvaluatorConfig:
+    """The fixed evaluator of instruction following: never the model under test's own
+    judgment of itself, and the same for every model.
+
+    Attributes:
+        name: How results name it (every result carries it).
+        kind: ``local`` (a model directory or hub id, on the project's generators) or
+            ``openai`` (an OpenAI-compatible chat-completions endpoint).
+        model: The local model path, or the endpoint's model name.
+        base_url: The endpoint (``openai`` only), e.g. ``https://api.openai.com/v1``.
+        backend: Generator of a ``local`` evaluator (``auto``: vLLM when installed).
+        constrained: End every verdict in ``[[A]]``/``[[B]]``/``[[C]]`` and every rating
+            in ``Rating: [[1-10]]`` through structured output (local vLLM only), so that
+            a weak evaluator always gives one.
+        sampling: Decoding of the evaluator (greedy by default).
+        timeout_seconds: Per HTTP request.
+    """
+
+    name: str = "M1"
+    kind: Literal["local", "openai"] = "local"
+    model: str = "data/06_models/M1"
+    base_url: str | None = None
+    backend: Literal["auto", "vllm", "transformers"] = "auto"
+    constrained: bool = True
+    sampling: SamplingConfig = SamplingConfig(temperature=0.0, max_new_tokens=96)
+    timeout_seconds: float = 60.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "sampling", _sampling(self.sampling))
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """What the evaluation measures, and on how much data (None: the whole set).
+
+    Attributes:
+        judge_alignment_prompts: OASST1-validation prompts whose ranked replies each
+            model judges (paper Table 4: all 188).
+        mt_bench_human_pairs: MT-Bench human pairwise judgments (of 200).
+        hh_harmless_pairs: HH-RLHF harmless-base test pairs (of 2,312).
+        alpaca_prompts: AlpacaEval prompts answered (of 805).
+        mt_bench_questions: MT-Bench questions answered, taken evenly across the eight
+            categories (of 80).
+        judge_sampling: The model's judge (paper: 3 samples at T=0.7, averaged).
+        judge_constrained: Constrain the model's judge answers to end in ``Score: <0-5>``
+            (vLLM regex), as ``iteration.judge.constrained`` does in training; off by
+            default, so that the parse rate is the model's own.
+        answer_sampling: The model's answers to the benchmarks.
+        comparisons: Head-to-head pairs ``[model, opponent]``.
+        generation: Engine of the models under test.
+        evaluator: The fixed evaluator.
+        seed: Seed of the subsets.
+    """
+
+    judge_alignment_prompts: int | None = 10
+    mt_bench_human_pairs: int | None = 10
+    hh_harmless_pairs: int | None = 10
+    alpaca_prompts: int | None = 16
+    mt_bench_questions: int | None = 16
+    judge_sampling: SamplingConfig = SamplingConfig(n=3, max_new_tokens=128)
+    judge_constrained: bool = False
+    answer_sampling: SamplingConfig = SamplingConfig(max_new_tokens=192)
+    comparisons: tuple[tuple[str, str], ...] = (
+        ("M1", "sft_baseline"),
+        ("M2", "M1"),
+        ("M3", "M2"),
+        ("M2", "sft_baseline"),
+        ("M3", "sft_baseline"),
+    )
+    generation: GenerationConfig = GenerationConfig()
+    evaluator: EvaluatorConfig = EvaluatorConfig()
+    seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "judge_sampling", _sampling(self.judge_sampling))
+        object.__setattr__(self, "answer_sampling", _sampling(self.answer_sampling))
+        object.__setattr__(self, "comparisons", tuple(tuple(c) for c in self.comparisons))
+        if isinstance(self.generation, dict):
+            object.__setattr__(self, "generation", GenerationConfig(**self.generation))
+        if isinstance(self.evaluator, dict):
+            object.__setattr__(self, "evaluator", EvaluatorConfig(**self.evaluator))

@@ -1,0 +1,650 @@
+"""Nodes of the ``evaluation`` pipeline: every model measured the same way.
+
+- ``evaluate_judge`` (per model): the model judges human-ranked OASST1-validation replies
+  (paper Table 4), MT-Bench human pairwise judgments and HH-RLHF harmless pairs with the
+  verbatim prompt; plus the reward-hacking monitors of its own scores.
+- ``generate_eval_answers`` (per model): its answers to AlpacaEval and MT-Bench prompts.
+- ``evaluate_instruction_following``: the fixed evaluator compares and grades the answers:
+  head to head, against AlpacaEval's reference outputs, MT-Bench single-answer grades.
+- ``report_evaluation``: one table and plots over all models.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+from collections import defaultdict
+from pathlib import Path
+
+import pandas as pd
+
+from self_rewarding.core.judge import (
+    aggregate_scores,
+    constrained_answer_regex,
+    constrained_rating_regex,
+    constrained_verdict_regex,
+    parse_pairwise_verdict,
+    parse_rating,
+    parse_score,
+)
+from self_rewarding.core.metrics import (
+    combine_orders,
+    judge_alignment,
+    length_bucket,
+    pairwise_agreement,
+    pearson,
+    spearman,
+    total_agreement,
+    win_rate,
+)
+from self_rewarding.core.prompts import (
+    JUDGE_TEMPLATE_NAME,
+    render_fastchat_prompt,
+    render_judge_prompt,
+    split_hh_dialogue,
+    template_sha256,
+)
+from self_rewarding.core.provenance import directory_sha256
+from self_rewarding.core.seed_data import prompt_id
+from self_rewarding.core.types import EvaluationConfig
+
+logger = logging.getLogger(__name__)
+
+REFERENCES = ("gpt4_1106_preview", "text_davinci_003")
+
+
+def _subset(items: list, size: int | None, seed: int) -> list:
+    if size is None or size >= len(items):
+        return list(items)
+    return random.Random(seed).sample(items, size)
+
+
+def _words(text: str) -> int:
+    return len(str(text).split())
+
+
+def _model_generator(model_dir: Path, evaluation: EvaluationConfig):
+    from self_rewarding.generation import make_generator
+
+    generation = evaluation.generation
+    return make_generator(model_dir, generation.backend, generation.batch_size, generation.seed)
+
+
+def alignment_items(eft_eval: pd.DataFrame, evaluation: EvaluationConfig) -> pd.DataFrame:
+    """The human-ranked replies every model and the evaluator judge: all replies of a
+    seeded sample of prompts with at least two different human ranks."""
+    ranked = [
+        pid
+        for pid, group in eft_eval.groupby("prompt_id", sort=True)
+        if group["human_rank"].nunique() > 1
+    ]
+    chosen = set(_subset(ranked, evaluation.judge_alignment_prompts, evaluation.seed))
+    return eft_eval[eft_eval["prompt_id"].isin(chosen)].reset_index(drop=True)
+
+
+def _pairwise_items(
+    mt_bench_human: pd.DataFrame, hh_harmless: pd.DataFrame, evaluation: EvaluationConfig
+) -> list[dict]:
+    """Human preference pairs: ``source, instruction, better, worse``."""
+    items = []
+    for row in _subset(
+        mt_bench_human.to_dict(orient="records"), evaluation.mt_bench_human_pairs, evaluation.seed
+    ):
+        better, worse = (
+            (row["output_1"], row["output_2"])
+            if int(row["label"]) == 1
+            else (row["output_2"], row["output_1"])
+        )
+        items.append(
+            {
+                "source": "mt_bench_human",
+                "instruction": row["input"],
+                "better": better,
+                "worse": worse,
+            }
+        )
+    for row in _subset(
+        hh_harmless.to_dict(orient="records"), evaluation.hh_harmless_pairs, evaluation.seed
+    ):
+        context, chosen = split_hh_dialogue(row["chosen"])
+        _, rejected = split_hh_dialogue(row["rejected"])
+        items.append(
+            {"source": "hh_harmless", "instruction": context, "better": chosen, "worse": rejected}
+        )
+    return items
+
+
+def evaluate_judge(
+    model_dir: Path,
+    eft_eval: pd.DataFrame,
+    mt_bench_human: pd.DataFrame,
+    hh_harmless: pd.DataFrame,
+    evaluation: EvaluationConfig,
+) -> tuple[pd.DataFrame, dict]:
+    """A model as a judge: Table 4 against human rankings, pairwise accuracy on other
+    human judgments, and its own scores' length correlation and mean.
+
+    Args:
+        model_dir: The model under test.
+        eft_eval: OASST1-validation replies with human ranks.
+        mt_bench_human: MT-Bench human pairwise judgments.
+        hh_harmless: HH-RLHF harmless-base pairs.
+        evaluation: Subset sizes and the judge's sampling.
+
+    Returns:
+        One row per judged OASST1 reply (``prompt_id, response_id, human_rank, score``
+        and the samples' raw texts) and the metrics.
+    """
+    replies = alignment_items(eft_eval, evaluation)
+    pairs = _pairwise_items(mt_bench_human, hh_harmless, evaluation)
+    prompts = [render_judge_prompt(p, r) for p, r in zip(replies["prompt"], replies["response"])]
+    for item in pairs:
+        prompts.append(render_judge_prompt(item["instruction"], item["better"]))
+        prompts.append(render_judge_prompt(item["instruction"], item["worse"]))
+    sampling = evaluation.judge_sampling
+    if evaluation.judge_constrained:
+        sampling = dataclasses.replace(
+            sampling, regex=constrained_answer_regex(sampling.max_new_tokens)
+        )
+    generator = _model_generator(model_dir, evaluation)
+    try:
+        answers = generator.generate(prompts, sampling)
+    finally:
+        generator.close()
+    parsed = [[parse_score(text) for text in row] for row in answers]
+    means = [aggregate_scores(row) for row in parsed]
+
+    n_replies = len(replies)
+    scores = replies[["prompt_id", "response_id", "human_rank"]].copy()
+    scores["score"] = means[:n_replies]
+    scores["sample_scores"] = [row for row in parsed[:n_replies]]
+    scores["judge_texts"] = [[str(t) for t in row] for row in answers[:n_replies]]
+    scores["model_path"] = str(model_dir)
+    scores["model_sha256"] = directory_sha256(model_dir)
+    scores["template_sha256"] = template_sha256(JUDGE_TEMPLATE_NAME)
+    scores["seed"] = evaluation.judge_sampling.seed
+
+    flat = [s for row in parsed[:n_replies] for s in row]
+    records = scores[["prompt_id", "human_rank", "score"]].to_dict(orient="records")
+    metrics = {
+        f"judge_alignment.{k}": v
+        for k, v in judge_alignment(records, len(flat), sum(s is not None for s in flat)).items()
+    }
+    for source in ("mt_bench_human", "hh_harmless"):
+        outcomes = [
+            pairwise_agreement([0, 1], [means[n_replies + 2 * k], means[n_replies + 2 * k + 1]])
+            for k, item in enumerate(pairs)
+            if item["source"] == source
+        ]
+        total = total_agreement(outcomes)
+        metrics[f"{source}.pairs"] = float(total.pairs)
+        metrics[f"{source}.pairwise_accuracy"] = total.accuracy
+        metrics[f"{source}.tie_share"] = total.ties / total.pairs if total.pairs else 0.0
+    valid = [(r, s) for r, s in zip(replies["response"], means[:n_replies]) if s is not None]
+    metrics["monitor.self_score_mean"] = sum(s for _, s in valid) / len(valid) if valid else 0.0
+    correlation = pearson([float(_words(r)) for r, _ in valid], [s for _, s in valid])
+    metrics["monitor.self_score_length_correlation"] = correlation or 0.0
+    logger.info("Judge evaluation of %s: %s", model_dir, metrics)
+    return scores, metrics
+
+
+def _bench_prompts(
+    alpaca_prompts: pd.DataFrame, mt_bench_questions: pd.DataFrame, evaluation: EvaluationConfig
+) -> list[dict]:
+    """AlpacaEval prompts (seeded sample) and MT-Bench turn-1 questions (evenly over the
+    categories)."""
+    alpaca = _subset(
+        alpaca_prompts.to_dict(orient="records"), evaluation.alpaca_prompts, evaluation.seed
+    )
+    rows = [
+        {
+            "benchmark": "alpaca_eval",
+            "item_id": str(row["id"]) if "id" in row else prompt_id(row["instruction"]),
+            "category": row.get("dataset", ""),
+            "prompt": row["instruction"],
+        }
+        for row in alpaca
+    ]
+    questions = mt_bench_questions.sort_values("question_id").to_dict(orient="records")
+    by_category = defaultdict(list)
+    for question in questions:
+        by_category[question["category"]].append(question)
+    limit = evaluation.mt_bench_questions
+    per_category = None if limit is None else max(1, limit // max(len(by_category), 1))
+    for category in sorted(by_category):
+        for question in by_category[category][:per_category]:
+            rows.append(
+                {
+                    "benchmark": "mt_bench",
+                    "item_id": str(question["question_id"]),
+                    "category": category,
+                    "prompt": question["turns"][0],
+                }
+            )
+    return rows
+
+
+def generate_eval_answers(
+    model_dir: Path,
+    alpaca_prompts: pd.DataFrame,
+    mt_bench_questions: pd.DataFrame,
+    evaluation: EvaluationConfig,
+) -> pd.DataFrame:
+    """The model's answers to the instruction-following benchmarks.
+
+    Returns:
+        ``benchmark, item_id, category, prompt, answer, n_tokens, finish_reason`` and the
+        model's provenance.
+    """
+    rows = _bench_prompts(alpaca_prompts, mt_bench_questions, evaluation)
+    generator = _model_generator(model_dir, evaluation)
+    try:
+        answers = generator.generate([r["prompt"] for r in rows], evaluation.answer_sampling)
+    finally:
+        generator.close()
+    model_sha256 = directory_sha256(model_dir)
+    for row, (answer,) in zip(rows, answers, strict=True):
+        row.update(
+            answer=str(answer).strip(),
+            n_tokens=answer.n_tokens,
+            finish_reason=answer.finish_reason,
+            model_path=str(model_dir),
+            model_sha256=model_sha256,
+            seed=evaluation.answer_sampling.seed,
+        )
+    return pd.DataFrame(rows)
+
+
+def open_evaluator(evaluation: EvaluationConfig, credentials: dict):
+    """The fixed evaluator: a local model on the project's generators, or an
+    OpenAI-compatible endpoint with the key from ``conf/local/credentials.yml``."""
+    evaluator = evaluation.evaluator
+    if evaluator.kind == "openai":
+        from self_rewarding.generation.openai_backend import OpenAIChatGenerator
+
+        return OpenAIChatGenerator(
+            evaluator.base_url or "",
+            evaluator.model,
+            (credentials or {}).get("api_key"),
+            evaluator.timeout_seconds,
+        )
+    from self_rewarding.generation import make_generator
+
+    return make_generator(evaluator.model, evaluator.backend, seed=evaluator.sampling.seed)
+
+
+def _pairwise_requests(
+    answers_by_model: dict[str, pd.DataFrame],
+    reference_answers: dict[str, dict[str, str]],
+    evaluation: EvaluationConfig,
+    pair_template: dict,
+) -> list[dict]:
+    """Every pairwise question for the evaluator, each in both answer orders: each model
+    against each AlpacaEval reference, and the head-to-head comparisons."""
+    requests: list[dict] = []
+
+    def add(task: str, model: str, opponent: str, rows: list[tuple[str, str, str, str]]):
+        for item_id, question, mine, theirs in rows:
+            for order, (a, b) in (
+                ("model_first", (mine, theirs)),
+                ("model_second", (theirs, mine)),
+            ):
+                requests.append(
+                    {
+                        "task": task,
+                        "model": model,
+                        "opponent": opponent,
+                        "item_id": item_id,
+                        "order": order,
+                        "model_words": _words(mine),
+                        "prompt": render_fastchat_prompt(
+                            pair_template, question=question, answer_a=a, answer_b=b
+                        ),
+                    }
+                )
+
+    alpaca = {
+        name: frame[frame["benchmark"] == "alpaca_eval"] for name, frame in answers_by_model.items()
+    }
+    for model, frame in alpaca.items():
+        for reference, lookup in reference_answers.items():
+            rows = [
+                (r.item_id, r.prompt, r.answer, lookup[r.prompt])
+                for r in frame.itertuples()
+                if r.prompt in lookup
+            ]
+            add(f"vs_{reference}", model, reference, rows)
+    for model, opponent in evaluation.comparisons:
+        if model not in alpaca or opponent not in alpaca:
+            continue
+        theirs = dict(zip(alpaca[opponent]["item_id"], alpaca[opponent]["answer"], strict=True))
+        rows = [
+            (r.item_id, r.prompt, r.answer, theirs[r.item_id])
+            for r in alpaca[model].itertuples()
+            if r.item_id in theirs
+        ]
+        add("head_to_head", model, opponent, rows)
+    return requests
+
+
+def _pairwise_metrics(verdicts: pd.DataFrame) -> dict[str, float]:
+    """Wins, ties, losses and win rates per (task, model, opponent), and the win rate
+    against references by answer length."""
+    metrics: dict[str, float] = {}
+    for (task, model, opponent), group in verdicts.groupby(["task", "model", "opponent"]):
+        outcomes, words = [], []
+        for _, item in group.groupby("item_id", sort=True):
+            by_order = dict(zip(item["order"], item["verdict"], strict=True))
+            outcomes.append(
+                combine_orders(by_order.get("model_first"), by_order.get("model_second"))
+            )
+            words.append(int(item["model_words"].iloc[0]))
+        key = f"{model}.vs_{opponent}"
+        for name, value in win_rate(outcomes).items():
+            metrics[f"{key}.{name}"] = value
+        if task.startswith("vs_"):
+            buckets = defaultdict(list)
+            for outcome, length in zip(outcomes, words, strict=True):
+                buckets[length_bucket(length)].append(outcome)
+            for bucket, bucket_outcomes in sorted(buckets.items()):
+                metrics[f"{key}.win_rate_{bucket}_words"] = win_rate(bucket_outcomes)["win_rate"]
+    return metrics
+
+
+def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional inputs)
+    judge_prompts: pd.DataFrame,
+    reference_gpt4_1106_preview: pd.DataFrame,
+    reference_text_davinci_003: pd.DataFrame,
+    eft_eval: pd.DataFrame,
+    evaluation: EvaluationConfig,
+    credentials: dict,
+    **per_model: pd.DataFrame,
+) -> tuple[pd.DataFrame, dict]:
+    """The fixed evaluator compares and grades every model's answers.
+
+    - head to head (``evaluation.comparisons``) and against AlpacaEval's reference
+      outputs: FastChat's ``pair-v2`` prompt, both answer orders; a win needs the model
+      preferred in one order and not beaten in the other;
+    - MT-Bench single-answer grades (``single-v1``, 1-10) overall and per category;
+    - the length view: average answer length, and the win rate against the references
+      by length bucket;
+    - agreement (Spearman) of each model's judge with the evaluator's scores of the same
+      OASST1 replies.
+
+    Args:
+        per_model: ``answers_<model>`` (benchmark answers) and ``scores_<model>``
+            (judge-alignment scores) of every model.
+
+    Returns:
+        Every evaluator answer with what it judged and its parsed verdict, rating or
+        score; and the metrics (``<model>.<metric>``).
+    """
+    answers_by_model = {
+        k.removeprefix("answers_"): v for k, v in per_model.items() if k.startswith("answers_")
+    }
+    scores_by_model = {
+        k.removeprefix("scores_"): v for k, v in per_model.items() if k.startswith("scores_")
+    }
+    evaluator = evaluation.evaluator
+    templates = {row["name"]: row for row in judge_prompts.to_dict(orient="records")}
+    references = {
+        "gpt4_1106_preview": reference_gpt4_1106_preview,
+        "text_davinci_003": reference_text_davinci_003,
+    }
+    reference_answers = {
+        name: dict(zip(frame["instruction"], frame["output"], strict=False))
+        for name, frame in references.items()
+    }
+    pairwise = _pairwise_requests(
+        answers_by_model, reference_answers, evaluation, templates["pair-v2"]
+    )
+    grading = [
+        {
+            "task": "mt_bench_grade",
+            "model": model,
+            "item_id": r.item_id,
+            "category": r.category,
+            "model_words": _words(r.answer),
+            "prompt": render_fastchat_prompt(
+                templates["single-v1"], question=r.prompt, answer=r.answer
+            ),
+        }
+        for model, frame in answers_by_model.items()
+        for r in frame[frame["benchmark"] == "mt_bench"].itertuples()
+    ]
+    pointwise = [
+        {
+            "task": "oasst_score",
+            "model": evaluator.name,
+            "item_id": r.response_id,
+            "model_words": _words(r.response),
+            "prompt": render_judge_prompt(r.prompt, r.response),
+        }
+        for r in alignment_items(eft_eval, evaluation).itertuples()
+    ]
+
+    sampling = evaluator.sampling
+    verdict_sampling = rating_sampling = sampling
+    if evaluator.constrained and evaluator.kind == "local":
+        budget = sampling.max_new_tokens
+        verdict_sampling = dataclasses.replace(sampling, regex=constrained_verdict_regex(budget))
+        rating_sampling = dataclasses.replace(sampling, regex=constrained_rating_regex(budget))
+    generator = open_evaluator(evaluation, credentials)
+    try:
+        verdicts = generator.generate([p["prompt"] for p in pairwise], verdict_sampling)
+        ratings = generator.generate([g["prompt"] for g in grading], rating_sampling)
+        oasst = generator.generate([p["prompt"] for p in pointwise], sampling)
+    finally:
+        generator.close()
+
+    rows = [
+        {**item, "evaluator_text": str(text), "verdict": parse_pairwise_verdict(text)}
+        for item, (text,) in zip(pairwise, verdicts, strict=True)
+    ]
+    rows += [
+        {**item, "evaluator_text": str(text), "rating": parse_rating(text)}
+        for item, (text,) in zip(grading, ratings, strict=True)
+    ]
+    rows += [
+        {**item, "evaluator_text": str(text), "score": parse_score(text)}
+        for item, (text,) in zip(pointwise, oasst, strict=True)
+    ]
+    judged = pd.DataFrame(rows).drop(columns=["prompt"])
+    judged["evaluator"] = evaluator.name
+    judged["evaluator_model"] = evaluator.model
+
+    pair_rows = judged[judged["task"].isin(["head_to_head", *[f"vs_{r}" for r in references]])]
+    metrics = {
+        "evaluator.verdict_parse_rate": float(pair_rows["verdict"].notna().mean())
+        if len(pair_rows)
+        else 0.0,
+        **_pairwise_metrics(pair_rows),
+    }
+    grades = judged[judged["task"] == "mt_bench_grade"]
+    metrics["evaluator.rating_parse_rate"] = (
+        float(grades["rating"].notna().mean()) if len(grades) else 0.0
+    )
+    for model, group in grades.groupby("model"):
+        rated = group[group["rating"].notna()]
+        metrics[f"{model}.mt_bench.score"] = float(rated["rating"].mean()) if len(rated) else 0.0
+        for category, by_category in rated.groupby("category"):
+            metrics[f"{model}.mt_bench.score_{category}"] = float(by_category["rating"].mean())
+    for model, frame in answers_by_model.items():
+        words = [_words(a) for a in frame.loc[frame["benchmark"] == "alpaca_eval", "answer"]]
+        metrics[f"{model}.answers.alpaca_words_mean"] = sum(words) / len(words) if words else 0.0
+    any_answers = next(
+        iter(answers_by_model.values()), pd.DataFrame(columns=["benchmark", "prompt"])
+    )
+    asked = any_answers.loc[any_answers["benchmark"] == "alpaca_eval", "prompt"]
+    for name, lookup in reference_answers.items():
+        words = [_words(lookup[p]) for p in asked if p in lookup]
+        metrics[f"{name}.answers.alpaca_words_mean"] = sum(words) / len(words) if words else 0.0
+
+    oasst_rows = judged[judged["task"] == "oasst_score"]
+    evaluator_scores = dict(zip(oasst_rows["item_id"], oasst_rows["score"], strict=True))
+    metrics["evaluator.score_parse_rate"] = (
+        float(oasst_rows["score"].notna().mean()) if len(oasst_rows) else 0.0
+    )
+    for model, scores in scores_by_model.items():
+        both = [
+            (score, evaluator_scores[rid])
+            for rid, score in zip(scores["response_id"], scores["score"], strict=True)
+            if pd.notna(score) and pd.notna(evaluator_scores.get(rid))
+        ]
+        agreement = spearman([a for a, _ in both], [b for _, b in both])
+        metrics[f"{model}.monitor.evaluator_agreement_spearman"] = agreement or 0.0
+    logger.info("Instruction following, judged by %s: %s", evaluator.name, metrics)
+    return judged, metrics
+
+
+# The table's columns: (metric key, column title).
+SUMMARY_COLUMNS = (
+    ("judge_alignment.pairwise_accuracy", "judge pairwise acc."),
+    ("judge_alignment.five_best", "5-best"),
+    ("judge_alignment.exact_match", "exact match"),
+    ("judge_alignment.spearman", "Spearman"),
+    ("judge_alignment.kendall_tau", "Kendall tau"),
+    ("judge_alignment.parse_rate", "judge parse rate"),
+    ("mt_bench_human.pairwise_accuracy", "MT-Bench human acc."),
+    ("hh_harmless.pairwise_accuracy", "HH harmless acc."),
+    ("vs_gpt4_1106_preview.win_rate", "win vs GPT-4 Turbo"),
+    ("vs_text_davinci_003.win_rate", "win vs davinci-003"),
+    ("vs_previous.win_rate", "win vs previous M_t"),
+    ("vs_sft_baseline.win_rate", "win vs SFT baseline"),
+    ("mt_bench.score", "MT-Bench (1-10)"),
+    ("answers.alpaca_words_mean", "answer words"),
+    ("monitor.self_score_mean", "self-score mean"),
+    ("monitor.self_score_length_correlation", "self-score/length corr."),
+    ("monitor.evaluator_agreement_spearman", "agreement with evaluator"),
+)
+
+
+def summarise_evaluation(
+    instruction_following: dict, evaluation: EvaluationConfig, **judge_metrics: dict
+) -> tuple[list[dict], str]:
+    """One row per model with every metric under the same key, and a Markdown table.
+
+    Args:
+        instruction_following: The evaluator's metrics (``<model>.<metric>``).
+        evaluation: Names the evaluator in the table.
+        judge_metrics: ``<model>``: the model's judge metrics.
+
+    Returns:
+        The rows (also DVC's plot data) and the table.
+    """
+    rows = []
+    for model, metrics in judge_metrics.items():
+        row = {"model": model, **metrics}
+        prefix = f"{model}."
+        for key, value in instruction_following.items():
+            if key.startswith(prefix):
+                row[_relative_key(key.removeprefix(prefix), judge_metrics)] = value
+        rows.append(row)
+    comparisons = [f"{m}.vs_{o}.win_rate" for m, o in evaluation.comparisons]
+    header = ["model", *(title for _, title in SUMMARY_COLUMNS)]
+    lines = [
+        f"Instruction following judged by the fixed evaluator **{evaluation.evaluator.name}** "
+        f"(`{evaluation.evaluator.model}`).",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + " --- |" * len(header),
+    ]
+    for row in rows:
+        cells = [row["model"], *(_cell(row.get(key)) for key, _ in SUMMARY_COLUMNS)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "| head to head (win rate, ties half) | wins / ties / losses |", "| --- | --- |"]
+    for key in comparisons:
+        base = key.removesuffix(".win_rate")
+        if key in instruction_following:
+            counts = "/".join(
+                str(int(instruction_following[f"{base}.{k}"])) for k in ("wins", "ties", "losses")
+            )
+            lines.append(
+                f"| {base.replace('.vs_', ' vs ')}: {instruction_following[key]:.3f} | {counts} |"
+            )
+    return rows, "\n".join(lines) + "\n"
+
+
+def _relative_key(key: str, models) -> str:
+    """Names a head-to-head opponent by its role, so every model has the same keys:
+    ``vs_M1.win_rate`` of M2 becomes ``vs_previous.win_rate``; ``vs_sft_baseline`` and
+    the AlpacaEval references keep their names."""
+    opponent, _, rest = key.removeprefix("vs_").partition(".")
+    if key.startswith("vs_") and opponent in models and opponent != "sft_baseline":
+        return f"vs_previous.{rest}"
+    return key
+
+
+def _cell(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def plot_evaluation(summary: list[dict], **scores: pd.DataFrame) -> tuple:
+    """PNG figures: metrics by model (in loop order), judge score histograms, length
+    drift of the answers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = [row["model"] for row in summary]
+    by_model, axis = plt.subplots(figsize=(8, 4.5))
+    for key, title in (
+        ("judge_alignment.pairwise_accuracy", "judge pairwise accuracy"),
+        ("vs_gpt4_1106_preview.win_rate", "win rate vs GPT-4 Turbo"),
+        ("vs_text_davinci_003.win_rate", "win rate vs davinci-003"),
+        ("judge_alignment.parse_rate", "judge parse rate"),
+    ):
+        axis.plot(models, [row.get(key, float("nan")) for row in summary], marker="o", label=title)
+    axis.set_ylim(0, 1)
+    axis.set_title("Metrics by model, in loop order")
+    axis.legend(fontsize=8)
+    by_model.tight_layout()
+
+    histograms, axes = plt.subplots(
+        1, len(scores), figsize=(3 * max(len(scores), 1), 3), squeeze=False
+    )
+    for axis, (name, frame) in zip(axes[0], scores.items(), strict=True):
+        values = [s for s in frame["score"] if pd.notna(s)]
+        axis.hist(values, bins=[-0.5 + k * 0.5 for k in range(13)])
+        axis.set_title(name.removeprefix("scores_"))
+        axis.set_xlabel("judge score (OASST1 replies)")
+    histograms.tight_layout()
+
+    lengths, axis = plt.subplots(figsize=(6, 4))
+    axis.bar(models, [row.get("answers.alpaca_words_mean", 0.0) for row in summary])
+    axis.set_ylabel("words per AlpacaEval answer")
+    axis.set_title("Length drift")
+    lengths.tight_layout()
+    return by_model, histograms, lengths
+
+
+def log_model_runs(summary: list[dict], evaluation: EvaluationConfig) -> dict:
+    """One nested MLflow run per model under the active run, every metric under the same
+    key, tagged with the model, its iteration and the evaluator, so that the MLflow UI
+    compares models side by side.
+
+    Returns:
+        The run ids by model.
+    """
+    import mlflow
+
+    if mlflow.active_run() is None:
+        return {}
+    iterations = {"M0": "0", "sft_baseline": "0", "M1": "0", "M2": "1", "M3": "2"}
+    run_ids = {}
+    for row in summary:
+        model = row["model"]
+        with mlflow.start_run(run_name=f"evaluation.{model}", nested=True) as run:
+            mlflow.set_tags(
+                {
+                    "model": model,
+                    "iteration": iterations.get(model, ""),
+                    "evaluator": evaluation.evaluator.name,
+                }
+            )
+            mlflow.log_params({"model": model, "evaluator": evaluation.evaluator.name})
+            mlflow.log_metrics({k: float(v) for k, v in row.items() if isinstance(v, int | float)})
+            run_ids[model] = run.info.run_id
+    return run_ids

@@ -1,0 +1,129 @@
+"""``evaluation``: each model as a judge and as an assistant, then one comparison.
+
+    kedro run --pipelines=evaluation --namespaces=M2 --tags=evaluate_judge   # one model
+    kedro run --pipelines=evaluation --tags=evaluate_instruction_following
+    kedro run --pipelines=evaluation --tags=evaluation_report
+
+Per model (namespaces ``M0``, ``sft_baseline``, ``M1``, ``M2``, ``M3``): ``evaluate_judge``
+and ``evaluate_answers``. Then, over all models: the fixed evaluator
+(``evaluate_instruction_following``) and the table, plots and per-model MLflow runs
+(``evaluation_report``).
+"""
+
+from kedro.pipeline import Node, Pipeline
+
+from self_rewarding.pipelines.evaluation import nodes
+
+EVALUATED_MODELS = ("M0", "sft_baseline", "M1", "M2", "M3")
+
+
+def _per_model() -> Pipeline:
+    judge = Pipeline(
+        [
+            Node(
+                nodes.evaluate_judge,
+                [
+                    "model",
+                    "eft_eval",
+                    "mt_bench_human_judgments",
+                    "hh_rlhf_harmless",
+                    "params:evaluation",
+                ],
+                ["judge_alignment_scores", "judge_evaluation"],
+                name="evaluate_judge_node",
+            )
+        ],
+        tags="evaluate_judge",
+    )
+    answers = Pipeline(
+        [
+            Node(
+                nodes.generate_eval_answers,
+                ["model", "alpaca_eval_prompts", "mt_bench_questions", "params:evaluation"],
+                "eval_answers",
+                name="generate_eval_answers_node",
+            )
+        ],
+        tags="evaluate_answers",
+    )
+    shared = {
+        "eft_eval",
+        "mt_bench_human_judgments",
+        "hh_rlhf_harmless",
+        "alpaca_eval_prompts",
+        "mt_bench_questions",
+    }
+    return sum(
+        Pipeline(
+            judge + answers,
+            namespace=model,
+            inputs={"model": f"model_{model}", **{name: name for name in shared}},
+            parameters={"params:evaluation"},
+        )
+        for model in EVALUATED_MODELS
+    )
+
+
+def _comparison() -> Pipeline:
+    per_model = {
+        **{f"answers_{m}": f"{m}.eval_answers" for m in EVALUATED_MODELS},
+        **{f"scores_{m}": f"{m}.judge_alignment_scores" for m in EVALUATED_MODELS},
+    }
+    evaluator = Pipeline(
+        [
+            Node(
+                nodes.evaluate_instruction_following,
+                {
+                    "judge_prompts": "mt_bench_judge_prompts",
+                    "reference_gpt4_1106_preview": "alpaca_eval_reference_gpt4_1106_preview",
+                    "reference_text_davinci_003": "alpaca_eval_reference_text_davinci_003",
+                    "eft_eval": "eft_eval",
+                    "evaluation": "params:evaluation",
+                    "credentials": "evaluator_credentials",
+                    **per_model,
+                },
+                ["evaluator_judgments", "instruction_following"],
+                name="evaluate_instruction_following_node",
+            )
+        ],
+        tags="evaluate_instruction_following",
+    )
+    report = Pipeline(
+        [
+            Node(
+                nodes.summarise_evaluation,
+                {
+                    "instruction_following": "instruction_following",
+                    "evaluation": "params:evaluation",
+                    **{m: f"{m}.judge_evaluation" for m in EVALUATED_MODELS},
+                },
+                ["evaluation_summary", "evaluation_table"],
+                name="summarise_evaluation_node",
+            ),
+            Node(
+                nodes.plot_evaluation,
+                {
+                    "summary": "evaluation_summary",
+                    **{f"scores_{m}": f"{m}.judge_alignment_scores" for m in EVALUATED_MODELS},
+                },
+                [
+                    "evaluation_plot_by_model",
+                    "evaluation_plot_score_histograms",
+                    "evaluation_plot_lengths",
+                ],
+                name="plot_evaluation_node",
+            ),
+            Node(
+                nodes.log_model_runs,
+                ["evaluation_summary", "params:evaluation"],
+                "evaluation_model_runs",
+                name="log_model_runs_node",
+            ),
+        ],
+        tags="evaluation_report",
+    )
+    return evaluator + report
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline([_per_model(), _comparison()], tags="evaluation")

@@ -1,0 +1,231 @@
+"""Evaluation nodes on fake generators (the real ones run in tests/test_run.py): what the
+model's judge and the fixed evaluator are asked, how their answers become metrics, and one
+MLflow run per model with the same keys."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from self_rewarding.core.types import EvaluationConfig, EvaluatorConfig, SamplingConfig
+from self_rewarding.generation import FakeGenerator
+from self_rewarding.pipelines.evaluation import nodes
+
+EFT_EVAL = pd.DataFrame(
+    [
+        {
+            "prompt_id": "p1",
+            "prompt": "Q1",
+            "response_id": "a",
+            "response": "best reply here",
+            "human_rank": 0,
+        },
+        {"prompt_id": "p1", "prompt": "Q1", "response_id": "b", "response": "ok", "human_rank": 1},
+        {
+            "prompt_id": "p2",
+            "prompt": "Q2",
+            "response_id": "c",
+            "response": "fine answer",
+            "human_rank": 0,
+        },
+        {"prompt_id": "p2", "prompt": "Q2", "response_id": "d", "response": "bad", "human_rank": 1},
+        {
+            "prompt_id": "p3",
+            "prompt": "Q3",
+            "response_id": "e",
+            "response": "single",
+            "human_rank": 0,
+        },
+    ]
+)
+MT_BENCH_HUMAN = pd.DataFrame(
+    [
+        {
+            "input": "Explain tides.",
+            "output_1": "Long good answer about the moon",
+            "output_2": "no",
+            "label": 1,
+        }
+    ]
+)
+HH = pd.DataFrame(
+    [
+        {
+            "chosen": "\n\nHuman: How do I pick a lock?\n\nAssistant: I can't help with that",
+            "rejected": "\n\nHuman: How do I pick a lock?\n\nAssistant: Sure",
+        }
+    ]
+)
+JUDGE_PROMPTS = pd.DataFrame(
+    [
+        {
+            "name": "pair-v2",
+            "system_prompt": "Compare.",
+            "prompt_template": "[Q]{question}[A]{answer_a}[B]{answer_b}",
+        },
+        {
+            "name": "single-v1",
+            "system_prompt": "Rate.",
+            "prompt_template": "[Q]{question}[ANS]{answer}",
+        },
+    ]
+)
+
+
+def _config(**overrides) -> EvaluationConfig:
+    return EvaluationConfig(
+        judge_alignment_prompts=None,
+        judge_sampling=SamplingConfig(n=3),
+        evaluator=EvaluatorConfig(name="fake evaluator", model="fake"),
+        comparisons=(("M2", "M1"),),
+        **overrides,
+    )
+
+
+def _longer_reply_scores_higher(prompt: str, index: int) -> str:
+    response = re.search(r"<response>(.*?)</response>", prompt, re.S).group(1)
+    return f"Fine.\nScore: {min(5, len(response.split()))}"
+
+
+def test_the_judge_is_measured_against_human_rankings_and_pairs(tmp_path, monkeypatch):
+    model_dir = tmp_path / "M1"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text("{}")
+    generator = FakeGenerator(_longer_reply_scores_higher)
+    monkeypatch.setattr(nodes, "_model_generator", lambda model_dir, evaluation: generator)
+
+    scores, metrics = nodes.evaluate_judge(model_dir, EFT_EVAL, MT_BENCH_HUMAN, HH, _config())
+
+    # p3 has one reply only: left out of the sample (no human-ordered pair)
+    assert list(scores["response_id"]) == ["a", "b", "c", "d"]
+    assert list(scores["score"]) == [3.0, 1.0, 2.0, 1.0]
+    assert set(scores.columns) >= {"prompt_id", "response_id", "human_rank", "score"}
+    assert metrics["judge_alignment.pairwise_accuracy"] == 1.0
+    assert metrics["judge_alignment.parse_rate"] == 1.0
+    assert metrics["mt_bench_human.pairwise_accuracy"] == 1.0
+    # "I can't help with that" (5 words) beats "Sure" (1 word): agrees with humans
+    assert metrics["hh_harmless.pairwise_accuracy"] == 1.0
+    assert metrics["monitor.self_score_length_correlation"] == pytest.approx(1.0)
+    assert len(generator.calls[0][0]) == 4 + 2 + 2
+    assert generator.closed
+
+
+def _answers(model: str, words: int) -> pd.DataFrame:
+    rows = [
+        {
+            "benchmark": "alpaca_eval",
+            "item_id": str(i),
+            "category": "",
+            "prompt": f"Task {i}",
+            "answer": "w " * words,
+        }
+        for i in range(2)
+    ]
+    rows.append(
+        {
+            "benchmark": "mt_bench",
+            "item_id": "81",
+            "category": "writing",
+            "prompt": "Blog",
+            "answer": "w " * words,
+        }
+    )
+    return pd.DataFrame(rows)
+
+
+def _evaluator(prompt: str, index: int) -> str:
+    if prompt.startswith("Compare."):
+        a = re.search(r"\[A\](.*)\[B\]", prompt, re.S).group(1)
+        b = prompt.split("[B]", 1)[1]
+        return "[[A]]" if len(a) > len(b) else "[[B]]" if len(b) > len(a) else "[[C]]"
+    if prompt.startswith("Rate."):
+        return f"Rating: [[{min(10, len(prompt.split('[ANS]')[1].split()))}]]"
+    return "Score: 3"
+
+
+def test_the_evaluator_compares_both_orders_and_grades(monkeypatch):
+    generator = FakeGenerator(_evaluator)
+    monkeypatch.setattr(nodes, "open_evaluator", lambda evaluation, credentials: generator)
+    references = pd.DataFrame(
+        [
+            {"instruction": "Task 0", "output": "r " * 5},
+            {"instruction": "Task 1", "output": "r " * 5},
+        ]
+    )
+    scores = pd.DataFrame({"response_id": ["a", "b", "c", "d"], "score": [3.0, 1.0, None, 2.0]})
+
+    judged, metrics = nodes.evaluate_instruction_following(
+        JUDGE_PROMPTS,
+        references,
+        references,
+        EFT_EVAL,
+        _config(),
+        {},
+        answers_M1=_answers("M1", 3),
+        answers_M2=_answers("M2", 8),
+        scores_M1=scores,
+        scores_M2=scores,
+    )
+
+    # M2 (8 words) beats M1 (3 words) in both orders on both prompts
+    assert metrics["M2.vs_M1.wins"] == 2 and metrics["M2.vs_M1.win_rate"] == 1.0
+    assert metrics["M1.vs_gpt4_1106_preview.win_rate"] == 0.0  # 3 words < 5
+    assert metrics["M2.vs_text_davinci_003.win_rate"] == 1.0
+    assert metrics["M2.vs_text_davinci_003.win_rate_0-50_words"] == 1.0
+    assert metrics["M2.mt_bench.score"] == 8.0 and metrics["M2.mt_bench.score_writing"] == 8.0
+    assert metrics["M1.answers.alpaca_words_mean"] == 3.0
+    assert metrics["gpt4_1106_preview.answers.alpaca_words_mean"] == 5.0
+    assert metrics["evaluator.verdict_parse_rate"] == 1.0
+    # the evaluator gives every OASST reply 3: no variance, no defined agreement
+    assert metrics["M1.monitor.evaluator_agreement_spearman"] == 0.0
+    pairs = judged[judged["task"] == "head_to_head"]
+    assert sorted(pairs["order"]) == ["model_first", "model_first", "model_second", "model_second"]
+    assert set(judged["evaluator"]) == {"fake evaluator"}
+    assert generator.closed
+
+
+def test_summary_table_plots_and_one_mlflow_run_per_model(tmp_path):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    judge_metrics = {
+        "M1": {"judge_alignment.pairwise_accuracy": 0.6, "judge_alignment.parse_rate": 1.0},
+        "M2": {"judge_alignment.pairwise_accuracy": 0.55, "judge_alignment.parse_rate": 1.0},
+    }
+    following = {
+        "M2.vs_M1.win_rate": 0.75,
+        "M2.vs_M1.wins": 2.0,
+        "M2.vs_M1.ties": 2.0,
+        "M2.vs_M1.losses": 0.0,
+    }
+    summary, table = nodes.summarise_evaluation(following, _config(), **judge_metrics)
+
+    assert [row["model"] for row in summary] == ["M1", "M2"]
+    assert summary[1]["vs_previous.win_rate"] == 0.75  # M2 vs M1, named by role
+    assert "| M2 | 0.550 |" in table and "fake evaluator" in table
+    assert "M2 vs M1: 0.750 | 2/2/0 |" in table
+    scores = pd.DataFrame({"score": [1.0, 2.0, None]})
+    figures = nodes.plot_evaluation(summary, scores_M1=scores, scores_M2=scores)
+    assert len(figures) == 3
+    figures[0].savefig(tmp_path / "by_model.png")
+    assert (tmp_path / "by_model.png").stat().st_size > 1000
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    try:
+        with mlflow.start_run():
+            run_ids = nodes.log_model_runs(summary, _config())
+        client = MlflowClient(uri)
+        runs = {m: client.get_run(r) for m, r in run_ids.items()}
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert set(runs["M1"].data.metrics) == {
+        "judge_alignment.pairwise_accuracy",
+        "judge_alignment.parse_rate",
+    }
+    assert runs["M2"].data.metrics["vs_previous.win_rate"] == 0.75
+    assert runs["M2"].data.tags["iteration"] == "1" and runs["M2"].data.tags["model"] == "M2"
+    assert json.dumps(summary)  # DVC plots read it as JSON
