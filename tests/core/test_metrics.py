@@ -152,3 +152,12 @@ def test_win_rate_counts_ties_half():
 )
 def test_length_buckets(words, bucket):
     assert length_bucket(words) == bucket
+
+
+def test_nan_scores_count_as_missing_like_none():
+    # pandas stores a missing mean score as NaN: it must not count as a score.
+    with_none = judge_alignment(_rows("p", [0, 1, 2], [None, 3.0, None]))
+    with_nan = judge_alignment(_rows("p", [0, 1, 2], [math.nan, 3.0, math.nan]))
+    assert with_nan == with_none
+    assert with_nan["missing_share"] == 1.0
+    assert with_nan["correlated_prompts"] == 0.0

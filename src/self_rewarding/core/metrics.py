@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+
+
+def _missing(score: float | None) -> bool:
+    """No score: None, or NaN (how pandas stores a missing float)."""
+    return score is None or (isinstance(score, float) and math.isnan(score))
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ def pairwise_agreement(
 
     Args:
         human_ranks: Rank of each reply (0 = best).
-        scores: The judge's score of each reply (None when unparseable).
+        scores: The judge's score of each reply (None or NaN when unparseable).
 
     Returns:
         Counts over every pair of replies with different human ranks.
@@ -51,7 +57,7 @@ def pairwise_agreement(
         if rank_a == rank_b:
             continue
         pairs += 1
-        if score_a is None or score_b is None:
+        if _missing(score_a) or _missing(score_b):
             missing += 1
         elif score_a == score_b:
             ties += 1
@@ -138,7 +144,7 @@ def judge_alignment(
 
     Args:
         replies: One row per reply: ``prompt_id``, ``human_rank`` (0 = best) and the
-            judge's ``score`` (mean of its samples; None when no sample parsed).
+            judge's ``score`` (mean of its samples; None or NaN when no sample parsed).
         n_answers: Judge answers given (samples), for the parse rate.
         n_parsed: Judge answers holding a score.
 
@@ -167,7 +173,7 @@ def judge_alignment(
         agreements.append(agreement)
         if agreement.pairs:
             exact.append(agreement.agree == agreement.pairs)
-        scored = [(-rank, score) for rank, score in zip(ranks, scores) if score is not None]
+        scored = [(-rank, score) for rank, score in zip(ranks, scores) if not _missing(score)]
         if len(scored) >= 2:
             goodness, values = [g for g, _ in scored], [v for _, v in scored]
             rho, tau = spearman(goodness, values), kendall_tau_b(goodness, values)
@@ -176,7 +182,9 @@ def judge_alignment(
                 kendalls.append(tau)
     total = total_agreement(agreements)
     fives = [
-        row for row in replies if row["score"] is not None and row["score"] >= FIVE_SCORE_THRESHOLD
+        row
+        for row in replies
+        if not _missing(row["score"]) and row["score"] >= FIVE_SCORE_THRESHOLD
     ]
     metrics = {
         "replies": float(len(replies)),
