@@ -15,7 +15,6 @@ import math
 import random
 import statistics
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +26,7 @@ from self_rewarding.core.judge import (
     parse_score,
     score_summary,
 )
+from self_rewarding.core.metrics import pearson
 from self_rewarding.core.pairs import select_pair, why_no_pair
 from self_rewarding.core.prompts import JUDGE_TEMPLATE_NAME, render_judge_prompt, template_sha256
 from self_rewarding.core.provenance import directory_sha256
@@ -313,13 +313,6 @@ def judge_candidates(
     return pd.DataFrame(rows), {**summary, **figures}
 
 
-def _pearson(xs: Sequence[float], ys: Sequence[float]) -> float:
-    """Pearson correlation; 0 when undefined (fewer than 2 points or no variance)."""
-    if len(xs) < 2 or len(set(xs)) < 2 or len(set(ys)) < 2:
-        return 0.0
-    return statistics.correlation(xs, ys)
-
-
 def build_preference_pairs(
     candidates: pd.DataFrame, judgments: pd.DataFrame, judgments_gate: dict, t: int
 ) -> tuple[pd.DataFrame, dict]:
@@ -385,9 +378,10 @@ def build_preference_pairs(
         "rejected_words_mean": statistics.fmean(_words(p["rejected"]) for p in pairs)
         if pairs
         else 0.0,
-        "score_length_correlation": _pearson(
+        "score_length_correlation": pearson(
             [float(_words(r)) for r in valid["response"]], [float(s) for s in valid["score"]]
-        ),
+        )
+        or 0.0,
     }
     logger.info("Iteration %d: %d pairs from %d prompts (%s)", t, len(pairs), n_prompts, metrics)
     return pd.DataFrame(pairs), metrics
