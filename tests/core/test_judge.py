@@ -43,6 +43,9 @@ JUSTIFICATION = (
         ("Score:\n4", 4.0),
         ("Score: 4.", 4.0),
         ("Score: 3 out of 5 points.", 3.0),
+        ("(Score: 3)", 3.0),
+        ("Final score: 4", 4.0),
+        ("My Underscore: 1 is noise.\nScore: 4", 4.0),
     ],
 )
 def test_parse_score_reads_a_valid_score(text, expected):
@@ -79,6 +82,11 @@ def test_parse_score_takes_the_last_valid_score(text, expected):
         "Score:",
         "Score: -1",
         "Score: -0.5",
+        # "score" inside a longer word is no score
+        "Underscore: 3",
+        "underscore = 2",
+        "Subscore: 4",
+        "my_score: 4",
     ],
 )
 def test_parse_score_refuses_invalid_answers(text):
@@ -135,12 +143,14 @@ def test_score_summary_shares_sum_to_one_over_parsed_answers():
 @pytest.mark.parametrize("scores", [[], [None, None, None]])
 def test_score_summary_without_parsed_scores_is_all_zero(scores):
     summary = score_summary(scores)
-    assert summary["n_answers"] == float(len(scores))
-    assert summary["n_parsed"] == 0.0
-    for key, value in summary.items():
-        if key != "n_answers":
-            assert value == 0.0, key
-        assert not math.isnan(value), key
+    assert summary == {
+        "n_answers": float(len(scores)),
+        "n_parsed": 0.0,
+        "parse_rate": 0.0,
+        "score_mean": 0.0,
+        "score_std": 0.0,
+        **{f"score_share_{k}": 0.0 for k in range(6)},
+    }
 
 
 def _real_outputs():
@@ -162,13 +172,16 @@ def test_real_outputs_cover_both_models_and_several_scores():
 @pytest.mark.parametrize("max_new_tokens", [16, 128])
 def test_constrained_regex_accepts_scored_answers_within_the_token_budget(max_new_tokens):
     pattern = re.compile(constrained_answer_regex(max_new_tokens))
-    budget = max_new_tokens - len("Score: 5")
+    budget = max_new_tokens - len("\nScore: 5")
 
     assert pattern.fullmatch("Score: 3")
-    assert pattern.fullmatch("x" * budget + "Score: 0")
-    assert not pattern.fullmatch("x" * (budget + 1) + "Score: 0")
+    assert pattern.fullmatch("x" * budget + "\nScore: 0")
+    assert len("x" * budget + "\nScore: 0") == max_new_tokens
+    assert not pattern.fullmatch("x" * (budget + 1) + "\nScore: 0")
     assert not pattern.fullmatch("Good answer.\nScore: 6")
     assert not pattern.fullmatch("Good answer.")
+    # The score starts a line, so that parse_score's word boundary always holds.
+    assert not pattern.fullmatch("xScore: 0")
     answer = "Relevant and helpful.\nScore: 4"[-max_new_tokens:]
-    if pattern.fullmatch(answer):
-        assert parse_score(answer) == 4.0
+    assert pattern.fullmatch(answer)
+    assert parse_score(answer) == 4.0

@@ -14,10 +14,11 @@ from collections.abc import Iterable
 MIN_SCORE = 0.0
 MAX_SCORE = 5.0
 
-# "Score: 4", "**Score:** 3", "Score: 4/5", "score = 3.5", "Score - 2". A minus sign is
-# captured so that "Score: -1" is refused rather than read as 1.
+# "Score: 4", "**Score:** 3", "Score: 4/5", "score = 3.5", "Score - 2". "Score" is a word
+# of its own ("Underscore: 3" is no score). A minus sign is captured so that "Score: -1" is
+# refused rather than read as 1.
 _SCORE_PATTERN = re.compile(
-    r"score\s*\**\s*(?:[:=]|-(?=\s))\s*\**\s*(-?\d+(?:\.\d+)?)(\s*/\s*\d+(?:\.\d+)?)?",
+    r"\bscore\s*\**\s*(?:[:=]|-(?=\s))\s*\**\s*(-?\d+(?:\.\d+)?)(\s*/\s*\d+(?:\.\d+)?)?",
     re.IGNORECASE,
 )
 
@@ -84,10 +85,11 @@ def constrained_answer_regex(max_new_tokens: int) -> str:
     ``Score: <0-5>`` within ``max_new_tokens``.
 
     The free text before the score is printable ASCII and newlines, at most one
-    character per token, so the score always fits in the token budget.
+    character per token, so the score always fits in the token budget. It ends in a
+    newline, so that ``Score`` starts a word and ``parse_score`` reads it.
     """
-    budget = max(max_new_tokens - len("Score: 5"), 0)
-    return rf"[ -~\n]{{0,{budget}}}Score: [0-5]"
+    budget = max(max_new_tokens - len("Score: 5") - 1, 0)
+    return rf"([ -~\n]{{0,{budget}}}\n)?Score: [0-5]"
 
 
 _PAIRWISE_VERDICT = re.compile(r"\[\[\s*([ABC])\s*\]\]")
