@@ -1,11 +1,17 @@
 """Tests for the project's Kedro datasets: strict, atomic ``JSONLinesDataset``;
-``ModelDirectoryDataset`` that swaps model directories in whole; ``MetricsDataset``
-that writes a DVC metrics file and logs to the active MLflow run."""
+``ModelDirectoryDataset`` that swaps model directories in whole and recovers from a
+process killed mid-swap; ``MetricsDataset`` that writes a DVC metrics file and logs to the
+active MLflow run; atomic JSON, text and matplotlib datasets."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 
 import mlflow
 import numpy as np
@@ -14,12 +20,31 @@ import pytest
 from kedro.io import DatasetError
 from mlflow.tracking import MlflowClient
 
-from self_rewarding.core.records import RecordError
+from self_rewarding.core.records import RecordError, atomic_output, write_text_atomic
 from self_rewarding.datasets import (
+    JSONDataset,
     JSONLinesDataset,
+    MatplotlibDataset,
     MetricsDataset,
     ModelDirectoryDataset,
+    TextDataset,
+    model_staging_directory,
 )
+from self_rewarding.datasets import model_directory_dataset as model_module
+
+
+def _killed(code: str, cwd) -> None:
+    """Runs Python code in a child process that kills itself (SIGKILL) midway."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == -signal.SIGKILL, result.stderr
+
 
 # --- JSONLinesDataset ---------------------------------------------------------------
 
@@ -190,6 +215,263 @@ def test_model_directory_load_of_missing_model_raises(tmp_path):
         assert not dataset.exists()
         with pytest.raises(DatasetError, match="config.json"):
             dataset.load()
+
+
+def _marker(path):
+    return json.loads((path / "config.json").read_text())["marker"]
+
+
+def test_model_directory_staging_is_beside_the_model(tmp_path):
+    target = tmp_path / "06_models" / "M2"
+    dataset = ModelDirectoryDataset(path=str(target))
+    staging = dataset.staging_directory()
+    assert staging.parent == target.parent
+    assert staging.name.startswith(f".M2.staging-{os.getpid()}-")
+    assert os.stat(staging).st_dev == os.stat(target.parent).st_dev
+    _staged_model(staging / "model", "new")
+    dataset.save(staging / "model")
+    assert _marker(target) == "new"
+
+
+# Where the saving process is killed: before the swap (the new model is in place as
+# .M1.incoming-*), between the two renames (no M1 at all), after the swap (the old one
+# still as .M1.outgoing-*). Each time, M1 is whole afterwards: the previous model, or the
+# new one once it was in place.
+_KILL_POINTS = {
+    "before_swap": ("os", "rename", "name == 'M1' and dst_name.startswith('.M1.outgoing-')"),
+    "between_renames": ("os", "rename", "name.startswith('.M1.incoming-') and dst_name == 'M1'"),
+    "after_swap": ("shutil", "rmtree", "name.startswith('.M1.outgoing-')"),
+}
+
+
+@pytest.mark.parametrize(
+    ("kill_point", "expected"),
+    [("before_swap", "old"), ("between_renames", "old"), ("after_swap", "new")],
+)
+def test_model_directory_killed_mid_save_keeps_a_whole_model(tmp_path, kill_point, expected):
+    target = tmp_path / "models" / "M1"
+    ModelDirectoryDataset(path=str(target)).save(_staged_model(tmp_path / "old", "old"))
+    _staged_model(tmp_path / "models" / ".staging-new", "new")
+    module, function, condition = _KILL_POINTS[kill_point]
+    _killed(
+        f"""
+        import os, shutil, signal
+        from pathlib import Path
+        from self_rewarding.datasets import ModelDirectoryDataset
+
+        real = {module}.{function}
+
+        def patched(src, dst=None, **kwargs):
+            name, dst_name = Path(src).name, Path(dst).name if dst else ""
+            if {condition}:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(src, dst, **kwargs) if dst else real(src, **kwargs)
+
+        {module}.{function} = patched
+        ModelDirectoryDataset(path="models/M1").save("models/.staging-new")
+        """,
+        cwd=tmp_path,
+    )
+    assert [p for p in target.parent.iterdir() if p.name != "M1"]  # the killed save's
+    if kill_point == "between_renames":
+        assert not target.exists()
+
+    dataset = ModelDirectoryDataset(path=str(target))
+    assert dataset.exists()
+    assert dataset.load() == target
+    assert _marker(target) == expected
+    assert sorted(p.name for p in target.parent.iterdir()) == ["M1"]  # leftovers removed
+
+
+def test_model_directory_killed_between_renames_without_a_previous_model(tmp_path):
+    _staged_model(tmp_path / "models" / ".staging-new", "new")
+    _killed(
+        """
+        import os, signal
+        from pathlib import Path
+        from self_rewarding.datasets import ModelDirectoryDataset
+
+        real = os.rename
+
+        def patched(src, dst):
+            if Path(src).name.startswith(".M1.incoming-") and Path(dst).name == "M1":
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(src, dst)
+
+        os.rename = patched
+        ModelDirectoryDataset(path="models/M1").save("models/.staging-new")
+        """,
+        cwd=tmp_path,
+    )
+    target = tmp_path / "models" / "M1"
+    assert not target.exists()
+    # The next save recovers first, then replaces it.
+    dataset = ModelDirectoryDataset(path=str(target))
+    dataset.save(_staged_model(tmp_path / "newer", "newer"))
+    assert _marker(target) == "newer"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["M1"]
+
+
+def test_model_directory_recovery_leaves_running_processes_alone(tmp_path):
+    target = tmp_path / "models" / "M1"
+    dataset = ModelDirectoryDataset(path=str(target))
+    dataset.save(_staged_model(tmp_path / "old", "old"))
+    alive = _staged_model(target.parent / f".M1.incoming-{os.getpid()}-abc", "in flight")
+    dead_pid = 2**22 + 7  # above Linux's default pid_max: no such process
+    dead = _staged_model(target.parent / f".M1.outgoing-{dead_pid}-abc", "dead")
+    other_model = _staged_model(target.parent / f".M2.outgoing-{dead_pid}-abc", "M2")
+
+    assert dataset.load() == target
+    assert _marker(target) == "old"
+    assert alive.exists() and other_model.exists()
+    assert not dead.exists()
+
+
+def test_model_directory_staged_on_another_filesystem_is_copied_beside_then_renamed(
+    tmp_path, monkeypatch
+):
+    target = tmp_path / "models" / "M0"
+    dataset = ModelDirectoryDataset(path=str(target))
+    dataset.save(_staged_model(tmp_path / "old", "old"))
+    staged = _staged_model(tmp_path / "elsewhere" / "M0", "new")
+    renames = []
+
+    def rename(src, dst):
+        renames.append((os.path.basename(src), os.path.basename(dst)))
+        return real_rename(src, dst)
+
+    real_rename = os.rename
+    monkeypatch.setattr(model_module, "_same_filesystem", lambda a, b: "elsewhere" not in str(a))
+    monkeypatch.setattr(model_module.os, "rename", rename)
+    dataset.save(staged)
+
+    assert _marker(target) == "new"
+    assert not staged.exists()
+    assert [kind for kind, _ in renames][0].startswith(".M0.staging-")
+    assert renames[0][1].startswith(".M0.incoming-")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["M0"]
+
+
+def test_model_staging_directory_removes_staging_of_killed_runs(tmp_path):
+    dead_pid = 2**22 + 7
+    stale = tmp_path / f".sft_m1.staging-{dead_pid}-x1"
+    stale.mkdir()
+    live = tmp_path / f".sft_m1.staging-{os.getpid()}-x2"
+    live.mkdir()
+    staging = model_staging_directory(tmp_path, "sft_m1")
+    assert staging.is_dir() and not any(staging.iterdir())
+    assert not stale.exists()
+    assert live.exists()
+
+
+# --- Atomic writers -----------------------------------------------------------------
+
+
+def test_atomic_output_killed_midway_keeps_the_previous_file(tmp_path):
+    path = tmp_path / "report.json"
+    write_text_atomic(path, '{"version": "old"}\n')
+    _killed(
+        """
+        import os, signal
+        from self_rewarding.core.records import atomic_output
+
+        with atomic_output("report.json") as temporary:
+            with temporary.open("w") as handle:
+                handle.write('{"version": "new", "half')
+                handle.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+        """,
+        cwd=tmp_path,
+    )
+    assert json.loads(path.read_text()) == {"version": "old"}
+    assert len(list(tmp_path.glob(".report.json.tmp-*"))) == 1  # the killed writer's
+    write_text_atomic(path, '{"version": "next"}\n')
+    assert json.loads(path.read_text()) == {"version": "next"}
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_atomic_output_failure_keeps_the_previous_file_and_mode(tmp_path):
+    path = tmp_path / "table.md"
+    write_text_atomic(path, "old\n")
+    with pytest.raises(RuntimeError), atomic_output(path) as temporary:
+        temporary.write_text("half")
+        raise RuntimeError("writer failed midway")
+    assert path.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["table.md"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
+
+
+def test_json_dataset_failing_midway_keeps_the_previous_file(tmp_path):
+    from kedro_datasets.json import JSONDataset as KedroJSONDataset
+
+    path = tmp_path / "validation" / "judgments_gate.json"
+    dataset = JSONDataset(filepath=str(path))
+    verdict = {"artifact": "judgments", "passed": True, "expectations": 3}
+    dataset.save(verdict)
+    assert dataset.load() == verdict
+    # Same bytes as kedro-datasets' JSONDataset.
+    KedroJSONDataset(filepath=str(tmp_path / "kedro.json")).save(verdict)
+    assert path.read_bytes() == (tmp_path / "kedro.json").read_bytes()
+
+    with pytest.raises(DatasetError):  # a value json cannot write, after some that it can
+        dataset.save({"artifact": "judgments", "results": [1, 2, {"bad": {1, 2}}]})
+    assert dataset.load() == verdict
+    assert sorted(p.name for p in path.parent.iterdir()) == ["judgments_gate.json"]
+
+
+def test_text_dataset_failing_midway_keeps_the_previous_file(tmp_path):
+    path = tmp_path / "judgments.html"
+    dataset = TextDataset(filepath=str(path))
+    dataset.save("<html>old</html>")
+    with pytest.raises(DatasetError):
+        dataset.save("<html>" + "x" * 100_000 + "\udfff")  # not encodable, at the end
+    assert dataset.load() == "<html>old</html>"
+    assert [p.name for p in tmp_path.iterdir()] == ["judgments.html"]
+
+
+def test_matplotlib_dataset_failing_midway_keeps_the_previous_plot(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    path = tmp_path / "plots" / "by_model.png"
+    dataset = MatplotlibDataset(filepath=str(path), save_args={"dpi": 50})
+    figure, axis = plt.subplots()
+    axis.plot([1, 2, 3])
+    dataset.save(figure)
+    before = path.read_bytes()
+    assert before.startswith(b"\x89PNG")
+
+    def failing_savefig(self, target, **kwargs):
+        target.write(b"\x89PNG half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Figure, "savefig", failing_savefig)
+    figure, _ = plt.subplots()
+    with pytest.raises(DatasetError, match="disk full"):
+        dataset.save(figure)
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == ["by_model.png"]
+
+
+def test_atomic_json_dataset_inside_mlflow_artifact_dataset(tmp_path, mlflow_store):
+    from kedro_mlflow.io.artifacts import MlflowArtifactDataset
+
+    uri, experiment_id = mlflow_store
+    path = tmp_path / "validation" / "judgments.json"
+    dataset = MlflowArtifactDataset(
+        dataset={"type": "self_rewarding.datasets.JSONDataset", "filepath": str(path)},
+        artifact_path="validation",
+    )
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        dataset.save({"success": True})
+    assert json.loads(path.read_text()) == {"success": True}
+    artifacts = MlflowClient(uri).list_artifacts(run.info.run_id, "validation")
+    assert [a.path for a in artifacts] == ["validation/judgments.json"]
 
 
 # --- MetricsDataset -----------------------------------------------------------------

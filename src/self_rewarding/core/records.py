@@ -3,10 +3,13 @@ atomic writing, so a failed write never leaves a half-written file in place."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -86,13 +89,100 @@ def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Writes a text file atomically: a temporary file beside it is renamed into place,
     so readers see the old file or the new one, never a half-written one."""
+    with atomic_output(path) as temporary:
+        with temporary.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Writes a binary file atomically (see ``write_text_atomic``)."""
+    with atomic_output(path) as temporary:
+        temporary.write_bytes(data)
+
+
+@contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Yields a temporary path beside ``path`` for the caller to write; when the block
+    ends without error, the file is flushed to disk and renamed over ``path``, else it is
+    deleted and ``path`` keeps its previous content.
+
+    The temporary file is hidden (``.<name>.tmp-<pid>-<random><suffix>``), in the same
+    directory (so the rename is atomic) and keeps the suffix of ``path`` (writers that
+    pick a format from it, such as ``savefig``, still work). A process killed mid-write
+    leaves at most such a file, never a partial ``path``; the next write of ``path``
+    removes the ones whose process is gone.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    descriptor, name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.tmp-{os.getpid()}-", suffix=path.suffix
+    )
+    os.close(descriptor)
+    temporary = Path(name)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        yield temporary
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes it private (0600)
+        with temporary.open("rb") as handle:
+            os.fsync(handle.fileno())
         os.replace(temporary, path)
+        fsync_directory(path.parent)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
+    remove_leftovers(path.parent, f".{path.name}.tmp-")
+
+
+def remove_leftovers(directory: str | Path, prefix: str) -> list[Path]:
+    """Removes the entries ``<prefix><pid>-...`` of ``directory`` whose process is gone:
+    what a killed writer left behind. Entries of running processes are kept.
+
+    Returns:
+        The removed paths.
+    """
+    removed = []
+    for entry in Path(directory).glob(f"{glob.escape(prefix)}*"):
+        pid = entry.name[len(prefix) :].split("-", 1)[0]
+        if not pid.isdigit() or process_alive(int(pid)):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def fsync_directory(directory: str | Path) -> None:
+    """Flushes a directory entry (a rename in it) to disk, where the OS allows it."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,15 @@ def prepare_base_model(model: BaseModelConfig) -> Path:
     Returns:
         A staged model directory; the catalog moves it into ``data/06_models/M0``.
     """
+    from self_rewarding.datasets.model_directory_dataset import model_staging_directory
     from self_rewarding.models.base_model import save_base_model
 
-    return save_base_model(model, tempfile.mkdtemp(prefix="self-rewarding-M0-"))
+    # The node does not know where M0 goes: the catalog copies it beside the models
+    # first when this is another filesystem, then renames it into place. Staging
+    # directories that killed runs left here are removed on the way.
+    staging = model_staging_directory(tempfile.gettempdir(), "self-rewarding-M0")
+    try:
+        return save_base_model(model, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

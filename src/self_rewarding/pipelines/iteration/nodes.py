@@ -13,8 +13,8 @@ import hashlib
 import logging
 import math
 import random
+import shutil
 import statistics
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -394,18 +394,31 @@ def train_next_model(model_dir: Path, preference_pairs: pd.DataFrame, pairs_gate
         model_dir: M_t.
         preference_pairs: AIFT(M_t).
         pairs_gate: The passed gate of the pairs (orders this step after it).
-        dpo: ``trainer``: ``DPOConfig`` fields (paper: beta 0.1).
+        dpo: ``trainer``: ``DPOConfig`` fields (paper: beta 0.1); ``precision``.
 
     Returns:
         The staged model directory and the training metrics.
     """
+    from self_rewarding.datasets.model_directory_dataset import model_staging_directory
     from self_rewarding.generation import close_shared_generators
     from self_rewarding.train.dpo import train_dpo
 
     close_shared_generators()  # the engine's memory goes back before training
-    staging = Path(tempfile.mkdtemp(prefix="self-rewarding-dpo-"))
+    # Beside the models, so that the catalog renames it into place (no copy).
+    staging = model_staging_directory(Path(model_dir).parent, "dpo")
     rows = preference_pairs[["prompt", "chosen", "rejected"]].to_dict(orient="records")
-    metrics = train_dpo(model_dir, rows, staging, dpo["trainer"], metrics_prefix="dpo")
+    try:
+        metrics = train_dpo(
+            model_dir,
+            rows,
+            staging,
+            dpo["trainer"],
+            metrics_prefix="dpo",
+            precision=dpo.get("precision", "auto"),
+        )
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return staging, metrics
 
 

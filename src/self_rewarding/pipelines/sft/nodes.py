@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-import tempfile
+import shutil
 from pathlib import Path
 
 import pandas as pd
+
+from self_rewarding.datasets.model_directory_dataset import model_staging_directory
 
 
 def _train(base_model: Path, frames: list[pd.DataFrame], sft: dict, prefix: str):
     from self_rewarding.train.sft import train_sft
 
     examples = pd.concat(frames, ignore_index=True)[["prompt", "response"]]
-    staging = Path(tempfile.mkdtemp(prefix=f"self-rewarding-{prefix}-"))
-    metrics = train_sft(
-        base_model, examples.to_dict(orient="records"), staging, sft["trainer"], prefix
-    )
+    # Beside the models, so that the catalog renames it into place (no copy).
+    staging = model_staging_directory(Path(base_model).parent, prefix)
+    try:
+        metrics = train_sft(
+            base_model,
+            examples.to_dict(orient="records"),
+            staging,
+            sft["trainer"],
+            prefix,
+            precision=sft.get("precision", "auto"),
+        )
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return staging, metrics
 
 
@@ -25,7 +37,7 @@ def train_sft_baseline(base_model: Path, ift_train: pd.DataFrame, sft: dict):
     Args:
         base_model: M0.
         ift_train: IFT examples.
-        sft: ``trainer``: ``SFTConfig`` fields.
+        sft: ``trainer``: ``SFTConfig`` fields; ``precision``.
 
     Returns:
         The staged model directory and the training metrics.
@@ -40,7 +52,7 @@ def train_m1(base_model: Path, ift_train: pd.DataFrame, eft_train: pd.DataFrame,
         base_model: M0.
         ift_train: IFT examples.
         eft_train: EFT judge examples.
-        sft: ``trainer``: ``SFTConfig`` fields.
+        sft: ``trainer``: ``SFTConfig`` fields; ``precision``.
 
     Returns:
         The staged model directory and the training metrics.
