@@ -394,7 +394,7 @@ def train_next_model(model_dir: Path, preference_pairs: pd.DataFrame, pairs_gate
         model_dir: M_t.
         preference_pairs: AIFT(M_t).
         pairs_gate: The passed gate of the pairs (orders this step after it).
-        dpo: ``trainer``: ``DPOConfig`` fields (paper: beta 0.1); ``precision``.
+        dpo: ``trainer``: ``DPOConfig`` fields (paper: beta 0.1).
 
     Returns:
         The staged model directory and the training metrics.
@@ -408,14 +408,7 @@ def train_next_model(model_dir: Path, preference_pairs: pd.DataFrame, pairs_gate
     staging = model_staging_directory(Path(model_dir).parent, "dpo")
     rows = preference_pairs[["prompt", "chosen", "rejected"]].to_dict(orient="records")
     try:
-        metrics = train_dpo(
-            model_dir,
-            rows,
-            staging,
-            dpo["trainer"],
-            metrics_prefix="dpo",
-            precision=dpo.get("precision", "auto"),
-        )
+        metrics = train_dpo(model_dir, rows, staging, dpo["trainer"], metrics_prefix="dpo")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
