@@ -311,7 +311,15 @@ class EvaluatorConfig:
             in ``Rating: [[1-10]]`` through structured output (local vLLM only), so that
             a weak evaluator always gives one.
         sampling: Decoding of the evaluator (greedy by default).
-        timeout_seconds: Per HTTP request.
+        timeout_seconds: Per HTTP request; a request without an answer by then fails
+            (and is retried), so that an endpoint that is down never hangs the run.
+        max_retries: Retries of an HTTP request on 408/409/429/5xx and connection
+            errors, with exponential backoff (0.5 s doubling up to 8 s, or the
+            endpoint's ``Retry-After``).
+        max_concurrency: HTTP requests in flight at once.
+        chunk_size: Requests per resumable chunk: a killed evaluation redoes at most
+            one chunk of each of its three jobs (verdicts, grades, OASST scores).
+        chunk_dir: Where finished chunks wait until the evaluation completes.
     """
 
     name: str = "M1"
@@ -322,6 +330,10 @@ class EvaluatorConfig:
     constrained: bool = True
     sampling: SamplingConfig = SamplingConfig(temperature=0.0, max_new_tokens=96)
     timeout_seconds: float = 60.0
+    max_retries: int = 6  # about 20 s of backoff before a down endpoint is reported
+    max_concurrency: int = 8
+    chunk_size: int = 32
+    chunk_dir: str = "data/07_model_output/generation_chunks"
 
     def __post_init__(self):
         object.__setattr__(self, "sampling", _sampling(self.sampling))

@@ -68,7 +68,50 @@ def _model_generator(model_dir: Path, evaluation: EvaluationConfig):
     from self_rewarding.generation import make_generator
 
     generation = evaluation.generation
-    return make_generator(model_dir, generation.backend, generation.batch_size, generation.seed)
+    return make_generator(
+        model_dir,
+        generation.backend,
+        generation.batch_size,
+        generation.precision,
+        generation.request_timeout_seconds,
+    )
+
+
+def _generate_resumably(
+    step: str,
+    model_dir: Path,
+    model_sha256: str,
+    prompts: list[str],
+    sampling,
+    evaluation: EvaluationConfig,
+) -> list:
+    """Generates with the model under test chunk by chunk: a killed or timed-out run
+    resumes from the finished chunks. The chunk key holds everything that changes the
+    output: model, prompts, sampling, backend and precision."""
+    from self_rewarding.generation.chunks import ChunkStore, generate_in_chunks
+
+    generator = _model_generator(model_dir, evaluation)
+    fingerprint = {
+        "step": step,
+        "model_sha256": model_sha256,
+        "sampling": dataclasses.asdict(sampling),
+        "backend": generator.backend,
+        "precision": generator.precision,
+    }
+    store = ChunkStore(evaluation.generation.chunk_dir, fingerprint)
+    try:
+        answers, _ = generate_in_chunks(
+            generator,
+            prompts,
+            sampling,
+            store,
+            chunk_size=evaluation.generation.chunk_size,
+            description=f"{step} of {model_dir}",
+        )
+    finally:
+        generator.close()
+    store.clear()
+    return answers
 
 
 def alignment_items(eft_eval: pd.DataFrame, evaluation: EvaluationConfig) -> pd.DataFrame:
@@ -147,11 +190,10 @@ def evaluate_judge(
         sampling = dataclasses.replace(
             sampling, regex=constrained_answer_regex(sampling.max_new_tokens)
         )
-    generator = _model_generator(model_dir, evaluation)
-    try:
-        answers = generator.generate(prompts, sampling)
-    finally:
-        generator.close()
+    model_sha256 = directory_sha256(model_dir)
+    answers = _generate_resumably(
+        "evaluate_judge", model_dir, model_sha256, prompts, sampling, evaluation
+    )
     parsed = [[parse_score(text) for text in row] for row in answers]
     means = [aggregate_scores(row) for row in parsed]
 
@@ -161,9 +203,9 @@ def evaluate_judge(
     scores["sample_scores"] = [row for row in parsed[:n_replies]]
     scores["judge_texts"] = [[str(t) for t in row] for row in answers[:n_replies]]
     scores["model_path"] = str(model_dir)
-    scores["model_sha256"] = directory_sha256(model_dir)
+    scores["model_sha256"] = model_sha256
     scores["template_sha256"] = template_sha256(JUDGE_TEMPLATE_NAME)
-    scores["seed"] = evaluation.judge_sampling.seed
+    scores["sample_seeds"] = [[t.seed for t in row] for row in answers[:n_replies]]
 
     flat = [s for row in parsed[:n_replies] for s in row]
     records = scores[["prompt_id", "human_rank", "score"]].to_dict(orient="records")
@@ -238,12 +280,15 @@ def generate_eval_answers(
         model's provenance.
     """
     rows = _bench_prompts(alpaca_prompts, mt_bench_questions, evaluation)
-    generator = _model_generator(model_dir, evaluation)
-    try:
-        answers = generator.generate([r["prompt"] for r in rows], evaluation.answer_sampling)
-    finally:
-        generator.close()
     model_sha256 = directory_sha256(model_dir)
+    answers = _generate_resumably(
+        "evaluate_answers",
+        model_dir,
+        model_sha256,
+        [r["prompt"] for r in rows],
+        evaluation.answer_sampling,
+        evaluation,
+    )
     for row, (answer,) in zip(rows, answers, strict=True):
         row.update(
             answer=str(answer).strip(),
@@ -251,7 +296,7 @@ def generate_eval_answers(
             finish_reason=answer.finish_reason,
             model_path=str(model_dir),
             model_sha256=model_sha256,
-            seed=evaluation.answer_sampling.seed,
+            seed=answer.seed,
         )
     return pd.DataFrame(rows)
 
@@ -267,11 +312,75 @@ def open_evaluator(evaluation: EvaluationConfig, credentials: dict):
             evaluator.base_url or "",
             evaluator.model,
             (credentials or {}).get("api_key"),
-            evaluator.timeout_seconds,
+            timeout=evaluator.timeout_seconds,
+            max_retries=evaluator.max_retries,
+            max_concurrency=evaluator.max_concurrency,
         )
     from self_rewarding.generation import make_generator
 
-    return make_generator(evaluator.model, evaluator.backend, seed=evaluator.sampling.seed)
+    return make_generator(evaluator.model, evaluator.backend, precision=evaluation.generation.precision)
+
+
+def _evaluator_identity(evaluation: EvaluationConfig) -> dict:
+    """What fixes the evaluator's answers, for the fingerprint of its resumable chunks:
+    the endpoint and its model name (never the key), or the local model's weights."""
+    evaluator = evaluation.evaluator
+    if evaluator.kind == "openai":
+        return {"kind": "openai", "base_url": evaluator.base_url, "model": evaluator.model}
+    model = Path(evaluator.model)
+    return {
+        "kind": "local",
+        "model": evaluator.model,
+        "model_sha256": directory_sha256(model) if model.is_dir() else None,
+        "backend": evaluator.backend,
+    }
+
+
+def _ask_evaluator(evaluation: EvaluationConfig, credentials: dict, jobs: dict) -> dict:
+    """Sends each job's prompts to the evaluator in resumable chunks: a killed
+    evaluation resumes from its finished chunks; they are removed once all jobs are done.
+
+    Args:
+        evaluation: ``evaluation.evaluator``: the evaluator, its chunk size and folder.
+        credentials: The endpoint's key (``openai`` evaluators).
+        jobs: ``name: (prompts, sampling)``.
+
+    Returns:
+        ``name``: the evaluator's answers, in prompt order.
+    """
+    from self_rewarding.generation.chunks import ChunkStore, generate_in_chunks
+
+    evaluator = evaluation.evaluator
+    identity = _evaluator_identity(evaluation)
+    stores = {
+        name: ChunkStore(
+            evaluator.chunk_dir,
+            {
+                "step": f"evaluator_{name}",
+                **identity,
+                "sampling": dataclasses.asdict(sampling),
+            },
+        )
+        for name, (_, sampling) in jobs.items()
+    }
+    answers = {}
+    generator = open_evaluator(evaluation, credentials)
+    try:
+        for name, (prompts, sampling) in jobs.items():
+            answers[name], figures = generate_in_chunks(
+                generator,
+                prompts,
+                sampling,
+                stores[name],
+                chunk_size=evaluator.chunk_size,
+                description=f"evaluator {name}",
+            )
+            logger.info("Evaluator %s: %s", name, figures)
+    finally:
+        generator.close()
+    for store in stores.values():
+        store.clear()
+    return answers
 
 
 def _pairwise_requests(
@@ -430,13 +539,16 @@ def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional i
         budget = sampling.max_new_tokens
         verdict_sampling = dataclasses.replace(sampling, regex=constrained_verdict_regex(budget))
         rating_sampling = dataclasses.replace(sampling, regex=constrained_rating_regex(budget))
-    generator = open_evaluator(evaluation, credentials)
-    try:
-        verdicts = generator.generate([p["prompt"] for p in pairwise], verdict_sampling)
-        ratings = generator.generate([g["prompt"] for g in grading], rating_sampling)
-        oasst = generator.generate([p["prompt"] for p in pointwise], sampling)
-    finally:
-        generator.close()
+    answers = _ask_evaluator(
+        evaluation,
+        credentials,
+        {
+            "verdicts": ([p["prompt"] for p in pairwise], verdict_sampling),
+            "ratings": ([g["prompt"] for g in grading], rating_sampling),
+            "scores": ([p["prompt"] for p in pointwise], sampling),
+        },
+    )
+    verdicts, ratings, oasst = answers["verdicts"], answers["ratings"], answers["scores"]
 
     rows = [
         {**item, "evaluator_text": str(text), "verdict": parse_pairwise_verdict(text)}
