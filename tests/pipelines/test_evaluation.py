@@ -75,11 +75,11 @@ JUDGE_PROMPTS = pd.DataFrame(
 )
 
 
-def _config(**overrides) -> EvaluationConfig:
+def _config(evaluator: dict | None = None, **overrides) -> EvaluationConfig:
     return EvaluationConfig(
         judge_alignment_prompts=None,
         judge_sampling=SamplingConfig(n=3),
-        evaluator=EvaluatorConfig(name="fake evaluator", model="fake"),
+        evaluator=EvaluatorConfig(name="fake evaluator", model="fake", **(evaluator or {})),
         comparisons=(("M2", "M1"),),
         **overrides,
     )
@@ -146,7 +146,7 @@ def _evaluator(prompt: str, index: int) -> str:
     return "Score: 3"
 
 
-def test_the_evaluator_compares_both_orders_and_grades(monkeypatch):
+def test_the_evaluator_compares_both_orders_and_grades(monkeypatch, tmp_path):
     generator = FakeGenerator(_evaluator)
     monkeypatch.setattr(nodes, "open_evaluator", lambda evaluation, credentials: generator)
     references = pd.DataFrame(
@@ -162,7 +162,7 @@ def test_the_evaluator_compares_both_orders_and_grades(monkeypatch):
         references,
         references,
         EFT_EVAL,
-        _config(),
+        _config({"chunk_dir": str(tmp_path / "chunks"), "chunk_size": 8}),
         {},
         answers_M1=_answers("M1", 3),
         answers_M2=_answers("M2", 8),
@@ -185,6 +185,10 @@ def test_the_evaluator_compares_both_orders_and_grades(monkeypatch):
     assert sorted(pairs["order"]) == ["model_first", "model_first", "model_second", "model_second"]
     assert set(judged["evaluator"]) == {"fake evaluator"}
     assert generator.closed
+    # the evaluator is asked chunk by chunk (20 verdicts, 2 grades, 4 OASST scores); the
+    # chunks are gone once it is done
+    assert [len(prompts) for prompts, _ in generator.calls] == [8, 8, 4, 2, 4]
+    assert list((tmp_path / "chunks").rglob("*.json")) == []
 
 
 def test_summary_table_plots_and_one_mlflow_run_per_model(tmp_path):
@@ -228,4 +232,9 @@ def test_summary_table_plots_and_one_mlflow_run_per_model(tmp_path):
     }
     assert runs["M2"].data.metrics["vs_previous.win_rate"] == 0.75
     assert runs["M2"].data.tags["iteration"] == "1" and runs["M2"].data.tags["model"] == "M2"
-    assert json.dumps(summary)  # DVC plots read it as JSON
+    # DVC plots read it as strict JSON: every value a finite number or a string
+    assert json.loads(json.dumps(summary, allow_nan=False)) == [
+        {"model": "M1", **judge_metrics["M1"]},
+        {"model": "M2", **judge_metrics["M2"], "vs_previous.win_rate": 0.75}
+        | {f"vs_previous.{k}": v for k, v in (("wins", 2.0), ("ties", 2.0), ("losses", 0.0))},
+    ]
