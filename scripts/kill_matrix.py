@@ -1,0 +1,699 @@
+#!/usr/bin/env python3
+"""Kill -9 anywhere, then rerun: each kind of DVC stage is killed midway and the pipeline
+is reproduced again, on a fresh copy of the project in the test environment.
+
+For every stage in the matrix the script:
+
+1. starts ``dvc repro --force --single-item <stage>`` in its own process group and, once
+   the stage's heaviest Kedro node (measured in a first clean run) is halfway through,
+   sends SIGKILL to the whole group (dvc, kedro, the vLLM engine, ...);
+2. checks that no output is half-written: outputs of every other stage are unchanged,
+   the killed stage's outputs are absent (dvc removes them before it runs a stage) or
+   complete: every JSONL line and JSON file parses, PNGs end with IEND, HTML with
+   ``</html>``, model directories hold a parseable config and complete safetensors;
+3. runs ``dvc repro`` on the whole pipeline (``--no-run-cache`` unless
+   ``--use-run-cache``: the killed stage really runs again, next to what the killed run
+   left behind) and checks that it succeeds, that ``dvc status`` is clean and that every
+   output is valid, with no leftover temporary file or staging directory.
+
+It prints the matrix with the result per stage and exits non-zero if any stage fails.
+DVC's own lock after a kill: ``.dvc/tmp/rwlock`` keeps the killed process's entry; the
+matrix says whether the rerun found it (dvc removes entries of dead processes itself).
+
+Usage (from the project root; the copy uses this checkout's committed HEAD and .venv)::
+
+    .venv/bin/python scripts/kill_matrix.py
+    .venv/bin/python scripts/kill_matrix.py --stages base_model judge@iter1 --keep
+    .venv/bin/python scripts/kill_matrix.py --reuse /tmp/kill-matrix-abc/project
+
+The environment is the ``test`` one: ``kedro_env: test`` in the copy's ``params.yaml``
+when the project selects its environment there, else ``KEDRO_ENV=test``.
+"""
+
+# ruff: noqa: T201 (a command-line report)
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+# One stage of each kind: data processing, base model, SFT, self-instruct, candidates,
+# judge, DPO, evaluation, report.
+STAGES = [
+    "data_processing",
+    "base_model",
+    "sft_baseline",
+    "self_instruct@iter1",
+    "candidates@iter1",
+    "judge@iter1",
+    "dpo@iter1",
+    "evaluate_judge@M1",
+    "evaluation_report",
+]
+
+STAGE_LINE = re.compile(r"Running stage '([^']+)'")
+CACHED_LINE = re.compile(r"Stage '([^']+)' is cached")
+NODE_LINE = re.compile(r"Running node: ([^\s:]+)")
+NODE_DONE_LINE = re.compile(r"Completed \d+ out of \d+ tasks")
+STALE_LOCK_LINE = re.compile(r"had been killed\. Auto removed it from the lock file")
+UP_TO_DATE = "Data and pipelines are up to date"
+# What an interrupted atomic write or model swap leaves beside its target.
+LEFTOVER = re.compile(r"^\..+\.(tmp|staging|incoming|outgoing)-\d+-")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+# --- Running commands ---------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """A command's output lines, each with the seconds since it started."""
+
+    command: list[str]
+    log: Path
+    process: subprocess.Popen | None = None
+    lines: list[tuple[float, str]] = field(default_factory=list)
+    started: float = 0.0
+    seconds: float = 0.0
+    rc: int | None = None
+    reader: threading.Thread | None = None
+
+    def text(self) -> str:
+        return "".join(line for _, line in self.lines)
+
+    def tail(self, n: int = 25) -> str:
+        return "".join(line for _, line in self.lines[-n:])
+
+
+def start(command: list[str], cwd: Path, env: dict, log: Path) -> Run:
+    """Starts a command in a new session (its own process group), reading its output."""
+    run = Run(command, log)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    run.started = time.monotonic()
+    run.process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+
+    def read():
+        with log.open("w", encoding="utf-8") as handle:
+            handle.write(f"$ {' '.join(command)}\n")
+            for line in run.process.stdout:
+                run.lines.append((time.monotonic() - run.started, line))
+                handle.write(line)
+                handle.flush()
+
+    run.reader = threading.Thread(target=read, daemon=True)
+    run.reader.start()
+    return run
+
+
+def finish(run: Run, timeout: float | None = None) -> Run:
+    run.rc = run.process.wait(timeout=timeout)
+    run.reader.join(timeout=30)
+    run.seconds = time.monotonic() - run.started
+    return run
+
+
+def run_to_end(command: list[str], cwd: Path, env: dict, log: Path, echo: bool = False) -> Run:
+    run = start(command, cwd, env, log)
+    if echo:
+        shown = 0
+        while run.process.poll() is None or shown < len(run.lines):
+            for _, line in run.lines[shown:]:
+                if STAGE_LINE.search(line) or CACHED_LINE.search(line):
+                    print(f"    {line.strip()}", flush=True)
+            shown = len(run.lines)
+            time.sleep(0.5)
+    return finish(run)
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def processes_under(root: Path) -> list[tuple[int, str]]:
+    """Processes (other than this one) whose working directory or command line is in
+    ``root``: what a kill may have left running."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            try:
+                cwd = os.readlink(entry / "cwd")
+            except OSError:
+                cwd = ""
+        except OSError:
+            continue
+        if str(root) in cmdline or cwd.startswith(str(root)):
+            found.append((int(entry.name), cmdline.strip()[:120]))
+    return found
+
+
+# --- Stage timeline (from a clean run) ----------------------------------------------
+
+
+@dataclass
+class StageTimes:
+    start: float
+    end: float
+    nodes: list[tuple[str, float, float]] = field(default_factory=list)
+
+    @property
+    def heaviest(self) -> tuple[str, float] | None:
+        if not self.nodes:
+            return None
+        name, begin, end = max(self.nodes, key=lambda n: n[2] - n[1])
+        return name, end - begin
+
+
+def timeline(run: Run) -> dict[str, StageTimes]:
+    """When each stage and each of its Kedro nodes started and ended."""
+    stages: dict[str, StageTimes] = {}
+    current = None
+    node = None
+    for seconds, line in run.lines:
+        if match := STAGE_LINE.search(line):
+            if current:
+                stages[current].end = seconds
+            current = match[1]
+            stages[current] = StageTimes(seconds, run.seconds)
+            node = None
+        elif current and (match := NODE_LINE.search(line)):
+            node = (match[1], seconds)
+        elif current and node and NODE_DONE_LINE.search(line):
+            stages[current].nodes.append((node[0], node[1], seconds))
+            node = None
+    return stages
+
+
+# --- Outputs ------------------------------------------------------------------------
+
+
+def stage_outputs(project: Path) -> dict[str, list[str]]:
+    """Every stage's outputs (metrics and plots included), from dvc.lock."""
+    lock = yaml.safe_load((project / "dvc.lock").read_text(encoding="utf-8"))
+    return {
+        name: [out["path"] for out in stage.get("outs", [])]
+        for name, stage in lock.get("stages", {}).items()
+    }
+
+
+def fingerprint(path: Path) -> str | None:
+    """A content hash of a file or a directory (leftovers aside); None when missing."""
+    if path.is_file():
+        return hashlib.sha1(path.read_bytes()).hexdigest()
+    if path.is_dir():
+        digest = hashlib.sha1()
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            if any(LEFTOVER.match(part) for part in file.relative_to(path).parts):
+                continue
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+            digest.update(hashlib.sha1(file.read_bytes()).digest())
+        return digest.hexdigest()
+    return None
+
+
+def problems_of(path: Path) -> list[str]:
+    """What makes an output incomplete or unreadable (empty when it is whole)."""
+    if not path.exists():
+        return [f"{path}: missing"]
+    if path.is_dir():
+        if (path / "config.json").exists() or path.parent.name == "06_models":
+            return _model_problems(path)
+        problems = []
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            if not LEFTOVER.match(file.name):
+                problems += _file_problems(file)
+        return problems
+    return _file_problems(path)
+
+
+def _file_problems(path: Path) -> list[str]:  # noqa: PLR0911, PLR0912 (one per format)
+    try:
+        data = path.read_bytes()
+        if path.suffix == ".jsonl":
+            for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+                if line.strip() and not isinstance(json.loads(line), dict):
+                    return [f"{path}, line {number}: not a JSON object"]
+            if data and not data.endswith(b"\n"):
+                return [f"{path}: last line cut (no newline at the end)"]
+        elif path.suffix == ".json":
+            json.loads(data)
+        elif path.suffix == ".png":
+            if not (data.startswith(PNG_SIGNATURE) and data.endswith(PNG_END)):
+                return [f"{path}: not a complete PNG"]
+        elif path.suffix == ".html":
+            if not data.decode("utf-8").rstrip().endswith("</html>"):
+                return [f"{path}: HTML cut before </html>"]
+        elif path.suffix == ".safetensors":
+            return _safetensors_problems(path, data)
+        else:
+            data.decode("utf-8")
+            if not data.strip():
+                return [f"{path}: empty"]
+    except (ValueError, UnicodeDecodeError) as error:
+        return [f"{path}: {type(error).__name__}: {str(error)[:80]}"]
+    return []
+
+
+def _safetensors_problems(path: Path, data: bytes) -> list[str]:
+    if len(data) < 8:
+        return [f"{path}: shorter than a safetensors header"]
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + size])
+    end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+    if len(data) != 8 + size + end:
+        return [f"{path}: {len(data)} bytes, the header says {8 + size + end}"]
+    return []
+
+
+def _model_problems(path: Path) -> list[str]:
+    problems = []
+    if not (path / "config.json").is_file():
+        return [f"{path}: model directory without config.json"]
+    weights = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
+    if not weights:
+        problems.append(f"{path}: no weights")
+    for file in sorted(p for p in path.iterdir() if p.is_file()):
+        if not LEFTOVER.match(file.name):
+            problems += _file_problems(file)
+    return problems
+
+
+def leftovers(project: Path) -> list[Path]:
+    """Temporary files and staging directories left in data/ by killed writers."""
+    found = []
+    for directory, subdirectories, files in os.walk(project / "data"):
+        for name in subdirectories + files:
+            if LEFTOVER.match(name):
+                found.append(Path(directory, name).relative_to(project))
+        subdirectories[:] = [d for d in subdirectories if not LEFTOVER.match(d)]
+    return found
+
+
+# --- The matrix ---------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    stage: str
+    killed_after: float | None = None
+    node: str = ""
+    killed: bool = False
+    intact: bool = False
+    intact_notes: list[str] = field(default_factory=list)
+    stale_lock: str = ""
+    rerun_rc: int | None = None
+    rerun_seconds: float = 0.0
+    rerun_stages: list[str] = field(default_factory=list)
+    status_clean: bool = False
+    valid_after: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.killed
+            and self.intact
+            and self.rerun_rc == 0
+            and self.status_clean
+            and self.valid_after
+        )
+
+
+class Matrix:
+    def __init__(self, project: Path, env: dict, logs: Path, args):
+        self.project = project
+        self.env = env
+        self.logs = logs
+        self.args = args
+        self.dvc = str(PROJECT / ".venv" / "bin" / "dvc")
+        self.count = 0
+
+    def _log(self, label: str) -> Path:
+        self.count += 1
+        return self.logs / f"{self.count:02d}-{label.replace('@', '_')}.log"
+
+    def dvc_run(self, label: str, *arguments: str, echo: bool = False) -> Run:
+        return run_to_end(
+            [self.dvc, *arguments], self.project, self.env, self._log(label), echo=echo
+        )
+
+    def status_clean(self, label: str) -> tuple[bool, str]:
+        run = self.dvc_run(label, "status")
+        return run.rc == 0 and UP_TO_DATE in run.text(), run.tail(8)
+
+    def all_problems(self) -> list[str]:
+        problems = []
+        for outputs in stage_outputs(self.project).values():
+            for output in outputs:
+                problems += problems_of(self.project / output)
+        return problems
+
+    def kill(self, stage: str, times: StageTimes | None) -> tuple[Run, Result]:
+        result = Result(stage)
+        trigger = times.heaviest if times else None
+        run = start(
+            [self.dvc, "repro", "--force", "--single-item", stage],
+            self.project,
+            self.env,
+            self._log(f"{stage}-killed"),
+        )
+        pgid = run.process.pid
+        fraction = self.args.fraction
+        stage_seen = node_seen = None
+        scanned = 0
+        deadline = time.monotonic() + self.args.kill_timeout
+        while run.process.poll() is None and time.monotonic() < deadline:
+            lines = run.lines[scanned:]
+            scanned += len(lines)
+            for seconds, line in lines:
+                if stage_seen is None and STAGE_LINE.search(line):
+                    stage_seen = seconds
+                match = NODE_LINE.search(line)
+                if trigger and node_seen is None and match and match[1] == trigger[0]:
+                    node_seen = seconds
+            now = time.monotonic() - run.started
+            if trigger and node_seen is not None and now >= node_seen + fraction * trigger[1]:
+                break
+            if not trigger and times and stage_seen is not None:
+                if now >= stage_seen + fraction * (times.end - times.start):
+                    break
+            time.sleep(0.05)
+        if run.process.poll() is None:
+            os.killpg(pgid, signal.SIGKILL)
+            result.killed = True
+            result.killed_after = time.monotonic() - run.started
+        else:
+            result.notes.append("the stage finished before the kill")
+        finish(run, timeout=120)
+        for _ in range(200):  # every process of the group, not only dvc
+            if not group_alive(pgid):
+                break
+            time.sleep(0.1)
+        result.node = _running_node(run)
+        if result.killed_after is not None:
+            result.killed_after = round(result.killed_after, 1)
+        return run, result
+
+    def run_stage(self, stage: str, times: StageTimes | None) -> Result:
+        outputs = stage_outputs(self.project)
+        before = {out: fingerprint(self.project / out) for outs in outputs.values() for out in outs}
+        _, result = self.kill(stage, times)
+        self._check_after_kill(result, outputs, before)
+        self._rerun(result)
+        return result
+
+    def _check_after_kill(self, result: Result, outputs: dict, before: dict) -> None:
+        """Nothing left running, nothing half-written, nothing else lost."""
+        stray = processes_under(self.project)
+        if stray:
+            result.notes.append(f"{len(stray)} process(es) survived the kill: {stray}")
+            for pid, _ in stray:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        notes = []
+        for name, outs in outputs.items():
+            for out in outs:
+                path = self.project / out
+                if name == result.stage:
+                    if path.exists():
+                        notes += problems_of(path)
+                elif fingerprint(path) != before[out]:
+                    notes.append(f"{out}: {'lost' if not path.exists() else 'changed'}")
+        result.intact = not notes
+        result.intact_notes = notes
+        rwlock = self.project / ".dvc" / "tmp" / "rwlock"
+        if rwlock.is_file():
+            entries = json.loads(rwlock.read_text() or "{}")
+            held = sum(
+                len(v) if isinstance(v, list) else 1 for v in entries.get("read", {}).values()
+            )
+            held += len(entries.get("write", {}))
+            if held:
+                result.stale_lock = f"{held} stale rwlock entries"
+        left = leftovers(self.project)
+        if left:
+            result.notes.append(f"left by the kill: {', '.join(map(str, left))}")
+
+    def _rerun(self, result: Result) -> None:
+        """``dvc repro`` of everything, then ``dvc status`` and every output checked."""
+        stage = result.stage
+        arguments = ["repro"] if self.args.use_run_cache else ["repro", "--no-run-cache"]
+        rerun = self.dvc_run(f"{stage}-rerun", *arguments)
+        result.rerun_rc = rerun.rc
+        result.rerun_seconds = round(rerun.seconds, 1)
+        result.rerun_stages = [m[1] for _, line in rerun.lines if (m := STAGE_LINE.search(line))]
+        restored = [m[1] for _, line in rerun.lines if (m := CACHED_LINE.search(line))]
+        if restored:
+            result.notes.append(f"restored from the run cache: {', '.join(restored)}")
+        if result.stale_lock:
+            found = bool(STALE_LOCK_LINE.search(rerun.text()))
+            result.stale_lock += ", removed by dvc" if found else ", still there"
+        if rerun.rc != 0:
+            result.notes.append(f"rerun failed, log {rerun.log}:\n{rerun.tail()}")
+        result.status_clean, status_tail = self.status_clean(f"{stage}-status")
+        if not result.status_clean:
+            result.notes.append(f"dvc status:\n{status_tail}")
+        problems = self.all_problems()
+        left = leftovers(self.project)
+        result.valid_after = not problems and not left
+        if problems:
+            result.notes.append("invalid after the rerun: " + "; ".join(problems[:5]))
+        if left:
+            result.notes.append(f"leftovers after the rerun: {', '.join(map(str, left))}")
+        if not (rerun.rc == 0 and result.status_clean):
+            # Start the next stage from a consistent state.
+            repair = self.dvc_run(f"{stage}-repair", "repro")
+            result.notes.append(f"repair: dvc repro rc {repair.rc}")
+
+
+def _running_node(run: Run) -> str:
+    node = ""
+    for _, line in run.lines:
+        if match := NODE_LINE.search(line):
+            node = match[1]
+        elif NODE_DONE_LINE.search(line):
+            node = ""
+    if not node and not any(STAGE_LINE.search(line) for _, line in run.lines):
+        return "(before the stage)"
+    return node or "(between nodes)"
+
+
+def print_matrix(results: list[Result], rerun: str) -> None:
+    header = [
+        "stage",
+        "killed after",
+        "node at kill",
+        "outputs intact",
+        "rerun rc",
+        "rerun time",
+        "stages rerun",
+        "dvc status clean",
+        "result",
+    ]
+    rows = [
+        [
+            r.stage,
+            f"{r.killed_after:.1f}s" if r.killed_after is not None else "not killed",
+            r.node,
+            "yes" if r.intact else "NO",
+            str(r.rerun_rc),
+            f"{r.rerun_seconds:.0f}s",
+            str(len(r.rerun_stages)),
+            "yes" if r.status_clean else "NO",
+            "PASS" if r.passed else "FAIL",
+        ]
+        for r in results
+    ]
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells):
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    print(f"\nKill -9 matrix (rerun: {rerun})\n")
+    print(line(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print(line(row))
+    print()
+    for r in results:
+        details = r.intact_notes + ([r.stale_lock] if r.stale_lock else []) + r.notes
+        if r.rerun_stages:
+            details.append(f"stages rerun: {', '.join(r.rerun_stages)}")
+        if details:
+            print(f"{r.stage}:")
+            for detail in details:
+                print("  - " + detail.replace("\n", "\n    "))
+    passed = sum(r.passed for r in results)
+    print(f"\n{passed}/{len(results)} stages pass")
+
+
+# --- Set-up -------------------------------------------------------------------------
+
+
+def fresh_copy(workdir: Path) -> Path:
+    """A clone of this checkout's HEAD, using its .venv; no DVC cache, no MLflow db."""
+    project = workdir / "project"
+    subprocess.run(["git", "clone", "--quiet", str(PROJECT), str(project)], check=True)
+    (project / ".venv").symlink_to(PROJECT / ".venv")
+    return project
+
+
+def test_environment(project: Path, env: dict) -> str:
+    """Selects the test environment: in params.yaml when the project reads it there."""
+    params = project / "params.yaml"
+    if params.is_file():
+        text = params.read_text(encoding="utf-8")
+        if re.search(r"^kedro_env:", text, flags=re.MULTILINE):
+            text = re.sub(r"^kedro_env:.*$", "kedro_env: test", text, flags=re.MULTILINE)
+            params.write_text(text, encoding="utf-8")
+            env.pop("KEDRO_ENV", None)
+            return "params.yaml kedro_env: test"
+    env["KEDRO_ENV"] = "test"
+    return "KEDRO_ENV=test"
+
+
+def environment(project: Path) -> dict:
+    env = dict(os.environ)
+    # The copy's sources, not the editable install's (this checkout's src).
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(project / "src"), env.get("PYTHONPATH", "")) if p
+    )
+    env["PATH"] = os.pathsep.join([str(PROJECT / ".venv" / "bin"), env.get("PATH", "")])
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("DO_NOT_TRACK", "1")
+    for variable in ("MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME"):
+        env.pop(variable, None)
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stages", nargs="+", default=STAGES, help="stages to kill")
+    parser.add_argument(
+        "--fraction",
+        type=float,
+        default=0.5,
+        help="how far into the stage's heaviest node to kill (0-1, default 0.5)",
+    )
+    parser.add_argument("--kill-timeout", type=float, default=1800, help="seconds")
+    parser.add_argument("--use-run-cache", action="store_true", help="rerun with plain repro")
+    parser.add_argument("--workdir", type=Path, help="where to put the copy")
+    parser.add_argument("--reuse", type=Path, help="a copy from an earlier --keep run")
+    parser.add_argument("--keep", action="store_true", help="keep the copy afterwards")
+    args = parser.parse_args(argv)
+
+    if args.reuse:
+        project = args.reuse.resolve()
+        workdir = project.parent
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="kill-matrix-", dir=args.workdir))
+        project = fresh_copy(workdir)
+    env = environment(project)
+    selected = test_environment(project, env)
+    logs = workdir / f"logs-{time.strftime('%Y%m%d-%H%M%S')}"
+    commit = subprocess.run(
+        ["git", "-C", str(project), "log", "-1", "--format=%h %s"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    print(f"Project copy: {project} (commit {commit}); environment: {selected}")
+    print(f"Logs: {logs}", flush=True)
+    matrix = Matrix(project, env, logs, args)
+
+    print("\nFirst run (dvc repro, whole pipeline):", flush=True)
+    first = matrix.dvc_run("first-run", "repro", echo=True)
+    print(f"  rc {first.rc} in {first.seconds:.0f}s", flush=True)
+    if first.rc != 0:
+        print(first.tail(40))
+        return 2
+    clean, tail = matrix.status_clean("first-status")
+    problems = matrix.all_problems()
+    if not clean or problems:
+        print(f"Not a clean start: status clean {clean}\n{tail}\n{problems[:10]}")
+        return 2
+    times = timeline(first)
+    timings_file = project / ".dvc" / "tmp" / "kill_matrix_timeline.json"
+    if times:
+        timings_file.write_text(
+            json.dumps({k: v.__dict__ for k, v in times.items()}, indent=1), encoding="utf-8"
+        )
+    elif timings_file.is_file():  # a reused copy: nothing ran, take the earlier timeline
+        times = {
+            k: StageTimes(v["start"], v["end"], [tuple(n) for n in v["nodes"]])
+            for k, v in json.loads(timings_file.read_text(encoding="utf-8")).items()
+        }
+
+    results = []
+    for stage in args.stages:
+        if stage not in stage_outputs(project):
+            result = Result(stage, notes=["no such stage in dvc.lock"])
+            results.append(result)
+            continue
+        stage_times = times.get(stage)
+        heaviest = stage_times.heaviest if stage_times else None
+        plan = (
+            f"{args.fraction:.0%} into node {heaviest[0]} ({heaviest[1]:.0f}s clean)"
+            if heaviest
+            else f"{args.fraction:.0%} into the stage"
+        )
+        print(f"\n{stage}: kill -9 at {plan}", flush=True)
+        result = matrix.run_stage(stage, stage_times)
+        print(
+            f"  killed after {result.killed_after}s in {result.node or '-'}; intact "
+            f"{result.intact}; rerun rc {result.rerun_rc} in {result.rerun_seconds:.0f}s "
+            f"({len(result.rerun_stages)} stages); status clean {result.status_clean}: "
+            f"{'PASS' if result.passed else 'FAIL'}",
+            flush=True,
+        )
+        results.append(result)
+
+    print_matrix(results, "dvc repro" if args.use_run_cache else "dvc repro --no-run-cache")
+    passed = all(r.passed for r in results)
+    if passed and not args.keep and not args.reuse:
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        print(f"Kept: {project} (logs in {logs})")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
