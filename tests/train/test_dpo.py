@@ -4,11 +4,12 @@ reference, reward statistics, MLflow curves, and the GPU recipe parsed by the re
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from self_rewarding.train.dpo import make_parser, to_conversational_preference, train_dpo
 
@@ -42,6 +43,22 @@ def test_rows_become_conversational_preferences():
     }
 
 
+def _response_logprob(model, tokenizer, prompt: str, response: str) -> float:
+    """log p(response | prompt) under the chat template, summed over the response's
+    tokens: what DPO's implicit reward is made of."""
+    turn = [{"role": "user", "content": prompt}]
+    prompt_ids = tokenizer.apply_chat_template(turn, add_generation_prompt=True, return_dict=False)
+    full_ids = tokenizer.apply_chat_template(
+        [*turn, {"role": "assistant", "content": response}], return_dict=False
+    )
+    assert full_ids[: len(prompt_ids)] == prompt_ids
+    ids = torch.tensor([full_ids])
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model(ids).logits[0, :-1].float(), dim=-1)
+    per_token = logprobs.gather(-1, ids[0, 1:, None])[:, 0]
+    return float(per_token[len(prompt_ids) - 1 :].sum())
+
+
 def test_dpo_moves_the_policy_towards_chosen_responses(tiny_model_dir, tmp_path):
     output = tmp_path / "M2"
     metrics = train_dpo(tiny_model_dir, PAIRS, output, TRAINER_CONFIG)
@@ -50,9 +67,28 @@ def test_dpo_moves_the_policy_towards_chosen_responses(tiny_model_dir, tmp_path)
     assert metrics["train_pairs"] == 4.0
     # After two updates against the frozen reference, chosen beats rejected.
     assert metrics["rewards_margins"] > 0
-    assert 0 <= metrics["rewards_accuracies"] <= 1
+    # The reported statistics are those of one batch of 2 pairs: the margin is the
+    # chosen reward minus the rejected one, the accuracy a share of 2 pairs.
+    assert metrics["rewards_margins"] == pytest.approx(
+        metrics["rewards_chosen"] - metrics["rewards_rejected"], rel=1e-4, abs=1e-6
+    )
+    assert metrics["rewards_accuracies"] in {0.0, 0.5, 1.0}
+    # The first step's loss is log 2 (policy = reference); later steps are lower.
+    assert metrics["train_loss"] < math.log(2)
     before = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     after = AutoModelForCausalLM.from_pretrained(output)
+    # The saved model itself prefers the chosen replies more than the reference does:
+    # DPO's implicit reward margin, recomputed independently of TRL.
+    tokenizer = AutoTokenizer.from_pretrained(output)
+    margins = []
+    for pair in PAIRS:
+        chosen, rejected = (
+            _response_logprob(after, tokenizer, pair["prompt"], pair[key])
+            - _response_logprob(before, tokenizer, pair["prompt"], pair[key])
+            for key in ("chosen", "rejected")
+        )
+        margins.append(TRAINER_CONFIG["beta"] * (chosen - rejected))
+    assert sum(margins) / len(margins) > 0, margins
     changed = [
         not torch.equal(a, b)
         for a, b in zip(before.state_dict().values(), after.state_dict().values(), strict=True)
