@@ -24,7 +24,16 @@ def test_backend_returns_n_completions_per_prompt(tiny_model_dir, backend):
         generator.close()
 
     assert [len(c) for c in completions] == [2, 2, 2]
-    assert all(isinstance(text, str) for texts in completions for text in texts)
+    flat = [c for row in completions for c in row]
+    # Each completion carries its own token count and why it stopped: at
+    # max_new_tokens (exactly 8 tokens) or earlier at the end of sequence.
+    assert all(c.finish_reason in {"stop", "length"} for c in flat)
+    assert all(1 <= c.n_tokens <= 8 for c in flat)
+    assert all(c.n_tokens == 8 for c in flat if c.finish_reason == "length")
+    assert generator.tokens_generated == sum(c.n_tokens for c in flat)
+    # Decoded text, and not one text repeated: six samples of three prompts.
+    assert any(str(c).strip() for c in flat)
+    assert len({str(c) for c in flat}) > 1
     # A random tiny model rarely stops early: most of the 6 x 8 tokens are generated.
     assert 24 <= generator.tokens_generated <= 48
     assert generator.seconds > 0
