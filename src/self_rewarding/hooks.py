@@ -7,6 +7,8 @@
   ``iteration`` (``iter2`` -> 2), ``pipeline``, and ``dvc_stage`` when DVC runs it; and
   logs typed parameters (dataclasses, which kedro-mlflow logs as one string) flattened:
   ``iteration.candidates.temperature``, ...
+- ``ConfigCheckHooks`` checks every parameter block against its schema (core dataclasses,
+  TRL's trainer configs) as the run starts, before any data or model loads.
 - ``GenerationEngineHooks`` stops the generation engines shared between nodes when the
   run ends or fails, so that no engine outlives its run.
 """
@@ -102,6 +104,22 @@ def _flatten(value: Any, prefix: str) -> dict[str, str]:
             for k, v in _flatten(item, f"{prefix}.{key}").items()
         }
     return {prefix: str(value)[:500]}
+
+
+class ConfigCheckHooks:
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        from self_rewarding.config_check import check_parameters
+
+        # The raw parameters: Kedro's own typed-parameter validation (context.params) runs
+        # later and names neither the file nor the key's full path.
+        config_loader = context.config_loader
+        check_parameters(
+            config_loader["parameters"],
+            config_loader.conf_source,
+            context.env,
+            config_loader.runtime_params,
+        )
 
 
 class GenerationEngineHooks:

@@ -2,10 +2,15 @@
 
 from kedro.config import OmegaConfigLoader
 
-from self_rewarding.hooks import GenerationEngineHooks, ModelLineageHooks, RunContextHooks
+from self_rewarding.hooks import (
+    ConfigCheckHooks,
+    GenerationEngineHooks,
+    ModelLineageHooks,
+    RunContextHooks,
+)
 
 # kedro-mlflow registers its own hook through its entry point.
-HOOKS = (ModelLineageHooks(), RunContextHooks(), GenerationEngineHooks())
+HOOKS = (ConfigCheckHooks(), ModelLineageHooks(), RunContextHooks(), GenerationEngineHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -17,6 +17,7 @@ CORE_MODULES = (
     "self_rewarding.core.provenance",
     "self_rewarding.core.filters",
     "self_rewarding.core.pairs",
+    "self_rewarding.core.precision",
 )
 
 FORBIDDEN = (

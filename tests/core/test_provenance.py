@@ -60,3 +60,14 @@ def test_directory_sha256_changes_when_a_file_is_added(tmp_path):
     before = directory_sha256(root)
     (root / "extra.txt").write_text("")
     assert directory_sha256(root) != before
+
+
+def test_sample_seeds_depend_on_seed_prompt_and_index_only():
+    from self_rewarding.core.provenance import sample_seed
+
+    seed = sample_seed(0, "Write a poem", 1)
+    assert seed == sample_seed(0, "Write a poem", 1)
+    assert 0 <= seed < 2**31
+    others = {sample_seed(1, "Write a poem", 1), sample_seed(0, "Write a poem", 0)}
+    others.add(sample_seed(0, "Write a poem.", 1))
+    assert seed not in others and len(others) == 3

@@ -11,6 +11,7 @@ import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from self_rewarding.core.provenance import sample_seed
 from self_rewarding.core.self_instruct import SELF_INSTRUCT_HEADER
 from self_rewarding.core.types import (
     GateConfig,
@@ -94,7 +95,10 @@ def run_iteration(tmp_path, monkeypatch):
         generator = FakeGenerator(fake_model)
         monkeypatch.setattr(nodes, "open_generator", lambda model_dir, iteration: generator)
 
-        def fake_dpo(model_path, pairs, output_dir, trainer_config, metrics_prefix=None):
+        def fake_dpo(
+            model_path, pairs, output_dir, trainer_config, metrics_prefix=None, *, precision
+        ):
+            assert precision == "auto"
             (output_dir / "trained_on.txt").write_text(str(len(pairs)))
             return {"train_pairs": float(len(pairs))}
 
@@ -121,7 +125,8 @@ def run_iteration(tmp_path, monkeypatch):
 
 
 def test_one_iteration_writes_every_artifact(run_iteration):
-    catalog = run_iteration(FakeModel(), _config())
+    config = _config()
+    catalog = run_iteration(FakeModel(), config)
 
     prompts = catalog.load("iter1.generated_prompts")
     accepted = prompts[prompts["accepted"]]
@@ -148,9 +153,20 @@ def test_one_iteration_writes_every_artifact(run_iteration):
         "n_tokens",
         "finish_reason",
     }
+    # Every row records the sampler seed that produced it: one per prompt and sample.
+    seeds = {
+        (row.prompt, int(row.candidate_id.rsplit("-", 1)[1])): row.seed
+        for row in candidates.itertuples()
+    }
+    assert seeds == {
+        key: sample_seed(config.candidates.seed, *key) for key in seeds
+    }
+    assert len(set(seeds.values())) == len(seeds)
+    assert set(candidates["backend"]) == {"fake"} and set(candidates["precision"]) == {"fp32"}
     judgments = catalog.load("iter1.judgments")
     assert len(judgments) == 16 * 3
     assert judgments["score"].notna().all()
+    assert judgments["seed"].nunique() == 16 * 3
 
     pairs = catalog.load("iter1.preference_pairs")
     assert len(pairs) == 4

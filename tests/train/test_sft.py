@@ -87,11 +87,38 @@ def test_curves_are_logged_to_the_active_mlflow_run(tiny_model_dir, tmp_path):
     mlflow.set_tracking_uri(uri)
     try:
         with mlflow.start_run() as run:
-            train_sft(tiny_model_dir, EXAMPLES, tmp_path / "M1", TRAINER_CONFIG, "sft_m1")
-        history = MlflowClient(uri).get_metric_history(run.info.run_id, "sft_m1.loss")
+            train_sft(
+                tiny_model_dir,
+                EXAMPLES,
+                tmp_path / "M1",
+                TRAINER_CONFIG,
+                "sft_m1",
+                precision="fp32",
+            )
+        client = MlflowClient(uri)
+        history = client.get_metric_history(run.info.run_id, "sft_m1.loss")
+        params = client.get_run(run.info.run_id).data.params
     finally:
         mlflow.set_tracking_uri(None)
     assert [m.step for m in history] == [1, 2]
+    assert params["sft_m1.precision"] == "fp32"
+    assert params["sft_m1.precision_requested"] == "fp32"
+    assert params["hardware.cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+
+
+def test_the_model_directory_records_its_precision_and_hardware(tiny_model_dir, tmp_path):
+    import json
+
+    from self_rewarding.hardware import PROVENANCE_FILE, detect_hardware, resolve
+
+    train_sft(tiny_model_dir, EXAMPLES, tmp_path / "M1", TRAINER_CONFIG)
+
+    record = json.loads((tmp_path / "M1" / PROVENANCE_FILE).read_text())
+    assert record["trainer"] == "sft"
+    assert record["precision_requested"] == "auto"
+    assert record["precision"] == resolve("auto")
+    assert record["hardware_cpu_capability"] == detect_hardware().cpu_capability
+    assert record["hardware_device"] == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def test_sft_refuses_an_empty_dataset(tiny_model_dir, tmp_path):

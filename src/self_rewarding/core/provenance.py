@@ -8,6 +8,14 @@ from pathlib import Path
 _CHUNK = 1 << 20
 
 
+def sample_seed(seed: int, prompt: str, index: int) -> int:
+    """The sampling seed of completion ``index`` of ``prompt``: a function of the
+    configured seed, the prompt and the index only, so that a completion does not depend
+    on the order, batch or earlier draws of the engine that makes it."""
+    digest = hashlib.sha256(f"{seed}\0{index}\0{prompt}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
 def file_sha256(path: str | Path) -> str:
     """Returns the SHA-256 of a file's bytes."""
     digest = hashlib.sha256()

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from self_rewarding.core.precision import Precision
+
 
 @dataclass(frozen=True)
 class IFTConfig:
@@ -90,6 +92,7 @@ class JudgeProbeConfig:
         batch_size: Prompts per generation batch (transformers backend).
         seed: Seed of the item sample.
         backend: ``vllm``, ``transformers``, or ``auto``: vLLM wherever it is installed.
+        precision: ``auto`` (chosen by the hardware), ``bf16``, ``fp16`` or ``fp32``.
     """
 
     n_items: int = 50
@@ -97,6 +100,7 @@ class JudgeProbeConfig:
     batch_size: int = 16
     seed: int = 42
     backend: Literal["auto", "vllm", "transformers"] = "auto"
+    precision: Precision = "auto"
 
     def __post_init__(self):
         if isinstance(self.sampling, dict):  # Kedro passes nested blocks as dicts
@@ -195,14 +199,18 @@ class GenerationConfig:
         batch_size: Prompts per batch of the transformers backend.
         chunk_size: Prompts per resumable chunk: a killed run redoes at most one chunk.
         chunk_dir: Where finished chunks wait until their step completes.
-        seed: The vLLM engine's seed.
+        precision: ``auto`` (chosen by the hardware), ``bf16``, ``fp16`` or ``fp32``.
+        request_timeout_seconds: Deadline of one generation request (one chunk): an
+            engine that has not answered by then is stopped and the step fails, naming
+            the chunk; a rerun resumes from the finished chunks.
     """
 
     backend: Literal["auto", "vllm", "transformers"] = "auto"
     batch_size: int = 16
     chunk_size: int = 32
     chunk_dir: str = "data/07_model_output/generation_chunks"
-    seed: int = 0
+    precision: Precision = "auto"
+    request_timeout_seconds: float = 1800.0
 
 
 @dataclass(frozen=True)

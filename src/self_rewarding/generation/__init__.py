@@ -26,7 +26,11 @@ logger = logging.getLogger(__name__)
 
 
 def make_generator(
-    model_path: str | Path, backend: str = "auto", batch_size: int = 16, seed: int = 0
+    model_path: str | Path,
+    backend: str = "auto",
+    batch_size: int = 16,
+    precision: str = "auto",
+    request_timeout_seconds: float | None = None,
 ):
     """Starts a generator on a model directory.
 
@@ -34,39 +38,57 @@ def make_generator(
         model_path: The model.
         backend: ``vllm``, ``transformers``, or ``auto`` (vLLM when installed).
         batch_size: Prompts per batch of the transformers backend.
-        seed: The vLLM engine's sampling seed (transformers seeds each call instead).
+        precision: ``auto`` (chosen by the hardware), ``bf16``, ``fp16`` or ``fp32``.
+        request_timeout_seconds: Deadline of one vLLM request (None: none).
 
     Returns:
-        A generator with ``generate``, ``close``, ``tokens_generated`` and ``seconds``.
+        A generator with ``generate``, ``close``, ``tokens_generated``, ``seconds``, and
+        ``backend`` and ``precision`` (resolved), which every result it makes depends on.
     """
     from self_rewarding.generation.vllm_backend import is_vllm_available
+    from self_rewarding.hardware import resolve
 
     if backend not in {"auto", "vllm", "transformers"}:
         raise ValueError(f"backend must be auto, vllm or transformers, not {backend!r}")
+    if not Path(model_path).is_dir() or not (Path(model_path) / "config.json").is_file():
+        raise FileNotFoundError(f"No model directory at {model_path} (config.json missing)")
+    resolved = resolve(precision)
     if backend == "vllm" or (backend == "auto" and is_vllm_available()):
         from self_rewarding.generation.vllm_backend import VLLMGenerator
 
-        logger.info("Generating with vLLM on %s", model_path)
-        return VLLMGenerator(model_path, seed=seed)
+        logger.info("Generating with vLLM (%s) on %s", resolved, model_path)
+        generator = VLLMGenerator(
+            model_path, precision=resolved, request_timeout_seconds=request_timeout_seconds
+        )
+        generator.backend = "vllm"
+        return generator
     from self_rewarding.generation.hf_backend import TransformersGenerator
 
-    logger.info("Generating with transformers on %s", model_path)
-    return TransformersGenerator(model_path, batch_size=batch_size)
+    logger.info("Generating with transformers (%s) on %s", resolved, model_path)
+    generator = TransformersGenerator(model_path, batch_size=batch_size, precision=resolved)
+    generator.backend = "transformers"
+    return generator
 
 
 _shared: dict[tuple, Generator] = {}
 
 
 def shared_generator(
-    model_path: str | Path, backend: str = "auto", batch_size: int = 16, seed: int = 0
+    model_path: str | Path,
+    backend: str = "auto",
+    batch_size: int = 16,
+    precision: str = "auto",
+    request_timeout_seconds: float | None = None,
 ):
     """A generator kept open between nodes: the steps of an iteration that generate with
     M_t (prompts, candidates, judgments) share one engine when they run in one process.
     ``close_shared_generators`` stops them (the project's hooks call it before training
-    and when the run ends)."""
-    key = (str(Path(model_path).resolve()), backend, batch_size, seed)
+    and when the run ends). Sharing changes no result: seeds are per request."""
+    key = (str(Path(model_path).resolve()), backend, batch_size, precision)
     if key not in _shared:
-        _shared[key] = make_generator(model_path, backend, batch_size, seed)
+        _shared[key] = make_generator(
+            model_path, backend, batch_size, precision, request_timeout_seconds
+        )
     return _shared[key]
 
 

@@ -9,24 +9,38 @@ from self_rewarding.core.types import SamplingConfig
 
 
 class Completion(str):
-    """A generated text that also carries its token count and why generation stopped
-    (``stop``: end of sequence or pattern complete, ``length``: ``max_new_tokens``)."""
+    """A generated text that also carries its token count, why generation stopped
+    (``stop``: end of sequence or pattern complete, ``length``: ``max_new_tokens``) and
+    the sampler seed that produced it (None where the backend has none, e.g. an API)."""
 
     n_tokens: int
     finish_reason: str | None
+    seed: int | None
 
-    def __new__(cls, text: str, n_tokens: int = 0, finish_reason: str | None = None):
+    def __new__(
+        cls,
+        text: str,
+        n_tokens: int = 0,
+        finish_reason: str | None = None,
+        seed: int | None = None,
+    ):
         completion = super().__new__(cls, text)
         completion.n_tokens = n_tokens
         completion.finish_reason = finish_reason
+        completion.seed = seed
         return completion
 
     def to_dict(self) -> dict:
-        return {"text": str(self), "n_tokens": self.n_tokens, "finish_reason": self.finish_reason}
+        return {
+            "text": str(self),
+            "n_tokens": self.n_tokens,
+            "finish_reason": self.finish_reason,
+            "seed": self.seed,
+        }
 
     @classmethod
     def from_dict(cls, row: dict) -> Completion:
-        return cls(row["text"], row["n_tokens"], row["finish_reason"])
+        return cls(row["text"], row["n_tokens"], row["finish_reason"], row.get("seed"))
 
 
 class Generator(Protocol):

@@ -27,11 +27,26 @@ def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
+class GenerationError(RuntimeError):
+    """A generation chunk failed (engine crash, deadline, API error): names the step,
+    the model and the chunk."""
+
+
 class ChunkStore:
     """Finished chunks of one generation job, in ``root/<job fingerprint hash>/``."""
 
-    def __init__(self, root: str | Path, fingerprint: Mapping):
+    def __init__(
+        self, root: str | Path, fingerprint: Mapping, description: str = "", model: str = ""
+    ):
+        """Args:
+        root: Where job directories are made.
+        fingerprint: Everything that determines the job's output.
+        description: The step, as errors name it.
+        model: The model, as errors name it.
+        """
         self.directory = Path(root) / _digest(dict(fingerprint))
+        self.description = description or str(fingerprint.get("step", "generation"))
+        self.model = model or str(fingerprint.get("model_sha256", "?"))
         self.reused = 0
 
     def _path(self, index: int, prompts: Sequence[str]) -> Path:
@@ -50,7 +65,14 @@ class ChunkStore:
             self.reused += 1
             rows = json.loads(path.read_text(encoding="utf-8"))
             return [[Completion.from_dict(c) for c in row] for row in rows]
-        completions = generate(prompts)
+        try:
+            completions = generate(prompts)
+        except Exception as error:
+            raise GenerationError(
+                f"{self.description}: chunk {index} ({len(prompts)} prompts) failed on model "
+                f"{self.model}: {error}. Finished chunks are kept in {self.directory}; "
+                "a rerun resumes from them."
+            ) from error
         write_text_atomic(path, json.dumps([[c.to_dict() for c in row] for row in completions]))
         return completions
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from self_rewarding.core.provenance import sample_seed
 from self_rewarding.core.types import SamplingConfig
 from self_rewarding.generation.base import Completion
 
 
 class FakeGenerator:
-    """Answers each prompt with ``respond(prompt, index)`` and records the calls."""
+    """Answers each prompt with ``respond(prompt, index)`` and records the calls. Each
+    completion records the seed a real backend would have used for it."""
+
+    backend = "fake"
+    precision = "fp32"
+    model_path = "fake-model"
 
     def __init__(self, respond: Callable[[str, int], str]):
         self.respond = respond
@@ -25,7 +31,10 @@ class FakeGenerator:
         results = []
         for prompt in prompts:
             texts = [self.respond(prompt, i) for i in range(sampling.n)]
-            results.append([Completion(t, len(t.split()), "stop") for t in texts])
+            seeds = [sample_seed(sampling.seed, prompt, i) for i in range(sampling.n)]
+            results.append(
+                [Completion(t, len(t.split()), "stop", s) for t, s in zip(texts, seeds)]
+            )
         self.tokens_generated += sum(c.n_tokens for row in results for c in row)
         return results
 

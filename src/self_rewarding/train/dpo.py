@@ -65,6 +65,8 @@ def train_dpo(
     output_dir: str | Path,
     trainer_config: Mapping[str, Any],
     metrics_prefix: str | None = None,
+    *,
+    precision: str = "auto",
 ) -> dict[str, float]:
     """Trains a model on preference pairs with DPO and saves it with its tokenizer.
 
@@ -72,27 +74,32 @@ def train_dpo(
         model_path: M_t, the starting point and the reference model.
         pairs: Rows with ``prompt``, ``chosen`` and ``rejected``.
         output_dir: Where M_{t+1} is written.
-        trainer_config: ``DPOConfig`` fields (``output_dir`` excluded: the trainer's own
-            files go to a scratch directory, removed afterwards).
+        trainer_config: ``DPOConfig`` fields, without ``output_dir`` (the trainer's own
+            files go to a scratch directory, removed afterwards) and without the
+            precision flags, which ``precision`` sets.
         metrics_prefix: When set, training curves (loss, rewards/margins,
             rewards/accuracies, ...) go to the active MLflow run under this prefix.
+        precision: ``auto`` (chosen by the hardware), ``bf16``, ``fp16`` or ``fp32``;
+            the resolved one is recorded in the model directory and the MLflow run.
 
     Returns:
         Final metrics: ``train_loss``, ``train_runtime``, ``train_steps``,
         ``train_pairs`` and the last logged reward statistics
         (``rewards_margins``, ``rewards_accuracies``, ...).
     """
-    import torch
-    from trl import DPOConfig
-
+    from self_rewarding.hardware import log_precision, precision_record, write_provenance
+    from self_rewarding.train.arguments import training_arguments
     from self_rewarding.train.callbacks import MlflowCurvesCallback
 
     scratch = Path(tempfile.mkdtemp(prefix="dpo-trainer-"))
     try:
-        device_default = {"use_cpu": not torch.cuda.is_available()}
-        args = DPOConfig(output_dir=str(scratch), **{**device_default, **trainer_config})
+        args, resolved = training_arguments("dpo", trainer_config, precision, str(scratch))
         callbacks = [MlflowCurvesCallback(metrics_prefix)] if metrics_prefix else []
-        return _fit(model_path, pairs, args, output_dir, callbacks)
+        metrics = _fit(model_path, pairs, args, output_dir, callbacks)
+        write_provenance(output_dir, {"trainer": "dpo", **precision_record(precision, resolved)})
+        if metrics_prefix:
+            log_precision(metrics_prefix, precision, resolved)
+        return metrics
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -62,6 +62,8 @@ def train_sft(
     output_dir: str | Path,
     trainer_config: Mapping[str, Any],
     metrics_prefix: str | None = None,
+    *,
+    precision: str = "auto",
 ) -> dict[str, float]:
     """Fine-tunes a model on prompt/response examples and saves it with its tokenizer.
 
@@ -69,27 +71,30 @@ def train_sft(
         model_path: The model to start from.
         examples: Rows with ``prompt`` and ``response``.
         output_dir: Where the fine-tuned model directory is written.
-        trainer_config: ``SFTConfig`` fields (``output_dir`` excluded: the trainer's
-            own files go to a scratch directory, removed afterwards).
+        trainer_config: ``SFTConfig`` fields, without ``output_dir`` (the trainer's own
+            files go to a scratch directory, removed afterwards) and without the
+            precision flags, which ``precision`` sets.
         metrics_prefix: When set, training curves go to the active MLflow run under
             this prefix.
+        precision: ``auto`` (chosen by the hardware), ``bf16``, ``fp16`` or ``fp32``;
+            the resolved one is recorded in the model directory and the MLflow run.
 
     Returns:
         Final training metrics (``train_loss``, ``train_runtime``, ``train_steps``, ...).
     """
-    import torch
-    from trl import SFTConfig
-
+    from self_rewarding.hardware import log_precision, precision_record, write_provenance
+    from self_rewarding.train.arguments import training_arguments
     from self_rewarding.train.callbacks import MlflowCurvesCallback
 
     scratch = Path(tempfile.mkdtemp(prefix="sft-trainer-"))
     try:
-        # One recipe for both: train on the GPU when there is one, else on the CPU (where
-        # bf16 autocast also needs ``use_cpu``).
-        device_default = {"use_cpu": not torch.cuda.is_available()}
-        args = SFTConfig(output_dir=str(scratch), **{**device_default, **trainer_config})
+        args, resolved = training_arguments("sft", trainer_config, precision, str(scratch))
         callbacks = [MlflowCurvesCallback(metrics_prefix)] if metrics_prefix else []
-        return _fit(model_path, examples, args, output_dir, callbacks)
+        metrics = _fit(model_path, examples, args, output_dir, callbacks)
+        write_provenance(output_dir, {"trainer": "sft", **precision_record(precision, resolved)})
+        if metrics_prefix:
+            log_precision(metrics_prefix, precision, resolved)
+        return metrics
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

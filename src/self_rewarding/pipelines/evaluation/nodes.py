@@ -83,6 +83,7 @@ def _generate_resumably(
     model_sha256: str,
     prompts: list[str],
     sampling,
+    *,
     evaluation: EvaluationConfig,
 ) -> list:
     """Generates with the model under test chunk by chunk: a killed or timed-out run
@@ -98,7 +99,9 @@ def _generate_resumably(
         "backend": generator.backend,
         "precision": generator.precision,
     }
-    store = ChunkStore(evaluation.generation.chunk_dir, fingerprint)
+    store = ChunkStore(
+        evaluation.generation.chunk_dir, fingerprint, description=step, model=str(model_dir)
+    )
     try:
         answers, _ = generate_in_chunks(
             generator,
@@ -192,7 +195,7 @@ def evaluate_judge(
         )
     model_sha256 = directory_sha256(model_dir)
     answers = _generate_resumably(
-        "evaluate_judge", model_dir, model_sha256, prompts, sampling, evaluation
+        "evaluate_judge", model_dir, model_sha256, prompts, sampling, evaluation=evaluation
     )
     parsed = [[parse_score(text) for text in row] for row in answers]
     means = [aggregate_scores(row) for row in parsed]
@@ -287,7 +290,7 @@ def generate_eval_answers(
         model_sha256,
         [r["prompt"] for r in rows],
         evaluation.answer_sampling,
-        evaluation,
+        evaluation=evaluation,
     )
     for row, (answer,) in zip(rows, answers, strict=True):
         row.update(
@@ -318,7 +321,9 @@ def open_evaluator(evaluation: EvaluationConfig, credentials: dict):
         )
     from self_rewarding.generation import make_generator
 
-    return make_generator(evaluator.model, evaluator.backend, precision=evaluation.generation.precision)
+    return make_generator(
+        evaluator.model, evaluator.backend, precision=evaluation.generation.precision
+    )
 
 
 def _evaluator_identity(evaluation: EvaluationConfig) -> dict:

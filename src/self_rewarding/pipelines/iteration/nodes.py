@@ -3,7 +3,8 @@ wrappers that read and write DataFrames and call the core and the generation and
 training layers.
 
 Every generated row carries ``iteration`` and what made it: ``model_path``,
-``model_sha256``, ``template_sha256`` and ``seed``.
+``model_sha256``, ``template_sha256``, the ``backend`` and its ``precision``, and the
+``seed`` of the sampler that produced that very row.
 """
 
 from __future__ import annotations
@@ -59,22 +60,51 @@ def open_generator(model_dir: Path, config: IterationConfig):
     from self_rewarding.generation import shared_generator
 
     generation = config.generation
-    return shared_generator(model_dir, generation.backend, generation.batch_size, generation.seed)
+    return shared_generator(
+        model_dir,
+        generation.backend,
+        generation.batch_size,
+        generation.precision,
+        generation.request_timeout_seconds,
+    )
 
 
-def _chunk_store(step: str, model_sha256: str, settings: dict, config: IterationConfig):
+def _chunk_store(
+    step: str,
+    model_sha256: str,
+    template_hash: str | None,
+    settings: dict,
+    config: IterationConfig,
+    *,
+    generator,
+):
+    """Finished chunks of one step, keyed by everything that changes what it generates."""
     from self_rewarding.generation.chunks import ChunkStore
 
-    fingerprint = {"step": step, "model_sha256": model_sha256, **settings}
-    return ChunkStore(config.generation.chunk_dir, fingerprint)
+    fingerprint = {
+        "step": step,
+        "model_sha256": model_sha256,
+        "template_sha256": template_hash,
+        "backend": generator.backend,
+        "precision": generator.precision,
+        **settings,
+    }
+    t = settings.get("t")
+    return ChunkStore(
+        config.generation.chunk_dir,
+        fingerprint,
+        description=f"iteration {t}: {step}",
+        model=generator.model_path,
+    )
 
 
-def _provenance(model_dir: Path, model_sha256: str, template_hash: str | None, seed: int) -> dict:
+def _provenance(model_dir: Path, model_sha256: str, template_hash: str | None, generator) -> dict:
     return {
         "model_path": str(model_dir),
         "model_sha256": model_sha256,
         "template_sha256": template_hash,
-        "seed": seed,
+        "backend": generator.backend,
+        "precision": generator.precision,
     }
 
 
@@ -107,15 +137,17 @@ def generate_prompts(
     pool = PromptPool.from_prompts(seed_prompts)
     model_sha256 = directory_sha256(model_dir)
     header_sha256 = hashlib.sha256(SELF_INSTRUCT_HEADER.encode("utf-8")).hexdigest()
+    generator = open_generator(model_dir, iteration)
     store = _chunk_store(
         "self_instruct",
         model_sha256,
+        header_sha256,
         {"t": t, "self_instruct": dataclasses.asdict(config), "seeds": sorted(seed_prompts)},
         iteration,
+        generator=generator,
     )
-    generator = open_generator(model_dir, iteration)
     sampling = dataclasses.replace(config.sampling, stop=config.sampling.stop + SELF_INSTRUCT_STOP)
-    provenance = _provenance(model_dir, model_sha256, header_sha256, config.seed)
+    provenance = _provenance(model_dir, model_sha256, header_sha256, generator)
     accepted: list[str] = []
     rows: list[dict] = []
     engine_tokens, engine_seconds = generator.tokens_generated, generator.seconds
@@ -152,6 +184,7 @@ def generate_prompts(
                         "finish_reason": completion.finish_reason,
                         "iteration": t,
                         **provenance,
+                        "seed": completion.seed,
                     }
                 )
     finally:
@@ -205,11 +238,17 @@ def generate_candidates(
     prompts = generated_prompts[generated_prompts["accepted"]].reset_index(drop=True)
     sampling = iteration.candidates
     model_sha256 = directory_sha256(model_dir)
+    generator = open_generator(model_dir, iteration)
     store = _chunk_store(
-        "candidates", model_sha256, {"t": t, "sampling": dataclasses.asdict(sampling)}, iteration
+        "candidates",
+        model_sha256,
+        None,
+        {"t": t, "sampling": dataclasses.asdict(sampling)},
+        iteration,
+        generator=generator,
     )
     completions, figures = generate_in_chunks(
-        open_generator(model_dir, iteration),
+        generator,
         list(prompts["prompt"]),
         sampling,
         store,
@@ -217,7 +256,7 @@ def generate_candidates(
         description=f"iteration {t}: candidates",
     )
     store.clear()
-    provenance = _provenance(model_dir, model_sha256, None, sampling.seed)
+    provenance = _provenance(model_dir, model_sha256, None, generator)
     rows = [
         {
             "prompt_id": row.prompt_id,
@@ -228,6 +267,7 @@ def generate_candidates(
             "finish_reason": completion.finish_reason,
             "iteration": t,
             **provenance,
+            "seed": completion.seed,
         }
         for row, samples in zip(prompts.itertuples(), completions, strict=True)
         for k, completion in enumerate(samples)
@@ -269,14 +309,21 @@ def judge_candidates(
             sampling, regex=constrained_answer_regex(sampling.max_new_tokens)
         )
     model_sha256 = directory_sha256(model_dir)
+    generator = open_generator(model_dir, iteration)
+    judge_template_sha256 = template_sha256(JUDGE_TEMPLATE_NAME)
     store = _chunk_store(
-        "judge", model_sha256, {"t": t, "sampling": dataclasses.asdict(sampling)}, iteration
+        "judge",
+        model_sha256,
+        judge_template_sha256,
+        {"t": t, "sampling": dataclasses.asdict(sampling)},
+        iteration,
+        generator=generator,
     )
     prompts = [
         render_judge_prompt(p, r) for p, r in zip(candidates["prompt"], candidates["response"])
     ]
     answers, figures = generate_in_chunks(
-        open_generator(model_dir, iteration),
+        generator,
         prompts,
         sampling,
         store,
@@ -284,9 +331,7 @@ def judge_candidates(
         description=f"iteration {t}: judge",
     )
     store.clear()
-    provenance = _provenance(
-        model_dir, model_sha256, template_sha256(JUDGE_TEMPLATE_NAME), sampling.seed
-    )
+    provenance = _provenance(model_dir, model_sha256, judge_template_sha256, generator)
     rows = [
         {
             "prompt_id": candidate.prompt_id,
@@ -297,6 +342,7 @@ def judge_candidates(
             "constrained": judge.constrained,
             "iteration": t,
             **provenance,
+            "seed": text.seed,
         }
         for candidate, texts in zip(candidates.itertuples(), answers, strict=True)
         for sample, text in enumerate(texts)
@@ -394,7 +440,7 @@ def train_next_model(model_dir: Path, preference_pairs: pd.DataFrame, pairs_gate
         model_dir: M_t.
         preference_pairs: AIFT(M_t).
         pairs_gate: The passed gate of the pairs (orders this step after it).
-        dpo: ``trainer``: ``DPOConfig`` fields (paper: beta 0.1).
+        dpo: ``trainer``: ``DPOConfig`` fields (paper: beta 0.1); ``precision``.
 
     Returns:
         The staged model directory and the training metrics.
@@ -408,7 +454,14 @@ def train_next_model(model_dir: Path, preference_pairs: pd.DataFrame, pairs_gate
     staging = model_staging_directory(Path(model_dir).parent, "dpo")
     rows = preference_pairs[["prompt", "chosen", "rejected"]].to_dict(orient="records")
     try:
-        metrics = train_dpo(model_dir, rows, staging, dpo["trainer"], metrics_prefix="dpo")
+        metrics = train_dpo(
+            model_dir,
+            rows,
+            staging,
+            dpo["trainer"],
+            metrics_prefix="dpo",
+            precision=dpo.get("precision", "auto"),
+        )
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -18,7 +18,12 @@ def _train(base_model: Path, frames: list[pd.DataFrame], sft: dict, prefix: str)
     staging = model_staging_directory(Path(base_model).parent, prefix)
     try:
         metrics = train_sft(
-            base_model, examples.to_dict(orient="records"), staging, sft["trainer"], prefix
+            base_model,
+            examples.to_dict(orient="records"),
+            staging,
+            sft["trainer"],
+            prefix,
+            precision=sft.get("precision", "auto"),
         )
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -32,7 +37,7 @@ def train_sft_baseline(base_model: Path, ift_train: pd.DataFrame, sft: dict):
     Args:
         base_model: M0.
         ift_train: IFT examples.
-        sft: ``trainer``: ``SFTConfig`` fields.
+        sft: ``trainer``: ``SFTConfig`` fields; ``precision``.
 
     Returns:
         The staged model directory and the training metrics.
@@ -47,7 +52,7 @@ def train_m1(base_model: Path, ift_train: pd.DataFrame, eft_train: pd.DataFrame,
         base_model: M0.
         ift_train: IFT examples.
         eft_train: EFT judge examples.
-        sft: ``trainer``: ``SFTConfig`` fields.
+        sft: ``trainer``: ``SFTConfig`` fields; ``precision``.
 
     Returns:
         The staged model directory and the training metrics.

@@ -1,0 +1,94 @@
+"""The hardware of this process, read through torch, and the precision it resolves to
+(the rule is ``core.precision``)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+from self_rewarding.core.precision import Hardware, resolve_precision
+
+logger = logging.getLogger(__name__)
+
+PROVENANCE_FILE = "self_rewarding_provenance.json"
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return set()
+    line = next((line for line in text.splitlines() if line.startswith("flags")), "")
+    return set(line.partition(":")[2].split())
+
+
+def _cpu_native_bf16() -> bool:
+    import torch
+
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    found = [getattr(torch.cpu, name) for name in probes if hasattr(torch.cpu, name)]
+    if found:
+        return any(probe() for probe in found)
+    return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())  # torch without the probes
+
+
+@functools.cache
+def detect_hardware() -> Hardware:
+    """What this process computes on (CUDA when torch sees a device)."""
+    import torch
+
+    on_cuda = torch.cuda.is_available()
+    return Hardware(
+        device="cuda" if on_cuda else "cpu",
+        cpu_capability=str(torch.backends.cpu.get_cpu_capability()),
+        cpu_native_bf16=_cpu_native_bf16(),
+        cuda_name=torch.cuda.get_device_name(0) if on_cuda else None,
+        cuda_bf16=bool(on_cuda and torch.cuda.is_bf16_supported()),
+    )
+
+
+def resolve(requested: str) -> str:
+    """Resolves a requested precision (``auto`` included) on this process's hardware."""
+    hardware = detect_hardware()
+    resolved = resolve_precision(requested, hardware)
+    logger.info(
+        "Precision %s -> %s on %s (CPU %s, native bf16: %s)",
+        requested,
+        resolved,
+        hardware.cuda_name or "CPU",
+        hardware.cpu_capability,
+        hardware.cpu_native_bf16,
+    )
+    return resolved
+
+
+def precision_record(requested: str, resolved: str) -> dict[str, str]:
+    """What a model directory and an MLflow run record about how it was computed."""
+    return {
+        "precision_requested": requested,
+        "precision": resolved,
+        **{f"hardware_{k}": v for k, v in detect_hardware().describe().items()},
+    }
+
+
+def log_precision(prefix: str, requested: str, resolved: str) -> None:
+    """Logs the precision and the hardware to the active MLflow run, if any."""
+    import mlflow
+
+    if mlflow.active_run() is None:
+        return
+    hardware = {f"hardware.{k}": v for k, v in detect_hardware().describe().items()}
+    mlflow.log_params(
+        {f"{prefix}.precision": resolved, f"{prefix}.precision_requested": requested, **hardware}
+    )
+
+
+def write_provenance(model_dir: str | Path, record: dict) -> None:
+    """Records how a model directory was made (precision, hardware, ...) inside it."""
+    import json
+
+    from self_rewarding.core.records import write_text_atomic
+
+    path = Path(model_dir) / PROVENANCE_FILE
+    write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")

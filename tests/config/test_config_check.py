@@ -1,0 +1,153 @@
+"""Every environment's parameters build every config, trainer configs included; a bad
+parameter stops ``kedro run`` before any work, naming the file and the key."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from kedro.config import OmegaConfigLoader
+
+from self_rewarding.config_check import ConfigError, check_parameters
+from self_rewarding.core.types import (
+    BaseModelConfig,
+    EFTConfig,
+    EvaluationConfig,
+    IFTConfig,
+    IterationConfig,
+    JudgeProbeConfig,
+)
+
+PROJECT = Path(__file__).resolve().parents[2]
+CONF = PROJECT / "conf"
+ENVIRONMENTS = ["local", "test", "paper", "gpu"]  # local: base alone
+
+
+def _parameters(env: str, runtime_params: dict | None = None) -> dict:
+    loader = OmegaConfigLoader(
+        str(CONF),
+        base_env="base",
+        default_run_env="local",
+        env=env,
+        runtime_params=runtime_params,
+        merge_strategy={"parameters": "soft"},
+    )
+    return loader["parameters"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_environment_builds_every_config(env, tmp_path):
+    from self_rewarding.train.arguments import training_arguments
+
+    parameters = _parameters(env)
+    check_parameters(parameters, CONF, env)
+    BaseModelConfig(**parameters["model"])
+    JudgeProbeConfig(**parameters["judge_probe"])
+    IFTConfig(**parameters["ift"])
+    EFTConfig(**parameters["eft"])
+    iteration = IterationConfig(**parameters["iteration"])
+    evaluation = EvaluationConfig(**parameters["evaluation"])
+    assert iteration.generation.precision == "auto"
+    assert evaluation.generation.precision == "auto"
+    for kind in ("sft", "dpo"):
+        block = parameters[kind]
+        assert block["precision"] == "auto"
+        args, resolved = training_arguments(
+            kind, block["trainer"], block["precision"], str(tmp_path / kind)
+        )
+        assert resolved in {"bf16", "fp16", "fp32"}
+        assert args.bf16 == (resolved == "bf16")
+        assert args.learning_rate == block["trainer"]["learning_rate"]
+
+
+def test_one_runtime_parameter_sets_every_precision():
+    parameters = _parameters("local", {"precision": "fp32"})
+    assert parameters["sft"]["precision"] == "fp32"
+    assert parameters["dpo"]["precision"] == "fp32"
+    assert parameters["iteration"]["generation"]["precision"] == "fp32"
+    assert parameters["evaluation"]["generation"]["precision"] == "fp32"
+    assert parameters["judge_probe"]["precision"] == "fp32"
+
+
+def _problems(parameters: dict, env: str = "local", runtime: dict | None = None) -> str:
+    with pytest.raises(ConfigError) as caught:
+        check_parameters(parameters, CONF, env, runtime)
+    return str(caught.value)
+
+
+def test_a_misspelt_trainer_key_is_named_with_its_file():
+    parameters = _parameters("test")
+    parameters["sft"]["trainer"]["learnin_rate"] = 1e-4
+    message = _problems(parameters, "test", {"sft.trainer.learnin_rate": 1e-4})
+    assert "--params: sft.trainer.learnin_rate: unknown key: not a field of trl.SFTConfig" in (
+        message
+    )
+
+
+def test_a_wrong_type_is_named_with_the_file_that_sets_it():
+    parameters = _parameters("test")
+    parameters["dpo"]["trainer"]["max_steps"] = "two"
+    parameters["iteration"]["generation"]["chunk_size"] = "big"
+    message = _problems(parameters, "test")
+    assert "conf/test/parameters_dpo.yml: dpo.trainer.max_steps: Input should be a valid " in (
+        message
+    )
+    assert "conf/test/parameters_iteration.yml: iteration.generation.chunk_size:" in message
+
+
+def test_unknown_precisions_and_precision_flags_in_trainer_blocks_are_refused():
+    parameters = _parameters("local")
+    parameters["sft"]["precision"] = "bf32"
+    parameters["iteration"]["generation"]["precision"] = "half"
+    parameters["dpo"]["trainer"]["bf16"] = True
+    parameters["dpo"]["trainer"]["model_init_kwargs"] = {"dtype": "bfloat16"}
+    message = _problems(parameters)
+    assert "conf/base/parameters_sft.yml: sft.precision: Input should be 'auto'" in message
+    assert "iteration.generation.precision: Input should be 'auto'" in message
+    assert "dpo.trainer.bf16: set dpo.precision (auto, bf16, fp16, fp32) instead" in message
+    assert "dpo.trainer.model_init_kwargs.dtype: set dpo.precision instead" in message
+
+
+def test_nested_core_blocks_are_checked_key_by_key():
+    parameters = _parameters("local")
+    parameters["iteration"]["judge"]["sampling"]["tempreature"] = 0.7
+    parameters["evaluation"]["evaluator"]["kind"] = "anthropic"
+    message = _problems(parameters)
+    assert "iteration.judge.sampling.tempreature: unknown key (known: max_new_tokens" in message
+    assert "evaluation.evaluator.kind: Input should be 'local' or 'openai'" in message
+
+
+def test_a_bad_model_path_is_named(tmp_path):
+    parameters = _parameters("local")
+    parameters["model"]["base"] = str(tmp_path / "no-such-model")
+    message = _problems(parameters)
+    assert f"model.base: no model directory at {tmp_path / 'no-such-model'}" in message
+
+
+def test_kedro_run_stops_before_any_work_on_a_bad_parameter(tmp_path):
+    """A real ``kedro run``: the error names the key and nothing is written."""
+    kedro = Path(sys.executable).with_name("kedro")
+    before = {p for p in (PROJECT / "data").rglob("*") if p.is_file()}
+    result = subprocess.run(
+        [
+            str(kedro),
+            "run",
+            "--env=test",
+            "--pipelines=data_processing",
+            "--params=ift.max_exampels=3",
+        ],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "--params: ift.max_exampels: unknown key" in result.stderr + result.stdout
+    assert "Running node" not in result.stderr + result.stdout
+    after = {p for p in (PROJECT / "data").rglob("*") if p.is_file()}
+    assert after == before
