@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from self_rewarding.core.types import EvaluationConfig, EvaluatorConfig, SamplingConfig
+from self_rewarding.generation.chunks import GenerationError
 from self_rewarding.generation.openai_backend import EvaluatorEndpointError, OpenAIChatGenerator
 from self_rewarding.pipelines.evaluation import nodes
 
@@ -333,8 +334,15 @@ def test_a_killed_evaluation_resumes_from_its_finished_chunks(server, tmp_path):
     # are finished when the run dies.
     chunks = tmp_path / "chunks"
     _ChatCompletions.fail_after = 21
-    with pytest.raises(EvaluatorEndpointError, match="answered HTTP 503"):
+    with pytest.raises(GenerationError) as failure:
         _evaluate(_evaluation(server, chunks, max_concurrency=1, max_retries=0))
+    # the error names the job, the chunk, the evaluator, the endpoint and its status
+    assert failure.match(
+        r"evaluator verdicts: chunk 5 \(4 prompts\) failed on model judge-model at "
+        r"http://127\.0\.0\.1:\d+/v1: The evaluator endpoint http://127\.0\.0\.1:\d+/v1/chat/"
+        r"completions answered HTTP 503 \(after 0 retries\)"
+    )
+    assert isinstance(failure.value.__cause__, EvaluatorEndpointError)
     first_run = _questions()
     assert len(first_run) == 22
     assert len(_files(chunks)) == 5
@@ -364,7 +372,7 @@ def test_the_chunks_are_keyed_on_endpoint_model_and_sampling_never_the_key(serve
         _ChatCompletions.fail_after = fail_after
         try:
             _evaluate(dataclasses.replace(evaluation, evaluator=evaluator), key)
-        except EvaluatorEndpointError:
+        except GenerationError:
             pass
         return _questions()
 
@@ -389,7 +397,7 @@ def test_the_api_key_is_never_written_anywhere(server, tmp_path, caplog):
     chunks = tmp_path / "chunks"
     evaluation = _evaluation(server, chunks, max_retries=0)
     _ChatCompletions.fail_after = 30
-    with pytest.raises(EvaluatorEndpointError) as failure:
+    with pytest.raises(GenerationError) as failure:
         _evaluate(evaluation)
     assert KEY not in str(failure.value)
     assert _files(chunks)  # the finished chunks of the killed run are on disk

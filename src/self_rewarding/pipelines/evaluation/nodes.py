@@ -326,9 +326,10 @@ def open_evaluator(evaluation: EvaluationConfig, credentials: dict):
     )
 
 
-def _evaluator_identity(evaluation: EvaluationConfig) -> dict:
+def _evaluator_identity(evaluation: EvaluationConfig, generator) -> dict:
     """What fixes the evaluator's answers, for the fingerprint of its resumable chunks:
-    the endpoint and its model name (never the key), or the local model's weights."""
+    the endpoint and its model name (never the key), or the local model's weights with
+    the backend and precision it runs on."""
     evaluator = evaluation.evaluator
     if evaluator.kind == "openai":
         return {"kind": "openai", "base_url": evaluator.base_url, "model": evaluator.model}
@@ -337,7 +338,8 @@ def _evaluator_identity(evaluation: EvaluationConfig) -> dict:
         "kind": "local",
         "model": evaluator.model,
         "model_sha256": directory_sha256(model) if model.is_dir() else None,
-        "backend": evaluator.backend,
+        "backend": getattr(generator, "backend", evaluator.backend),
+        "precision": getattr(generator, "precision", None),
     }
 
 
@@ -352,38 +354,42 @@ def _ask_evaluator(evaluation: EvaluationConfig, credentials: dict, jobs: dict) 
 
     Returns:
         ``name``: the evaluator's answers, in prompt order.
+
+    Raises:
+        GenerationError: A chunk failed (for an endpoint: after its retries); the
+            message names the job, the evaluator and the endpoint's error.
     """
     from self_rewarding.generation.chunks import ChunkStore, generate_in_chunks
 
     evaluator = evaluation.evaluator
-    identity = _evaluator_identity(evaluation)
-    stores = {
-        name: ChunkStore(
-            evaluator.chunk_dir,
-            {
+    named = (
+        f"{evaluator.model} at {evaluator.base_url}"
+        if evaluator.kind == "openai"
+        else evaluator.model
+    )
+    answers, stores = {}, []
+    generator = open_evaluator(evaluation, credentials)
+    try:
+        identity = _evaluator_identity(evaluation, generator)
+        for name, (prompts, sampling) in jobs.items():
+            fingerprint = {
                 "step": f"evaluator_{name}",
                 **identity,
                 "sampling": dataclasses.asdict(sampling),
-            },
-        )
-        for name, (_, sampling) in jobs.items()
-    }
-    answers = {}
-    generator = open_evaluator(evaluation, credentials)
-    try:
-        for name, (prompts, sampling) in jobs.items():
+            }
+            stores.append(ChunkStore(evaluator.chunk_dir, fingerprint, f"evaluator {name}", named))
             answers[name], figures = generate_in_chunks(
                 generator,
                 prompts,
                 sampling,
-                stores[name],
+                stores[-1],
                 chunk_size=evaluator.chunk_size,
                 description=f"evaluator {name}",
             )
             logger.info("Evaluator %s: %s", name, figures)
     finally:
         generator.close()
-    for store in stores.values():
+    for store in stores:
         store.clear()
     return answers
 
