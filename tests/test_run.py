@@ -1,8 +1,8 @@
 """End to end on the test environment: a real DVC repro of every stage (real Kedro runs,
 real TRL training of the tiny model, real vLLM generation, real MLflow sqlite store, real
-GX suites) in a fresh git clone of the project: M0 -> M1 -> M2 -> M3; then a DVC
-experiment that changes one sampling parameter, and bad seed data stopping a run before
-training.
+GX suites) in a fresh git clone of the project: M0 -> M1 -> M2 -> M3; then what DVC
+re-runs when the environment or an evaluation module changes, a DVC experiment that
+changes one sampling parameter, and bad seed data stopping a run before training.
 
 Marked ``slow`` (several minutes on two cores); run with ``pytest -m slow``.
 """
@@ -46,6 +46,18 @@ def _run(args, cwd, check=True, **env):
     return result
 
 
+def _set_kedro_env(root: Path, env: str) -> None:
+    """Chooses the Kedro environment of every DVC stage, as `dvc exp run -S` would."""
+    params = root / "params.yaml"
+    text = re.sub(r"(?m)^kedro_env: .*$", f"kedro_env: {env}", params.read_text())
+    params.write_text(text)
+
+
+def _changed_stages(root: Path) -> set[str]:
+    """The stages `dvc repro` would run now."""
+    return set(json.loads(_run(["dvc", "status", "--json"], root).stdout))
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """A fresh copy of the committed and working-tree project files in its own git
@@ -65,6 +77,7 @@ def project(tmp_path_factory) -> Path:
             shutil.copy2(source, root / name)
     for name in ("dvc.lock",):
         (root / name).unlink(missing_ok=True)
+    _set_kedro_env(root, "test")
     _run(["git", "init", "-q"], root)
     _run(["git", "add", "-A"], root)
     _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], root)
@@ -254,6 +267,44 @@ def test_second_repro_has_nothing_to_do(reproduced):
     assert "up to date" in status.stdout
     again = _run(["dvc", "repro"], reproduced)
     assert "Running stage" not in again.stdout
+
+
+EVALUATION_STAGES = {
+    *(f"evaluate_judge@{m}" for m in EVALUATED),
+    *(f"evaluate_answers@{m}" for m in EVALUATED),
+    "evaluate_instruction_following",
+    "evaluation_report",
+}
+
+
+def test_another_environment_reruns_every_stage_instead_of_reusing_outputs(reproduced):
+    stages = _changed_stages(reproduced)
+    assert stages == set()
+    _set_kedro_env(reproduced, "local")
+    try:
+        changed = _changed_stages(reproduced)
+        # A KEDRO_ENV that disagrees with the tracked one stops the stage, naming both.
+        mismatch = _run(["scripts/kedro-run", "run"], reproduced, check=False, KEDRO_ENV="test")
+    finally:
+        _set_kedro_env(reproduced, "test")
+    lock = yaml.safe_load((reproduced / "dvc.lock").read_text())["stages"]
+    assert changed == set(lock)  # every stage, none "up to date"
+    assert mismatch.returncode == 2
+    assert "KEDRO_ENV=test, but params.yaml says kedro_env: local" in mismatch.stderr
+    assert "dvc exp run -S kedro_env=test" in mismatch.stderr
+    assert _changed_stages(reproduced) == set()
+
+
+def test_editing_an_evaluation_module_reruns_only_the_evaluation(reproduced):
+    metrics = reproduced / "src/self_rewarding/core/metrics.py"
+    original = metrics.read_text()
+    metrics.write_text(original + "\n# an edit\n")
+    try:
+        changed = _changed_stages(reproduced)
+    finally:
+        metrics.write_text(original)
+    assert changed == EVALUATION_STAGES
+    assert _changed_stages(reproduced) == set()
 
 
 def test_a_sampling_change_reruns_only_the_stages_downstream_of_it(reproduced):

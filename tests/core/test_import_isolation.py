@@ -18,6 +18,8 @@ CORE_MODULES = (
     "self_rewarding.core.filters",
     "self_rewarding.core.pairs",
     "self_rewarding.core.precision",
+    "self_rewarding.core.correlation",
+    "self_rewarding.core.metrics",
 )
 
 FORBIDDEN = (

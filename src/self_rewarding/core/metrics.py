@@ -1,4 +1,6 @@
-"""Agreement of a judge with human rankings (paper Table 4)."""
+"""Agreement of a judge with human rankings (paper Table 4), win rates and length
+buckets: the evaluation's metrics. (``pearson`` lives in ``core.correlation``, which the
+iteration uses too, so that editing these metrics re-runs the evaluation only.)"""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+
+from self_rewarding.core.correlation import pearson
 
 
 def _missing(score: float | None) -> bool:
@@ -96,26 +100,9 @@ def average_ranks(values: Sequence[float]) -> list[float]:
     return ranks
 
 
-def _pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    n = len(xs)
-    if n < 2:
-        return None
-    mean_x, mean_y = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mean_x) ** 2 for x in xs)
-    syy = sum((y - mean_y) ** 2 for y in ys)
-    if sxx == 0 or syy == 0:
-        return None
-    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / (sxx * syy) ** 0.5
-
-
-def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """Pearson correlation; None when undefined (fewer than 2 points, or a constant)."""
-    return _pearson(list(xs), list(ys))
-
-
 def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     """Spearman's rho (Pearson of average ranks); None when undefined."""
-    return _pearson(average_ranks(xs), average_ranks(ys))
+    return pearson(average_ranks(xs), average_ranks(ys))
 
 
 def kendall_tau_b(xs: Sequence[float], ys: Sequence[float]) -> float | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from self_rewarding.core.correlation import pearson
 from self_rewarding.core.filters import PromptPool, filter_prompts
 from self_rewarding.core.judge import (
     aggregate_scores,
@@ -27,7 +28,6 @@ from self_rewarding.core.judge import (
     parse_score,
     score_summary,
 )
-from self_rewarding.core.metrics import pearson
 from self_rewarding.core.pairs import select_pair, why_no_pair
 from self_rewarding.core.prompts import JUDGE_TEMPLATE_NAME, render_judge_prompt, template_sha256
 from self_rewarding.core.provenance import directory_sha256

@@ -1,0 +1,113 @@
+"""Each DVC stage lists the code it runs: the modules its nodes import, followed through
+the project's imports (a missing one would let a code change go unnoticed by
+`dvc repro`); evaluation-only modules are no dependency of training or the iteration."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+import yaml
+
+PROJECT = Path(__file__).resolve().parents[1]
+SRC = PROJECT / "src"
+
+# The node modules each stage runs; the project's framework (settings, hooks, datasets)
+# runs in every stage.
+STAGE_NODES = {
+    "data_processing": ["pipelines.data_processing.nodes", "pipelines.validation_nodes"],
+    "base_model": ["pipelines.base_model.nodes"],
+    "sft_baseline": ["pipelines.sft.nodes"],
+    "sft_m1": ["pipelines.sft.nodes", "pipelines.judging", "pipelines.validation_nodes"],
+    "judge_probe": ["pipelines.judging"],
+    "self_instruct": ["pipelines.iteration.nodes", "pipelines.validation_nodes"],
+    "candidates": ["pipelines.iteration.nodes"],
+    "judge": ["pipelines.iteration.nodes", "pipelines.validation_nodes"],
+    "pairs": ["pipelines.iteration.nodes", "pipelines.validation_nodes"],
+    "dpo": ["pipelines.iteration.nodes"],
+    "evaluate_judge": ["pipelines.evaluation.nodes"],
+    "evaluate_answers": ["pipelines.evaluation.nodes"],
+    "evaluate_instruction_following": ["pipelines.evaluation.nodes"],
+    "evaluation_report": ["pipelines.evaluation.nodes"],
+}
+FRAMEWORK = ["settings", "config_check", "datasets"]
+# Imported by a node module for nodes of other stages only (function-level imports).
+NOT_RUN = {
+    stage: {"train/dpo.py", "train/arguments.py", "train/callbacks.py", "train/__init__.py"}
+    for stage in ("self_instruct", "candidates", "judge", "pairs")
+} | {"sft_baseline": set()}
+EVALUATION_ONLY = {"core/metrics.py", "generation/openai_backend.py"}
+
+
+def _file(module: str) -> Path | None:
+    path = SRC / module.replace(".", "/")
+    if (path / "__init__.py").is_file():
+        return path / "__init__.py"
+    return path.with_suffix(".py") if path.with_suffix(".py").is_file() else None
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return {name for name in found if name.startswith("self_rewarding")}
+
+
+def _closure(modules: list[str]) -> set[str]:
+    """Source files (relative to src/self_rewarding) that the modules import, transitively;
+    the hooks' own imports (closing engines, MLflow tags) are left out."""
+    seen: set[Path] = set()
+    todo = [f"self_rewarding.{m}" for m in modules]
+    while todo:
+        path = _file(todo.pop())
+        if path is None or path in seen:
+            continue
+        seen.add(path)
+        if path.name != "hooks.py":
+            todo.extend(_imports(path))
+    return {p.relative_to(SRC / "self_rewarding").as_posix() for p in seen}
+
+
+def _declared(stage: dict) -> set[str]:
+    body = stage.get("do", stage)
+    return {d for d in body["deps"] if isinstance(d, str) and d.startswith("src/")}
+
+
+def _covered(file: str, deps: set[str]) -> bool:
+    path = f"src/self_rewarding/{file}"
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in deps)
+
+
+STAGES = yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"]
+
+
+def test_every_stage_is_mapped():
+    assert set(STAGES) == set(STAGE_NODES)
+
+
+@pytest.mark.parametrize("stage", sorted(STAGE_NODES))
+def test_a_stage_depends_on_every_module_it_runs(stage):
+    runs = _closure(STAGE_NODES[stage] + FRAMEWORK) - NOT_RUN.get(stage, set())
+    deps = _declared(STAGES[stage])
+    missing = sorted(f for f in runs if not _covered(f, deps) and not f.endswith("__init__.py"))
+    assert missing == []
+
+
+@pytest.mark.parametrize("stage", sorted(STAGE_NODES))
+def test_evaluation_modules_are_dependencies_of_evaluation_stages_only(stage):
+    deps = _declared(STAGES[stage])
+    touched = {f for f in EVALUATION_ONLY if _covered(f, deps)}
+    if stage.startswith("evaluat"):
+        assert touched == EVALUATION_ONLY
+    else:
+        assert touched == set()
+
+
+def test_every_stage_tracks_the_kedro_environment():
+    for name, stage in STAGES.items():
+        assert "kedro_env" in stage.get("do", stage)["params"], name
+    assert yaml.safe_load((PROJECT / "params.yaml").read_text())["kedro_env"] == "local"
