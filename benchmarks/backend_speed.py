@@ -40,7 +40,7 @@ def main() -> None:
     )
     speeds = {}
     for backend in ("vllm", "transformers"):
-        generator = make_generator(args.model, backend, args.batch_size, seed=0)
+        generator = make_generator(args.model, backend, args.batch_size)
         try:
             generator.generate(prompts[:1], sampling)  # starts the engine / warms up
             tokens, seconds = generator.tokens_generated, generator.seconds

@@ -57,7 +57,7 @@ def main() -> None:
     constrained = dataclasses.replace(free, regex=constrained_answer_regex(args.max_new_tokens))
     results = []
     for model in args.models:
-        generator = make_generator(model, backend="vllm", seed=args.seed)
+        generator = make_generator(model, backend="vllm")
         try:
             for mode, sampling in (("free", free), ("constrained", constrained)):
                 started = time.perf_counter()

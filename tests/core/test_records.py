@@ -185,3 +185,29 @@ def test_write_text_atomic_creates_parents_and_writes_exact_text(tmp_path):
     write_text_atomic(path, "x\ny")
     assert path.read_bytes() == b"x\ny"
     assert [p.name for p in path.parent.iterdir()] == ["out.txt"]
+
+
+def test_a_repeated_id_is_named_with_both_lines(tmp_path):
+    from self_rewarding.core.records import RecordError, read_jsonl
+
+    path = tmp_path / "seed.jsonl"
+    path.write_text(
+        '{"prompt_id": "a", "prompt": "x"}\n'
+        '{"prompt_id": null, "prompt": "y"}\n'
+        '{"prompt_id": null, "prompt": "z"}\n'
+        '{"prompt_id": "a", "prompt": "w"}\n'
+    )
+    with pytest.raises(RecordError) as caught:
+        read_jsonl(path, unique_fields=["prompt_id"])
+    assert str(caught.value) == f"{path}, line 4, field 'prompt_id': duplicate 'a', first on line 1"
+    assert len(read_jsonl(path)) == 4  # ids are checked only where asked
+
+
+def test_an_empty_seed_file_is_an_error_when_rows_are_required(tmp_path):
+    from self_rewarding.core.records import RecordError, read_jsonl
+
+    path = tmp_path / "seed.jsonl"
+    path.write_text("\n\n")
+    with pytest.raises(RecordError, match=r"seed.jsonl: no rows \(the file is empty\); at least 1"):
+        read_jsonl(path, min_rows=1)
+    assert read_jsonl(path) == []

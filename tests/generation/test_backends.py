@@ -17,7 +17,7 @@ SAMPLING = SamplingConfig(temperature=0.7, top_p=0.9, max_new_tokens=8, n=2, see
 def test_backend_returns_n_completions_per_prompt(tiny_model_dir, backend):
     if backend == "vllm" and not is_vllm_available():
         pytest.fail("vLLM is part of the CPU install (make setup): it must be importable")
-    generator = make_generator(tiny_model_dir, backend=backend, batch_size=2, seed=0)
+    generator = make_generator(tiny_model_dir, backend=backend, batch_size=2)
     try:
         completions = generator.generate(PROMPTS, SAMPLING)
     finally:
@@ -60,7 +60,7 @@ def test_vllm_engine_serves_several_calls_and_applies_regex_and_stop(tiny_model_
         pytest.fail("vLLM is part of the CPU install (make setup): it must be importable")
     from self_rewarding.core.judge import constrained_answer_regex, parse_score
 
-    generator = make_generator(tiny_model_dir, backend="vllm", seed=0)
+    generator = make_generator(tiny_model_dir, backend="vllm")
     try:
         constrained = SamplingConfig(
             max_new_tokens=16, n=3, regex=constrained_answer_regex(16), temperature=1.0
@@ -95,3 +95,8 @@ def test_transformers_reports_tokens_and_finish_reason_and_cuts_at_stop(tiny_mod
     assert {c.finish_reason for c in flat} <= {"stop", "length"}
     assert all("e" not in str(c) for c in flat)
     assert generator.tokens_generated == sum(c.n_tokens for c in flat)
+
+
+def test_a_bad_model_path_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"No model directory at .*no-such-model"):
+        make_generator(tmp_path / "no-such-model", backend="transformers")

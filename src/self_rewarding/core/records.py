@@ -20,7 +20,8 @@ class RecordError(ValueError):
         self.path = str(path)
         self.line = line
         self.field = field
-        where = f"{self.path}, line {line}" + (f", field '{field}'" if field else "")
+        where = self.path + (f", line {line}" if line else "")
+        where += f", field '{field}'" if field else ""
         super().__init__(f"{where}: {message}")
 
 
@@ -28,6 +29,8 @@ def read_jsonl(
     path: str | Path,
     required_fields: Sequence[str] = (),
     non_empty_fields: Sequence[str] = (),
+    unique_fields: Sequence[str] = (),
+    min_rows: int = 0,
 ) -> list[dict]:
     """Reads a JSON Lines file, checking each row before anything uses it.
 
@@ -35,18 +38,22 @@ def read_jsonl(
         path: The file to read.
         required_fields: Fields every row must have (a null value counts as missing).
         non_empty_fields: Fields that must also hold a non-blank string.
+        unique_fields: Fields whose non-null values must not repeat (ids).
+        min_rows: Fewest rows the file must hold (1: an empty file is an error).
 
     Returns:
         The rows, in file order. Blank lines are skipped.
 
     Raises:
         FileNotFoundError: The file does not exist.
-        RecordError: A line is not a JSON object, or a field is missing or empty.
+        RecordError: A line is not a JSON object, a field is missing or empty, an id
+            repeats, or the file has fewer than ``min_rows`` rows.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: JSONL file not found")
     rows = []
+    first_seen: dict[str, dict] = {field: {} for field in unique_fields}
     with path.open(encoding="utf-8") as handle:
         for line_number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -60,7 +67,23 @@ def read_jsonl(
             if not isinstance(row, dict):
                 raise RecordError(path, line_number, "not a JSON object")
             check_fields(row, path, line_number, required_fields, non_empty_fields)
+            for field, seen in first_seen.items():
+                value = row.get(field)
+                if value is None:
+                    continue
+                key = json.dumps(value, sort_keys=True)
+                if key in seen:
+                    raise RecordError(
+                        path,
+                        line_number,
+                        f"duplicate {value!r}, first on line {seen[key]}",
+                        field=field,
+                    )
+                seen[key] = line_number
             rows.append(row)
+    if len(rows) < min_rows:
+        found = "no rows (the file is empty)" if not rows else f"only {len(rows)} rows"
+        raise RecordError(path, 0, f"{found}; at least {min_rows} needed")
     return rows
 
 

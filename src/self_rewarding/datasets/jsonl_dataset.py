@@ -32,6 +32,8 @@ class JSONLinesDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         filepath: str,
         required_fields: list[str] | None = None,
         non_empty_fields: list[str] | None = None,
+        unique_fields: list[str] | None = None,
+        min_rows: int = 0,
         metadata: dict[str, Any] | None = None,
     ):
         """Creates the dataset.
@@ -40,15 +42,26 @@ class JSONLinesDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             filepath: The ``.jsonl`` file.
             required_fields: Fields every row must have, checked on load.
             non_empty_fields: Fields that must hold non-blank text, checked on load.
+            unique_fields: Id fields whose values must not repeat, checked on load.
+            min_rows: Fewest rows a load accepts (1 for seed data: an empty file is an
+                error, not an empty run).
             metadata: Free-form metadata, ignored by Kedro.
         """
         self._filepath = Path(filepath)
         self._required_fields = list(required_fields or [])
         self._non_empty_fields = list(non_empty_fields or [])
+        self._unique_fields = list(unique_fields or [])
+        self._min_rows = min_rows
         self.metadata = metadata
 
     def load(self) -> pd.DataFrame:
-        rows = read_jsonl(self._filepath, self._required_fields, self._non_empty_fields)
+        rows = read_jsonl(
+            self._filepath,
+            self._required_fields,
+            self._non_empty_fields,
+            self._unique_fields,
+            self._min_rows,
+        )
         return pd.DataFrame(rows)
 
     def save(self, data: pd.DataFrame | list[dict]) -> None:

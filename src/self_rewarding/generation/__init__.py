@@ -50,7 +50,9 @@ def make_generator(
 
     if backend not in {"auto", "vllm", "transformers"}:
         raise ValueError(f"backend must be auto, vllm or transformers, not {backend!r}")
-    if not Path(model_path).is_dir() or not (Path(model_path) / "config.json").is_file():
+    local = Path(model_path).exists() or str(model_path).startswith(("/", ".", "~", "data/"))
+    if local and not (Path(model_path).expanduser() / "config.json").is_file():
+        # A bare "org/name" is left to the backend as a hub id.
         raise FileNotFoundError(f"No model directory at {model_path} (config.json missing)")
     resolved = resolve(precision)
     if backend == "vllm" or (backend == "auto" and is_vllm_available()):

@@ -1,0 +1,106 @@
+"""The vLLM engine, for real on the tiny model: a completion depends only on its prompt,
+its index and the sampling seed (not on the batch, the order or what the engine drew
+before, nor on the engine being a fresh one); a hung or dead engine is an error that
+names the model, and the chunk store names the step and the chunk."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from self_rewarding.core.types import SamplingConfig
+from self_rewarding.generation import make_generator
+from self_rewarding.generation.chunks import ChunkStore, GenerationError, generate_in_chunks
+from self_rewarding.generation.vllm_backend import VLLMEngineError, VLLMGenerator
+
+SAMPLING = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=8, n=2, seed=5)
+
+
+def _texts(rows):
+    return [[(str(c), c.seed) for c in row] for row in rows]
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir):
+    generator = make_generator(tiny_model_dir, backend="vllm", precision="fp32")
+    yield generator
+    generator.close()
+
+
+def test_a_completion_depends_only_on_its_prompt_index_and_seed(engine, tiny_model_dir):
+    first = _texts(engine.generate(["Name a colour.", "Count to three."], SAMPLING))
+    engine.generate(["Something else entirely."], SamplingConfig(n=3, max_new_tokens=8, seed=9))
+    swapped = _texts(engine.generate(["Count to three.", "Name a colour."], SAMPLING))
+    alone = _texts(engine.generate(["Count to three."], SAMPLING))
+
+    assert swapped == [first[1], first[0]]
+    assert alone == [first[1]]
+    seeds = [seed for row in first for _, seed in row]
+    assert len(set(seeds)) == 4  # every sample has a seed of its own, and records it
+    assert engine.precision == "fp32" and engine.backend == "vllm"
+
+    # A fresh engine (a stage run alone under DVC) gives the same completions.
+    fresh = make_generator(tiny_model_dir, backend="vllm", precision="fp32")
+    try:
+        assert _texts(fresh.generate(["Name a colour."], SAMPLING)) == [first[0]]
+    finally:
+        fresh.close()
+
+    other_seed = _texts(
+        engine.generate(
+            ["Name a colour."],
+            SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=8, n=2, seed=6),
+        )
+    )
+    assert other_seed != [first[0]]
+
+
+def test_an_engine_past_its_deadline_is_stopped_with_an_error(tiny_model_dir):
+    # Starting the engine alone takes longer than this deadline.
+    generator = VLLMGenerator(tiny_model_dir, precision="fp32", request_timeout_seconds=0.5)
+    try:
+        with pytest.raises(VLLMEngineError, match=r"did not answer within 0.5 s") as caught:
+            generator.generate(["Name a colour."], SAMPLING)
+        assert str(tiny_model_dir) in str(caught.value)
+        assert generator._process is None  # killed, not left running
+    finally:
+        generator.close()
+
+
+def test_a_dead_engine_is_an_error_naming_the_step_the_model_and_the_chunk(
+    engine, tiny_model_dir, tmp_path
+):
+    generator = make_generator(tiny_model_dir, backend="vllm", precision="fp32")
+    prompts = [f"Say the number {i}." for i in range(4)]
+    store = ChunkStore(
+        tmp_path, {"step": "candidates"}, "iteration 1: candidates", str(tiny_model_dir)
+    )
+    calls = []
+
+    def kill_after_first_chunk(chunk_prompts, sampling, chat=True):
+        if calls:
+            os.kill(generator._process.pid, signal.SIGKILL)
+        calls.append(chunk_prompts)
+        return type(generator).generate(generator, chunk_prompts, sampling, chat)
+
+    generator.generate = kill_after_first_chunk
+    try:
+        with pytest.raises(GenerationError) as caught:
+            generate_in_chunks(
+                generator, prompts, SAMPLING, store, chunk_size=2, description="iteration 1"
+            )
+    finally:
+        generator.close()
+    message = str(caught.value)
+    assert message.startswith("iteration 1: candidates: chunk 1 (2 prompts) failed on model")
+    assert str(tiny_model_dir) in message and "exited with code -9" in message
+    assert len(list(store.directory.glob("*.json"))) == 1  # chunk 0 is kept
+
+    # The rerun resumes: chunk 0 from disk, only chunk 1 generated.
+    completions, figures = generate_in_chunks(
+        engine, prompts, SAMPLING, store, chunk_size=2, description="iteration 1"
+    )
+    assert figures["chunks_reused"] == 1
+    assert [len(row) for row in completions] == [2, 2, 2, 2]
