@@ -29,6 +29,7 @@ def read_jsonl(
     path: str | Path,
     required_fields: Sequence[str] = (),
     non_empty_fields: Sequence[str] = (),
+    *,
     unique_fields: Sequence[str] = (),
     min_rows: int = 0,
 ) -> list[dict]:

@@ -32,6 +32,7 @@ class JSONLinesDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         filepath: str,
         required_fields: list[str] | None = None,
         non_empty_fields: list[str] | None = None,
+        *,
         unique_fields: list[str] | None = None,
         min_rows: int = 0,
         metadata: dict[str, Any] | None = None,
@@ -59,8 +60,8 @@ class JSONLinesDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             self._filepath,
             self._required_fields,
             self._non_empty_fields,
-            self._unique_fields,
-            self._min_rows,
+            unique_fields=self._unique_fields,
+            min_rows=self._min_rows,
         )
         return pd.DataFrame(rows)
 
