@@ -213,6 +213,16 @@ def test_every_iteration_step_is_an_mlflow_run_with_the_same_metric_keys(reprodu
         run_of("iter2.dpo")
     )
     assert len(tags(run_of("iter2.dpo"))["model.model_M3.sha256"]) == 64
+    dpo_run = run_of("iter2.dpo")
+    params = dict(connection.execute("select key, value from params where run_uuid = ?", (dpo_run,)))
+    # The parameter as configured, and what it resolved to on this machine.
+    assert params["dpo.precision"] == "auto"
+    provenance = json.loads(
+        (reproduced / "data/06_models/M3/self_rewarding_provenance.json").read_text()
+    )
+    assert params["dpo.resolved_precision"] == provenance["precision"]
+    assert provenance["precision"] in {"bf16", "fp32"}
+    assert params["hardware.cpu_capability"] == provenance["hardware_cpu_capability"]
 
 
 EVALUATED = ("M0", "sft_baseline", "M1", "M2", "M3")

@@ -73,14 +73,20 @@ def precision_record(requested: str, resolved: str) -> dict[str, str]:
 
 
 def log_precision(prefix: str, requested: str, resolved: str) -> None:
-    """Logs the precision and the hardware to the active MLflow run, if any."""
+    """Logs the precision and the hardware to the active MLflow run, if any. The keys differ
+    from the parameter's own (``dpo.precision``, logged as ``auto``), which MLflow would
+    refuse to change."""
     import mlflow
 
     if mlflow.active_run() is None:
         return
     hardware = {f"hardware.{k}": v for k, v in detect_hardware().describe().items()}
     mlflow.log_params(
-        {f"{prefix}.precision": resolved, f"{prefix}.precision_requested": requested, **hardware}
+        {
+            f"{prefix}.resolved_precision": resolved,
+            f"{prefix}.requested_precision": requested,
+            **hardware,
+        }
     )
 
 

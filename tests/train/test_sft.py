@@ -101,8 +101,8 @@ def test_curves_are_logged_to_the_active_mlflow_run(tiny_model_dir, tmp_path):
     finally:
         mlflow.set_tracking_uri(None)
     assert [m.step for m in history] == [1, 2]
-    assert params["sft_m1.precision"] == "fp32"
-    assert params["sft_m1.precision_requested"] == "fp32"
+    assert params["sft_m1.resolved_precision"] == "fp32"
+    assert params["sft_m1.requested_precision"] == "fp32"
     assert params["hardware.cpu_capability"] == torch.backends.cpu.get_cpu_capability()
 
 
