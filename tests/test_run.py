@@ -214,7 +214,9 @@ def test_every_iteration_step_is_an_mlflow_run_with_the_same_metric_keys(reprodu
     )
     assert len(tags(run_of("iter2.dpo"))["model.model_M3.sha256"]) == 64
     dpo_run = run_of("iter2.dpo")
-    params = dict(connection.execute("select key, value from params where run_uuid = ?", (dpo_run,)))
+    params = dict(
+        connection.execute("select key, value from params where run_uuid = ?", (dpo_run,))
+    )
     # The parameter as configured, and what it resolved to on this machine.
     assert params["dpo.precision"] == "auto"
     provenance = json.loads(
