@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -75,6 +76,8 @@ STALE_LOCK_LINE = re.compile(r"had been killed\. Auto removed it from the lock f
 UP_TO_DATE = "Data and pipelines are up to date"
 # What an interrupted atomic write or model swap leaves beside its target.
 LEFTOVER = re.compile(r"^\..+\.(tmp|staging|incoming|outgoing)-\d+-")
+# A stage that the first run did not measure is killed this long into its first node.
+UNMEASURED_DELAY = 5.0
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
@@ -197,6 +200,16 @@ class StageTimes:
             return None
         name, begin, end = max(self.nodes, key=lambda n: n[2] - n[1])
         return name, end - begin
+
+
+def load_timeline(path: Path) -> dict[str, StageTimes]:
+    """The stage timeline an earlier first run of this copy saved."""
+    if not path.is_file():
+        return {}
+    return {
+        k: StageTimes(v["start"], v["end"], [tuple(n) for n in v["nodes"]])
+        for k, v in json.loads(path.read_text(encoding="utf-8")).items()
+    }
 
 
 def timeline(run: Run) -> dict[str, StageTimes]:
@@ -354,6 +367,37 @@ class Result:
         )
 
 
+def wait_for_kill_point(
+    run: Run, times: StageTimes | None, fraction: float, timeout: float
+) -> None:
+    """Returns once the running stage is ``fraction`` into its heaviest node (as measured
+    in the first run), or into the stage when it has no node, or ``UNMEASURED_DELAY``
+    into its first node when it was not measured; or when the command ends."""
+    trigger = times.heaviest if times else None
+    marks: dict[str, float] = {}  # stage, first node, trigger node: when each appeared
+    scanned = 0
+    deadline = time.monotonic() + timeout
+    while run.process.poll() is None and time.monotonic() < deadline:
+        lines = run.lines[scanned:]
+        scanned += len(lines)
+        for seconds, line in lines:
+            if STAGE_LINE.search(line):
+                marks.setdefault("stage", seconds)
+            if match := NODE_LINE.search(line):
+                marks.setdefault("first node", seconds)
+                if trigger and match[1] == trigger[0]:
+                    marks.setdefault("trigger", seconds)
+        if trigger:
+            due = marks.get("trigger", math.inf) + fraction * trigger[1]
+        elif times:
+            due = marks.get("stage", math.inf) + fraction * (times.end - times.start)
+        else:
+            due = marks.get("first node", math.inf) + UNMEASURED_DELAY
+        if time.monotonic() - run.started >= due:
+            return
+        time.sleep(0.05)
+
+
 class Matrix:
     def __init__(self, project: Path, env: dict, logs: Path, args):
         self.project = project
@@ -385,7 +429,6 @@ class Matrix:
 
     def kill(self, stage: str, times: StageTimes | None) -> tuple[Run, Result]:
         result = Result(stage)
-        trigger = times.heaviest if times else None
         run = start(
             [self.dvc, "repro", "--force", "--single-item", stage],
             self.project,
@@ -393,26 +436,7 @@ class Matrix:
             self._log(f"{stage}-killed"),
         )
         pgid = run.process.pid
-        fraction = self.args.fraction
-        stage_seen = node_seen = None
-        scanned = 0
-        deadline = time.monotonic() + self.args.kill_timeout
-        while run.process.poll() is None and time.monotonic() < deadline:
-            lines = run.lines[scanned:]
-            scanned += len(lines)
-            for seconds, line in lines:
-                if stage_seen is None and STAGE_LINE.search(line):
-                    stage_seen = seconds
-                match = NODE_LINE.search(line)
-                if trigger and node_seen is None and match and match[1] == trigger[0]:
-                    node_seen = seconds
-            now = time.monotonic() - run.started
-            if trigger and node_seen is not None and now >= node_seen + fraction * trigger[1]:
-                break
-            if not trigger and times and stage_seen is not None:
-                if now >= stage_seen + fraction * (times.end - times.start):
-                    break
-            time.sleep(0.05)
+        wait_for_kill_point(run, times, self.args.fraction, self.args.kill_timeout)
         if run.process.poll() is None:
             os.killpg(pgid, signal.SIGKILL)
             result.killed = True
@@ -639,28 +663,28 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
     print(f"Logs: {logs}", flush=True)
     matrix = Matrix(project, env, logs, args)
 
-    print("\nFirst run (dvc repro, whole pipeline):", flush=True)
-    first = matrix.dvc_run("first-run", "repro", echo=True)
+    timings_file = project / ".dvc" / "tmp" / "kill_matrix_timeline.json"
+    times = load_timeline(timings_file)
+    # A reused copy without a saved timeline runs everything again to measure it.
+    first_args = ["repro"] if times or not args.reuse else ["repro", "--force"]
+    print(f"\nFirst run (dvc {' '.join(first_args)}, whole pipeline):", flush=True)
+    first = matrix.dvc_run("first-run", *first_args, echo=True)
     print(f"  rc {first.rc} in {first.seconds:.0f}s", flush=True)
+    times.update(timeline(first))
+    timings_file.parent.mkdir(parents=True, exist_ok=True)
+    timings_file.write_text(
+        json.dumps({k: v.__dict__ for k, v in times.items()}, indent=1), encoding="utf-8"
+    )
     if first.rc != 0:
         print(first.tail(40))
+        print(f"Kept: {project} (logs in {logs})")
         return 2
     clean, tail = matrix.status_clean("first-status")
     problems = matrix.all_problems()
     if not clean or problems:
         print(f"Not a clean start: status clean {clean}\n{tail}\n{problems[:10]}")
+        print(f"Kept: {project} (logs in {logs})")
         return 2
-    times = timeline(first)
-    timings_file = project / ".dvc" / "tmp" / "kill_matrix_timeline.json"
-    if times:
-        timings_file.write_text(
-            json.dumps({k: v.__dict__ for k, v in times.items()}, indent=1), encoding="utf-8"
-        )
-    elif timings_file.is_file():  # a reused copy: nothing ran, take the earlier timeline
-        times = {
-            k: StageTimes(v["start"], v["end"], [tuple(n) for n in v["nodes"]])
-            for k, v in json.loads(timings_file.read_text(encoding="utf-8")).items()
-        }
 
     results = []
     for stage in args.stages:
@@ -674,6 +698,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
             f"{args.fraction:.0%} into node {heaviest[0]} ({heaviest[1]:.0f}s clean)"
             if heaviest
             else f"{args.fraction:.0%} into the stage"
+            if stage_times
+            else f"{UNMEASURED_DELAY:.0f}s into its first node (not measured)"
         )
         print(f"\n{stage}: kill -9 at {plan}", flush=True)
         result = matrix.run_stage(stage, stage_times)
