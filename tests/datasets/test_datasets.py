@@ -458,20 +458,50 @@ def test_matplotlib_dataset_failing_midway_keeps_the_previous_plot(tmp_path, mon
     assert [p.name for p in path.parent.iterdir()] == ["by_model.png"]
 
 
-def test_atomic_json_dataset_inside_mlflow_artifact_dataset(tmp_path, mlflow_store):
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots()
+    axis.plot([1, 2])
+    return figure
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "make_data"),
+    [
+        ("JSONDataset", "judgments.json", lambda: {"success": True}),
+        ("TextDataset", "judgments.html", lambda: "<html></html>"),
+        ("MatplotlibDataset", "by_model.png", _figure),
+    ],
+)
+def test_atomic_datasets_inside_mlflow_artifact_dataset(
+    tmp_path, mlflow_store, kind, name, make_data
+):
+    """The catalog wraps report datasets in kedro-mlflow's artifact dataset."""
     from kedro_mlflow.io.artifacts import MlflowArtifactDataset
 
     uri, experiment_id = mlflow_store
-    path = tmp_path / "validation" / "judgments.json"
+    path = tmp_path / "validation" / name
     dataset = MlflowArtifactDataset(
-        dataset={"type": "self_rewarding.datasets.JSONDataset", "filepath": str(path)},
+        dataset={"type": f"self_rewarding.datasets.{kind}", "filepath": str(path)},
         artifact_path="validation",
     )
+    data = make_data()
     with mlflow.start_run(experiment_id=experiment_id) as run:
-        dataset.save({"success": True})
-    assert json.loads(path.read_text()) == {"success": True}
+        dataset.save(data)
+    written = path.read_bytes()
+    if kind == "JSONDataset":
+        assert json.loads(written) == data
+    elif kind == "TextDataset":
+        assert written.decode() == data
+    else:
+        assert written.startswith(b"\x89PNG")
+    assert [p.name for p in path.parent.iterdir()] == [name]
     artifacts = MlflowClient(uri).list_artifacts(run.info.run_id, "validation")
-    assert [a.path for a in artifacts] == ["validation/judgments.json"]
+    assert [a.path for a in artifacts] == [f"validation/{name}"]
 
 
 # --- MetricsDataset -----------------------------------------------------------------
