@@ -57,6 +57,14 @@ def test_a_completion_depends_only_on_its_prompt_index_and_seed(engine, tiny_mod
     assert other_seed != [first[0]]
 
 
+def test_seeded_requests_survive_a_batch_larger_than_one_prefill_step(engine):
+    # 40 prompts of about 500 tokens exceed one step's token budget (4,096 tokens).
+    prompts = [f"Repeat after me: {'word ' * 480}{i}" for i in range(40)]
+    completions = engine.generate(prompts, SamplingConfig(max_new_tokens=4, n=1, seed=1))
+    assert [len(row) for row in completions] == [1] * 40
+    assert all(row[0].n_tokens >= 1 for row in completions)
+
+
 def test_an_engine_past_its_deadline_is_stopped_with_an_error(tiny_model_dir):
     # Starting the engine alone takes longer than this deadline.
     generator = VLLMGenerator(tiny_model_dir, precision="fp32", request_timeout_seconds=0.5)

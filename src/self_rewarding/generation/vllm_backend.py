@@ -19,7 +19,8 @@ On the CPU build, settings applied unless already set (measured on a 2-core mach
 - seeds are per completion: each of the ``n`` samples of a prompt is its own request
   (``n=1``, per-request seeds crash the CPU engine with ``n > 1``) whose seed is derived
   from the sampling seed, the prompt and the sample index, so a completion never depends
-  on what the engine drew before or on the batch it came in.
+  on what the engine drew before or on the batch it came in;
+- chunked prefill is off: it rewinds seeded generators, which CPU generators cannot.
 """
 
 from __future__ import annotations
@@ -193,6 +194,9 @@ def _serve(model: str, dtype: str, max_model_len: int) -> None:
         model=model,
         dtype=dtype,
         enforce_eager=not on_gpu,
+        # A prefill split over steps rewinds each seeded request's torch generator, which
+        # only CUDA generators can do ("CPU Generator does not use offset").
+        enable_chunked_prefill=on_gpu,
         **({"max_model_len": max_model_len} if max_model_len else {}),
     )
     startup_seconds = time.perf_counter() - started
