@@ -70,8 +70,8 @@ class ChunkStore:
         except Exception as error:
             raise GenerationError(
                 f"{self.description}: chunk {index} ({len(prompts)} prompts) failed on model "
-                f"{self.model}: {error}. Finished chunks are kept in {self.directory}; "
-                "a rerun resumes from them."
+                f"{self.model}: {str(error).rstrip('.')}. Finished chunks are kept in "
+                f"{self.directory}; a rerun resumes from them."
             ) from error
         write_text_atomic(path, json.dumps([[c.to_dict() for c in row] for row in completions]))
         return completions
