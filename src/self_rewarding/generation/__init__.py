@@ -46,7 +46,7 @@ def make_generator(
         ``backend`` and ``precision`` (resolved), which every result it makes depends on.
     """
     from self_rewarding.generation.vllm_backend import is_vllm_available
-    from self_rewarding.hardware import resolve
+    from self_rewarding.hardware import log_precision, resolve
 
     if backend not in {"auto", "vllm", "transformers"}:
         raise ValueError(f"backend must be auto, vllm or transformers, not {backend!r}")
@@ -55,6 +55,7 @@ def make_generator(
         # A bare "org/name" is left to the backend as a hub id.
         raise FileNotFoundError(f"No model directory at {model_path} (config.json missing)")
     resolved = resolve(precision)
+    log_precision("generation", precision, resolved)
     if backend == "vllm" or (backend == "auto" and is_vllm_available()):
         from self_rewarding.generation.vllm_backend import VLLMGenerator
 

@@ -19,6 +19,7 @@ def prepare_base_model(model: BaseModelConfig) -> Path:
         A staged model directory; the catalog moves it into ``data/06_models/M0``.
     """
     from self_rewarding.datasets.model_directory_dataset import model_staging_directory
+    from self_rewarding.hardware import precision_record, write_provenance
     from self_rewarding.models.base_model import save_base_model
 
     # The node does not know where M0 goes: the catalog copies it beside the models
@@ -26,7 +27,10 @@ def prepare_base_model(model: BaseModelConfig) -> Path:
     # directories that killed runs left here are removed on the way.
     staging = model_staging_directory(tempfile.gettempdir(), "self-rewarding-M0")
     try:
-        return save_base_model(model, staging)
+        saved = save_base_model(model, staging)
+        # M0 is converted, not trained: its weights are saved in fp32.
+        write_provenance(saved, {"made_by": "base_model", **precision_record("fp32", "fp32")})
+        return saved
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
