@@ -76,6 +76,9 @@ STALE_LOCK_LINE = re.compile(r"had been killed\. Auto removed it from the lock f
 UP_TO_DATE = "Data and pipelines are up to date"
 # What an interrupted atomic write or model swap leaves beside its target.
 LEFTOVER = re.compile(r"^\..+\.(tmp|staging|incoming|outgoing)-\d+-")
+# Other outputs with these suffixes must be non-empty UTF-8; the rest (training_args.bin,
+# ...) only readable.
+TEXT_SUFFIXES = {".md", ".txt", ".jinja", ".yaml", ".yml", ".csv"}
 # A stage that the first run did not measure is killed this long into its first node.
 UNMEASURED_DELAY = 5.0
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -293,7 +296,7 @@ def _file_problems(path: Path) -> list[str]:  # noqa: PLR0911, PLR0912 (one per 
                 return [f"{path}: HTML cut before </html>"]
         elif path.suffix == ".safetensors":
             return _safetensors_problems(path, data)
-        else:
+        elif path.suffix in TEXT_SUFFIXES:
             data.decode("utf-8")
             if not data.strip():
                 return [f"{path}: empty"]
@@ -317,7 +320,7 @@ def _model_problems(path: Path) -> list[str]:
     problems = []
     if not (path / "config.json").is_file():
         return [f"{path}: model directory without config.json"]
-    weights = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
+    weights = sorted(path.glob("*.safetensors")) + sorted(path.glob("pytorch_model*.bin"))
     if not weights:
         problems.append(f"{path}: no weights")
     for file in sorted(p for p in path.iterdir() if p.is_file()):

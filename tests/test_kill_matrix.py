@@ -41,6 +41,7 @@ def test_whole_outputs_have_no_problems(tmp_path, km):
     model.mkdir(parents=True)
     (model / "config.json").write_text("{}")
     _safetensors(model / "model.safetensors")
+    (model / "training_args.bin").write_bytes(b"\x80\x04binary")
     for path in [*tmp_path.iterdir(), model]:
         assert km.problems_of(path) == [], path
 
