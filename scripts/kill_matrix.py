@@ -11,10 +11,13 @@ For every stage in the matrix the script:
    the killed stage's outputs are absent (dvc removes them before it runs a stage) or
    complete: every JSONL line and JSON file parses, PNGs end with IEND, HTML with
    ``</html>``, model directories hold a parseable config and complete safetensors;
-3. runs ``dvc repro`` on the whole pipeline (``--no-run-cache`` unless
-   ``--use-run-cache``: the killed stage really runs again, next to what the killed run
-   left behind) and checks that it succeeds, that ``dvc status`` is clean and that every
-   output is valid, with no leftover temporary file or staging directory.
+3. runs ``dvc repro`` on the whole pipeline, as anyone would after a kill (dvc may check
+   the killed stage's outputs out of its cache, since its dependencies did not change),
+   then runs the killed stage again for real (``dvc repro --force --single-item``, next
+   to what the killed run left behind: staging directories, temporary files, finished
+   generation chunks) and ``dvc repro``; each must succeed and leave ``dvc status``
+   clean, and then every output must be valid, with no leftover temporary file or
+   staging directory.
 
 It prints the matrix with the result per stage and exits non-zero if any stage fails.
 DVC's own lock after a kill: ``.dvc/tmp/rwlock`` keeps the killed process's entry; the
@@ -344,6 +347,27 @@ def leftovers(project: Path) -> list[Path]:
 
 
 @dataclass
+class Attempt:
+    """One way back after the kill: its commands' exit status, time and stages."""
+
+    rc: int | None = None
+    seconds: float = 0.0
+    ran: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    status_clean: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0 and self.status_clean
+
+    def how(self) -> str:
+        parts = [f"ran {len(self.ran)}"] + (
+            [f"restored {len(self.restored)}"] if self.restored else []
+        )
+        return ", ".join(parts)
+
+
+@dataclass
 class Result:
     stage: str
     killed_after: float | None = None
@@ -352,10 +376,8 @@ class Result:
     intact: bool = False
     intact_notes: list[str] = field(default_factory=list)
     stale_lock: str = ""
-    rerun_rc: int | None = None
-    rerun_seconds: float = 0.0
-    rerun_stages: list[str] = field(default_factory=list)
-    status_clean: bool = False
+    repro: Attempt = field(default_factory=Attempt)
+    again: Attempt | None = None
     valid_after: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -364,8 +386,8 @@ class Result:
         return (
             self.killed
             and self.intact
-            and self.rerun_rc == 0
-            and self.status_clean
+            and self.repro.ok
+            and (self.again is None or self.again.ok)
             and self.valid_after
         )
 
@@ -498,25 +520,43 @@ class Matrix:
         if left:
             result.notes.append(f"left by the kill: {', '.join(map(str, left))}")
 
+    def _attempt(self, label: str, *commands: list[str]) -> tuple[Attempt, list[Run]]:
+        attempt, runs = Attempt(), []
+        for arguments in commands:
+            run = self.dvc_run(label, *arguments)
+            runs.append(run)
+            attempt.seconds += run.seconds
+            attempt.ran += [m[1] for _, line in run.lines if (m := STAGE_LINE.search(line))]
+            attempt.restored += [m[1] for _, line in run.lines if (m := CACHED_LINE.search(line))]
+            attempt.rc = run.rc
+            if run.rc != 0:
+                break
+        attempt.seconds = round(attempt.seconds, 1)
+        attempt.status_clean, tail = self.status_clean(f"{label}-status")
+        if not attempt.status_clean:
+            runs[-1].lines.append((0.0, f"dvc status:\n{tail}"))
+        return attempt, runs
+
     def _rerun(self, result: Result) -> None:
-        """``dvc repro`` of everything, then ``dvc status`` and every output checked."""
+        """``dvc repro`` of everything (what anyone would run after a kill; dvc may
+        check the killed stage's outputs out of its cache), then the killed stage run
+        again for real (``--force``) and ``dvc repro``: each must succeed and leave
+        ``dvc status`` clean; then every output is checked, and no leftover may remain."""
         stage = result.stage
-        arguments = ["repro"] if self.args.use_run_cache else ["repro", "--no-run-cache"]
-        rerun = self.dvc_run(f"{stage}-rerun", *arguments)
-        result.rerun_rc = rerun.rc
-        result.rerun_seconds = round(rerun.seconds, 1)
-        result.rerun_stages = [m[1] for _, line in rerun.lines if (m := STAGE_LINE.search(line))]
-        restored = [m[1] for _, line in rerun.lines if (m := CACHED_LINE.search(line))]
-        if restored:
-            result.notes.append(f"restored from the run cache: {', '.join(restored)}")
+        result.repro, runs = self._attempt(f"{stage}-repro", ["repro"])
         if result.stale_lock:
-            found = bool(STALE_LOCK_LINE.search(rerun.text()))
+            found = any(STALE_LOCK_LINE.search(run.text()) for run in runs)
             result.stale_lock += ", removed by dvc" if found else ", still there"
-        if rerun.rc != 0:
-            result.notes.append(f"rerun failed, log {rerun.log}:\n{rerun.tail()}")
-        result.status_clean, status_tail = self.status_clean(f"{stage}-status")
-        if not result.status_clean:
-            result.notes.append(f"dvc status:\n{status_tail}")
+        if not result.repro.ok:
+            result.notes.append(f"dvc repro failed, log {runs[-1].log}:\n{runs[-1].tail()}")
+        if self.args.run_again:
+            result.again, runs = self._attempt(
+                f"{stage}-again", ["repro", "--force", "--single-item", stage], ["repro"]
+            )
+            if not result.again.ok:
+                result.notes.append(
+                    f"re-running the stage failed, log {runs[-1].log}:\n{runs[-1].tail()}"
+                )
         problems = self.all_problems()
         left = leftovers(self.project)
         result.valid_after = not problems and not left
@@ -524,7 +564,7 @@ class Matrix:
             result.notes.append("invalid after the rerun: " + "; ".join(problems[:5]))
         if left:
             result.notes.append(f"leftovers after the rerun: {', '.join(map(str, left))}")
-        if not (rerun.rc == 0 and result.status_clean):
+        if not (result.repro.ok and (result.again is None or result.again.ok)):
             # Start the next stage from a consistent state.
             repair = self.dvc_run(f"{stage}-repair", "repro")
             result.notes.append(f"repair: dvc repro rc {repair.rc}")
@@ -542,38 +582,55 @@ def _running_node(run: Run) -> str:
     return node or "(between nodes)"
 
 
-def print_matrix(results: list[Result], rerun: str) -> None:
+def print_matrix(results: list[Result]) -> None:
     header = [
         "stage",
         "killed after",
         "node at kill",
         "outputs intact",
-        "rerun rc",
-        "rerun time",
-        "stages rerun",
-        "dvc status clean",
+        "dvc repro rc",
+        "time",
+        "stages",
+        "status clean",
+        "stage again rc",
+        "time",
+        "stages",
+        "status clean",
+        "outputs valid",
         "result",
     ]
-    rows = [
-        [
-            r.stage,
-            f"{r.killed_after:.1f}s" if r.killed_after is not None else "not killed",
-            r.node,
-            "yes" if r.intact else "NO",
-            str(r.rerun_rc),
-            f"{r.rerun_seconds:.0f}s",
-            str(len(r.rerun_stages)),
-            "yes" if r.status_clean else "NO",
-            "PASS" if r.passed else "FAIL",
-        ]
-        for r in results
-    ]
+    rows = []
+    for r in results:
+        again = (
+            [str(r.again.rc), f"{r.again.seconds:.0f}s", r.again.how(), _yes(r.again.status_clean)]
+            if r.again
+            else ["-", "-", "-", "-"]
+        )
+        rows.append(
+            [
+                r.stage,
+                f"{r.killed_after:.1f}s" if r.killed_after is not None else "not killed",
+                r.node,
+                _yes(r.intact),
+                str(r.repro.rc),
+                f"{r.repro.seconds:.0f}s",
+                r.repro.how(),
+                _yes(r.repro.status_clean),
+                *again,
+                _yes(r.valid_after),
+                "PASS" if r.passed else "FAIL",
+            ]
+        )
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
 
     def line(cells):
         return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
-    print(f"\nKill -9 matrix (rerun: {rerun})\n")
+    print(
+        "\nKill -9 matrix. After each kill: `dvc repro` (the whole pipeline), then the stage "
+        "again\n(`dvc repro --force --single-item <stage>`, then `dvc repro`). 'stages': how "
+        "many ran, and how many\ndvc checked out of its cache instead.\n"
+    )
     print(line(header))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
@@ -581,14 +638,21 @@ def print_matrix(results: list[Result], rerun: str) -> None:
     print()
     for r in results:
         details = r.intact_notes + ([r.stale_lock] if r.stale_lock else []) + r.notes
-        if r.rerun_stages:
-            details.append(f"stages rerun: {', '.join(r.rerun_stages)}")
+        for name, attempt in (("dvc repro", r.repro), ("stage again", r.again)):
+            if attempt and attempt.ran:
+                details.append(f"{name} ran: {', '.join(attempt.ran)}")
+            if attempt and attempt.restored:
+                details.append(f"{name} checked out of the cache: {', '.join(attempt.restored)}")
         if details:
             print(f"{r.stage}:")
             for detail in details:
                 print("  - " + detail.replace("\n", "\n    "))
     passed = sum(r.passed for r in results)
     print(f"\n{passed}/{len(results)} stages pass")
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "NO"
 
 
 # --- Set-up -------------------------------------------------------------------------
@@ -641,7 +705,12 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
         help="how far into the stage's heaviest node to kill (0-1, default 0.5)",
     )
     parser.add_argument("--kill-timeout", type=float, default=1800, help="seconds")
-    parser.add_argument("--use-run-cache", action="store_true", help="rerun with plain repro")
+    parser.add_argument(
+        "--no-run-again",
+        dest="run_again",
+        action="store_false",
+        help="only `dvc repro` after each kill, not the killed stage again",
+    )
     parser.add_argument("--workdir", type=Path, help="where to put the copy")
     parser.add_argument("--reuse", type=Path, help="a copy from an earlier --keep run")
     parser.add_argument("--keep", action="store_true", help="keep the copy afterwards")
@@ -706,16 +775,23 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
         )
         print(f"\n{stage}: kill -9 at {plan}", flush=True)
         result = matrix.run_stage(stage, stage_times)
+        again = result.again
         print(
             f"  killed after {result.killed_after}s in {result.node or '-'}; intact "
-            f"{result.intact}; rerun rc {result.rerun_rc} in {result.rerun_seconds:.0f}s "
-            f"({len(result.rerun_stages)} stages); status clean {result.status_clean}: "
-            f"{'PASS' if result.passed else 'FAIL'}",
+            f"{result.intact}; dvc repro rc {result.repro.rc} in {result.repro.seconds:.0f}s "
+            f"({result.repro.how()}), status clean {result.repro.status_clean}"
+            + (
+                f"; stage again rc {again.rc} in {again.seconds:.0f}s ({again.how()}), "
+                f"status clean {again.status_clean}"
+                if again
+                else ""
+            )
+            + f": {'PASS' if result.passed else 'FAIL'}",
             flush=True,
         )
         results.append(result)
 
-    print_matrix(results, "dvc repro" if args.use_run_cache else "dvc repro --no-run-cache")
+    print_matrix(results)
     passed = all(r.passed for r in results)
     if passed and not args.keep and not args.reuse:
         shutil.rmtree(workdir, ignore_errors=True)
