@@ -153,6 +153,8 @@ def check_parameters(
     problem, each with where the key was set: ``--params`` (``runtime_params``) or the
     parameter file (when ``conf_source`` is given)."""
     problems = _check_model_source(parameters.get("model"))
+    if "precision" in parameters:
+        problems.extend(_check_value(Precision, parameters["precision"], "precision"))
     for name, schema in SCHEMAS.items():
         if name not in parameters:
             continue

@@ -7,11 +7,21 @@ import functools
 import logging
 from pathlib import Path
 
-from self_rewarding.core.precision import Hardware, resolve_precision
+from self_rewarding.core.precision import Hardware, check_precision, resolve_precision
 
 logger = logging.getLogger(__name__)
 
 PROVENANCE_FILE = "self_rewarding_provenance.json"
+
+# What a block's ``precision: auto`` stands for in this run: the top-level ``precision``
+# parameter, set by the project's hooks as the run starts.
+_run_precision = "auto"
+
+
+def set_run_precision(precision: str) -> None:
+    """Sets the run-wide precision that ``auto`` blocks follow (``auto``: the hardware's)."""
+    global _run_precision  # noqa: PLW0603 -- one value per process, set once per run
+    _run_precision = check_precision(precision, "precision")
 
 
 def _cpu_flags() -> set[str]:
@@ -49,9 +59,11 @@ def detect_hardware() -> Hardware:
 
 
 def resolve(requested: str) -> str:
-    """Resolves a requested precision (``auto`` included) on this process's hardware."""
+    """Resolves a block's precision: an explicit one as it is; ``auto`` as the run-wide
+    precision, and that, when also ``auto``, from this process's hardware."""
     hardware = detect_hardware()
-    resolved = resolve_precision(requested, hardware)
+    check_precision(requested)
+    resolved = resolve_precision(_run_precision if requested == "auto" else requested, hardware)
     logger.info(
         "Precision %s -> %s on %s (CPU %s, native bf16: %s)",
         requested,

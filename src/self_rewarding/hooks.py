@@ -8,7 +8,8 @@
   logs typed parameters (dataclasses, which kedro-mlflow logs as one string) flattened:
   ``iteration.candidates.temperature``, ...
 - ``ConfigCheckHooks`` checks every parameter block against its schema (core dataclasses,
-  TRL's trainer configs) as the run starts, before any data or model loads.
+  TRL's trainer configs) as the run starts, before any data or model loads, and sets the
+  run-wide ``precision`` that the blocks' ``precision: auto`` follow.
 - ``GenerationEngineHooks`` stops the generation engines shared between nodes when the
   run ends or fails, so that no engine outlives its run.
 """
@@ -114,12 +115,13 @@ class ConfigCheckHooks:
         # The raw parameters: Kedro's own typed-parameter validation (context.params) runs
         # later and names neither the file nor the key's full path.
         config_loader = context.config_loader
+        parameters = config_loader["parameters"]
         check_parameters(
-            config_loader["parameters"],
-            config_loader.conf_source,
-            context.env,
-            config_loader.runtime_params,
+            parameters, config_loader.conf_source, context.env, config_loader.runtime_params
         )
+        from self_rewarding.hardware import set_run_precision
+
+        set_run_precision(parameters.get("precision", "auto"))
 
 
 class GenerationEngineHooks:

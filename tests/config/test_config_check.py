@@ -63,13 +63,28 @@ def test_every_environment_builds_every_config(env, tmp_path):
         assert args.learning_rate == block["trainer"]["learning_rate"]
 
 
-def test_one_runtime_parameter_sets_every_precision():
+def test_the_run_wide_precision_rules_every_auto_block(monkeypatch):
+    from self_rewarding import hardware
+
+    monkeypatch.setattr(hardware, "_run_precision", "auto")
     parameters = _parameters("local", {"precision": "fp32"})
-    assert parameters["sft"]["precision"] == "fp32"
-    assert parameters["dpo"]["precision"] == "fp32"
-    assert parameters["iteration"]["generation"]["precision"] == "fp32"
-    assert parameters["evaluation"]["generation"]["precision"] == "fp32"
-    assert parameters["judge_probe"]["precision"] == "fp32"
+    assert parameters["precision"] == "fp32"
+    blocks = [
+        parameters["sft"],
+        parameters["dpo"],
+        parameters["iteration"]["generation"],
+        parameters["evaluation"]["generation"],
+        parameters["judge_probe"],
+    ]
+    assert {block["precision"] for block in blocks} == {"auto"}
+    native = hardware.resolve("auto")
+    hardware.set_run_precision(parameters["precision"])
+    assert hardware.resolve("auto") == "fp32"  # every auto block follows the run
+    assert hardware.resolve("bf16") == "bf16"  # an explicit block still wins
+    hardware.set_run_precision("auto")
+    assert hardware.resolve("auto") == native
+    with pytest.raises(ValueError, match="precision: unknown precision 'half'"):
+        hardware.set_run_precision("half")
 
 
 def _problems(parameters: dict, env: str = "local", runtime: dict | None = None) -> str:
@@ -100,12 +115,14 @@ def test_a_wrong_type_is_named_with_the_file_that_sets_it():
 
 def test_unknown_precisions_and_precision_flags_in_trainer_blocks_are_refused():
     parameters = _parameters("local")
+    parameters["precision"] = "fp8"
     parameters["sft"]["precision"] = "bf32"
     parameters["iteration"]["generation"]["precision"] = "half"
     parameters["dpo"]["trainer"]["bf16"] = True
     parameters["dpo"]["trainer"]["model_init_kwargs"] = {"dtype": "bfloat16"}
     message = _problems(parameters)
     assert "conf/base/parameters_sft.yml: sft.precision: Input should be 'auto'" in message
+    assert "conf/base/parameters.yml: precision: Input should be 'auto'" in message
     assert "iteration.generation.precision: Input should be 'auto'" in message
     assert "dpo.trainer.bf16: set dpo.precision (auto, bf16, fp16, fp32) instead" in message
     assert "dpo.trainer.model_init_kwargs.dtype: set dpo.precision instead" in message
