@@ -79,6 +79,8 @@ STALE_LOCK_LINE = re.compile(r"had been killed\. Auto removed it from the lock f
 UP_TO_DATE = "Data and pipelines are up to date"
 # What an interrupted atomic write or model swap leaves beside its target.
 LEFTOVER = re.compile(r"^\..+\.(tmp|staging|incoming|outgoing)-\d+-")
+# Kills of one stage before giving up when it keeps ending first.
+KILL_TRIES = 3
 # Other outputs with these suffixes must be non-empty UTF-8; the rest (training_args.bin,
 # ...) only readable.
 TEXT_SUFFIXES = {".md", ".txt", ".jinja", ".yaml", ".yml", ".csv"}
@@ -452,8 +454,8 @@ class Matrix:
                 problems += problems_of(self.project / output)
         return problems
 
-    def kill(self, stage: str, times: StageTimes | None) -> tuple[Run, Result]:
-        result = Result(stage)
+    def kill(self, result: Result, times: StageTimes | None, fraction: float) -> Run:
+        stage = result.stage
         run = start(
             [self.dvc, "repro", "--force", "--single-item", stage],
             self.project,
@@ -461,27 +463,36 @@ class Matrix:
             self._log(f"{stage}-killed"),
         )
         pgid = run.process.pid
-        wait_for_kill_point(run, times, self.args.fraction, self.args.kill_timeout)
+        wait_for_kill_point(run, times, fraction, self.args.kill_timeout)
         if run.process.poll() is None:
             os.killpg(pgid, signal.SIGKILL)
             result.killed = True
-            result.killed_after = time.monotonic() - run.started
-        else:
-            result.notes.append("the stage finished before the kill")
+            result.killed_after = round(time.monotonic() - run.started, 1)
         finish(run, timeout=120)
         for _ in range(200):  # every process of the group, not only dvc
             if not group_alive(pgid):
                 break
             time.sleep(0.1)
         result.node = _running_node(run)
-        if result.killed_after is not None:
-            result.killed_after = round(result.killed_after, 1)
-        return run, result
+        return run
 
     def run_stage(self, stage: str, times: StageTimes | None) -> Result:
-        outputs = stage_outputs(self.project)
-        before = {out: fingerprint(self.project / out) for outs in outputs.values() for out in outs}
-        _, result = self.kill(stage, times)
+        result = Result(stage)
+        # Durations vary with the machine's load: when the stage ends before the kill,
+        # it is killed again, earlier.
+        fraction = self.args.fraction
+        for attempt in range(1, KILL_TRIES + 1):
+            outputs = stage_outputs(self.project)
+            before = {
+                out: fingerprint(self.project / out) for outs in outputs.values() for out in outs
+            }
+            run = self.kill(result, times, fraction)
+            if result.killed:
+                break
+            result.notes.append(
+                f"try {attempt}: the stage ended (rc {run.rc}) before the kill at {fraction:.0%}"
+            )
+            fraction /= 4
         self._check_after_kill(result, outputs, before)
         self._rerun(result)
         return result
