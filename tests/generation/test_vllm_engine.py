@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 
+import psutil
 import pytest
 
 from self_rewarding.core.types import SamplingConfig
@@ -73,6 +74,7 @@ def test_an_engine_past_its_deadline_is_stopped_with_an_error(tiny_model_dir):
             generator.generate(["Name a colour."], SAMPLING)
         assert str(tiny_model_dir) in str(caught.value)
         assert generator._process is None  # killed, not left running
+        assert not generator._descendants
     finally:
         generator.close()
 
@@ -86,9 +88,11 @@ def test_a_dead_engine_is_an_error_naming_the_step_the_model_and_the_chunk(
         tmp_path, {"step": "candidates"}, "iteration 1: candidates", str(tiny_model_dir)
     )
     calls = []
+    engine_processes = []
 
     def kill_after_first_chunk(chunk_prompts, sampling, chat=True):
         if calls:
+            engine_processes.extend(psutil.Process(generator._process.pid).children(True))
             os.kill(generator._process.pid, signal.SIGKILL)
         calls.append(chunk_prompts)
         return type(generator).generate(generator, chunk_prompts, sampling, chat)
@@ -105,6 +109,9 @@ def test_a_dead_engine_is_an_error_naming_the_step_the_model_and_the_chunk(
     assert message.startswith("iteration 1: candidates: chunk 1 (2 prompts) failed on model")
     assert str(tiny_model_dir) in message and "exited with code -9" in message
     assert len(list(store.directory.glob("*.json"))) == 1  # chunk 0 is kept
+    # vLLM's own engine and worker processes went with it: none is left orphaned.
+    assert engine_processes
+    assert not [p for p in engine_processes if p.is_running() and p.status() != "zombie"]
 
     # The rerun resumes: chunk 0 from disk, only chunk 1 generated.
     completions, figures = generate_in_chunks(

@@ -87,6 +87,9 @@ class VLLMGenerator:
         self.seconds = 0.0
         self.startup_seconds = 0.0
         self._process: subprocess.Popen | None = None
+        # vLLM's own engine and worker processes: killing our child alone would orphan
+        # them (with their memory), so they are tracked and stopped with it.
+        self._descendants: list = []
         self._scratch: tempfile.TemporaryDirectory | None = None
         self._requests = 0
 
@@ -128,7 +131,11 @@ class VLLMGenerator:
             if self.request_timeout_seconds
             else None
         )
+        last_scan = 0.0
         while not response.is_file():
+            if time.monotonic() - last_scan > 1.0:
+                self._scan_descendants()
+                last_scan = time.monotonic()
             if self._process.poll() is not None:
                 raise self._engine_failed()
             if deadline is not None and time.monotonic() > deadline:
@@ -153,9 +160,29 @@ class VLLMGenerator:
         )
         return [[Completion.from_dict(c) for c in row] for row in result["completions"]]
 
+    def _scan_descendants(self) -> None:
+        import psutil  # a dependency of vLLM
+
+        try:
+            self._descendants = psutil.Process(self._process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            pass
+
+    def _kill_descendants(self) -> None:
+        import psutil
+
+        for process in self._descendants:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(self._descendants, timeout=30)
+        self._descendants = []
+
     def _engine_failed(self) -> VLLMEngineError:
         code = self._process.wait()
         self._process = None
+        self._kill_descendants()
         return VLLMEngineError(
             f"The vLLM engine on {self.model_path} exited with code {code}; its log is above."
         )
@@ -164,6 +191,7 @@ class VLLMGenerator:
         if self._process is None:
             return
         if kill:
+            self._scan_descendants()
             self._process.kill()
         else:
             try:
@@ -173,6 +201,7 @@ class VLLMGenerator:
                 self._process.kill()
         self._process.wait()
         self._process = None
+        self._kill_descendants()  # after a clean exit there are none left
 
     def close(self) -> None:
         """Stops the engine (it frees its memory as it exits)."""
