@@ -19,6 +19,17 @@ from self_rewarding.generation.vllm_backend import VLLMEngineError, VLLMGenerato
 SAMPLING = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=8, n=2, seed=5)
 
 
+def _members(group: int) -> list[psutil.Process]:
+    members = []
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) == group and process.status() != "zombie":
+                members.append(process)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            pass
+    return members
+
+
 def _texts(rows):
     return [[(str(c), c.seed) for c in row] for row in rows]
 
@@ -69,12 +80,20 @@ def test_seeded_requests_survive_a_batch_larger_than_one_prefill_step(engine):
 def test_an_engine_past_its_deadline_is_stopped_with_an_error(tiny_model_dir):
     # Starting the engine alone takes longer than this deadline.
     generator = VLLMGenerator(tiny_model_dir, precision="fp32", request_timeout_seconds=0.5)
+    groups = []
+    start = generator._start
+
+    def start_and_record():
+        start()
+        groups.append(generator._process.pid)  # the engine's own process group
+
+    generator._start = start_and_record
     try:
         with pytest.raises(VLLMEngineError, match=r"did not answer within 0.5 s") as caught:
             generator.generate(["Name a colour."], SAMPLING)
         assert str(tiny_model_dir) in str(caught.value)
         assert generator._process is None  # killed, not left running
-        assert not generator._descendants
+        assert _members(groups[0]) == []  # and so is every process vLLM had started
     finally:
         generator.close()
 

@@ -30,6 +30,7 @@ import importlib.util
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -87,9 +88,6 @@ class VLLMGenerator:
         self.seconds = 0.0
         self.startup_seconds = 0.0
         self._process: subprocess.Popen | None = None
-        # vLLM's own engine and worker processes: killing our child alone would orphan
-        # them (with their memory), so they are tracked and stopped with it.
-        self._descendants: list = []
         self._scratch: tempfile.TemporaryDirectory | None = None
         self._requests = 0
 
@@ -104,7 +102,11 @@ class VLLMGenerator:
             self.dtype,
             str(self.max_model_len or 0),
         ]
-        self._process = subprocess.Popen(command, env=environment, stdin=subprocess.PIPE, text=True)
+        # A process group of its own: vLLM starts engine and worker processes, which killing
+        # our child alone would orphan (with their memory); the group goes as one.
+        self._process = subprocess.Popen(
+            command, env=environment, stdin=subprocess.PIPE, text=True, start_new_session=True
+        )
 
     def generate(
         self, prompts: Sequence[str], sampling: SamplingConfig, chat: bool = True
@@ -131,11 +133,7 @@ class VLLMGenerator:
             if self.request_timeout_seconds
             else None
         )
-        last_scan = 0.0
         while not response.is_file():
-            if time.monotonic() - last_scan > 1.0:
-                self._scan_descendants()
-                last_scan = time.monotonic()
             if self._process.poll() is not None:
                 raise self._engine_failed()
             if deadline is not None and time.monotonic() > deadline:
@@ -160,29 +158,16 @@ class VLLMGenerator:
         )
         return [[Completion.from_dict(c) for c in row] for row in result["completions"]]
 
-    def _scan_descendants(self) -> None:
-        import psutil  # a dependency of vLLM
-
+    def _kill_group(self) -> None:
         try:
-            self._descendants = psutil.Process(self._process.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
+            os.killpg(self._process.pid, signal.SIGKILL)
+        except ProcessLookupError:  # the whole group is gone already
             pass
-
-    def _kill_descendants(self) -> None:
-        import psutil
-
-        for process in self._descendants:
-            try:
-                process.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(self._descendants, timeout=30)
-        self._descendants = []
 
     def _engine_failed(self) -> VLLMEngineError:
         code = self._process.wait()
+        self._kill_group()
         self._process = None
-        self._kill_descendants()
         return VLLMEngineError(
             f"The vLLM engine on {self.model_path} exited with code {code}; its log is above."
         )
@@ -191,17 +176,15 @@ class VLLMGenerator:
         if self._process is None:
             return
         if kill:
-            self._scan_descendants()
-            self._process.kill()
+            self._kill_group()
         else:
             try:
                 self._process.stdin.close()
                 self._process.wait(timeout=120)
             except (BrokenPipeError, subprocess.TimeoutExpired):
-                self._process.kill()
+                self._kill_group()
         self._process.wait()
         self._process = None
-        self._kill_descendants()  # after a clean exit there are none left
 
     def close(self) -> None:
         """Stops the engine (it frees its memory as it exits)."""
@@ -211,12 +194,28 @@ class VLLMGenerator:
             self._scratch = None
 
 
+def _exit_with_parent() -> None:
+    """Kills this engine's process group when the process that started it dies (a kill -9
+    of the run), instead of finishing the request for nobody."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _serve(model: str, dtype: str, max_model_len: int) -> None:
     """Starts the engine, then answers each request named on stdin until stdin closes."""
     import torch
     from vllm import LLM, SamplingParams
     from vllm.sampling_params import StructuredOutputsParams
 
+    _exit_with_parent()
     on_gpu = torch.cuda.is_available()
     started = time.perf_counter()
     llm = LLM(
