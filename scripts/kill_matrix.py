@@ -20,8 +20,10 @@ For every stage in the matrix the script:
    staging directory.
 
 It prints the matrix with the result per stage and exits non-zero if any stage fails.
-DVC's own lock after a kill: ``.dvc/tmp/rwlock`` keeps the killed process's entry; the
-matrix says whether the rerun found it (dvc removes entries of dead processes itself).
+DVC's own lock after a kill: ``.dvc/tmp/rwlock`` keeps the killed process's entries. dvc
+removes those in its way itself (a warning: "had been killed. Auto removed it from the lock
+file"); read entries on paths no stage writes (sources, raw data) stay, and block nothing.
+A stage fails the matrix if a dead process still holds a write entry after the reruns.
 
 Usage (from the project root; the copy uses this checkout's committed HEAD and .venv)::
 
@@ -334,6 +336,25 @@ def _model_problems(path: Path) -> list[str]:
     return problems
 
 
+def stale_lock_entries(project: Path) -> tuple[int, int]:
+    """Read and write entries of dead processes in dvc's ``.dvc/tmp/rwlock``."""
+    path = project / ".dvc" / "tmp" / "rwlock"
+    if not path.is_file():
+        return 0, 0
+    lock = json.loads(path.read_text(encoding="utf-8") or "{}")
+
+    def dead(info: dict) -> bool:
+        return not Path(f"/proc/{int(info['pid'])}").exists()
+
+    reads = sum(
+        dead(info)
+        for infos in lock.get("read", {}).values()
+        for info in (infos if isinstance(infos, list) else [infos])
+    )
+    writes = sum(dead(info) for info in lock.get("write", {}).values())
+    return reads, writes
+
+
 def leftovers(project: Path) -> list[Path]:
     """Temporary files and staging directories left in data/ by killed writers."""
     found = []
@@ -378,6 +399,7 @@ class Result:
     intact: bool = False
     intact_notes: list[str] = field(default_factory=list)
     stale_lock: str = ""
+    stale_writes_after: int = 0
     repro: Attempt = field(default_factory=Attempt)
     again: Attempt | None = None
     valid_after: bool = False
@@ -391,6 +413,7 @@ class Result:
             and self.repro.ok
             and (self.again is None or self.again.ok)
             and self.valid_after
+            and not self.stale_writes_after
         )
 
 
@@ -518,15 +541,12 @@ class Matrix:
                     notes.append(f"{out}: {'lost' if not path.exists() else 'changed'}")
         result.intact = not notes
         result.intact_notes = notes
-        rwlock = self.project / ".dvc" / "tmp" / "rwlock"
-        if rwlock.is_file():
-            entries = json.loads(rwlock.read_text() or "{}")
-            held = sum(
-                len(v) if isinstance(v, list) else 1 for v in entries.get("read", {}).values()
+        reads, writes = stale_lock_entries(self.project)
+        if reads or writes:
+            result.stale_lock = (
+                f"dvc lock after the kill: {reads} read and {writes} write entries of dead "
+                "processes"
             )
-            held += len(entries.get("write", {}))
-            if held:
-                result.stale_lock = f"{held} stale rwlock entries"
         left = leftovers(self.project)
         if left:
             result.notes.append(f"left by the kill: {', '.join(map(str, left))}")
@@ -555,9 +575,8 @@ class Matrix:
         ``dvc status`` clean; then every output is checked, and no leftover may remain."""
         stage = result.stage
         result.repro, runs = self._attempt(f"{stage}-repro", ["repro"])
-        if result.stale_lock:
-            found = any(STALE_LOCK_LINE.search(run.text()) for run in runs)
-            result.stale_lock += ", removed by dvc" if found else ", still there"
+        if result.stale_lock and any(STALE_LOCK_LINE.search(run.text()) for run in runs):
+            result.stale_lock += "; dvc repro removed those in its way"
         if not result.repro.ok:
             result.notes.append(f"dvc repro failed, log {runs[-1].log}:\n{runs[-1].tail()}")
         if self.args.run_again:
@@ -568,6 +587,13 @@ class Matrix:
                 result.notes.append(
                     f"re-running the stage failed, log {runs[-1].log}:\n{runs[-1].tail()}"
                 )
+        reads, writes = stale_lock_entries(self.project)
+        result.stale_writes_after = writes
+        if result.stale_lock:
+            result.stale_lock += (
+                f"; left after the reruns: {reads} read entries (on paths no stage writes: "
+                f"they block nothing), {writes} write entries"
+            )
         problems = self.all_problems()
         left = leftovers(self.project)
         result.valid_after = not problems and not left

@@ -119,3 +119,18 @@ def test_test_environment_in_params_yaml_or_the_variable(tmp_path, km):
     assert km.test_environment(tmp_path, env) == "params.yaml kedro_env: test"
     assert "KEDRO_ENV" not in env
     assert (tmp_path / "params.yaml").read_text() == "# which\nkedro_env: test\nother: 1\n"
+
+
+def test_stale_lock_entries_counts_dead_processes_only(tmp_path, km):
+    import os
+
+    (tmp_path / ".dvc" / "tmp").mkdir(parents=True)
+    dead = {"pid": 2**22 + 7, "cmd": "dvc repro"}  # above Linux's default pid_max
+    alive = {"pid": os.getpid(), "cmd": "dvc repro"}
+    lock = {
+        "read": {"/p/src": [dead, alive], "/p/data/a.jsonl": [dead]},
+        "write": {"/p/data/b.jsonl": dead, "/p/data/c.jsonl": alive},
+    }
+    (tmp_path / ".dvc" / "tmp" / "rwlock").write_text(json.dumps(lock))
+    assert km.stale_lock_entries(tmp_path) == (2, 1)
+    assert km.stale_lock_entries(tmp_path / "absent") == (0, 0)
