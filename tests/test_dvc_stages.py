@@ -37,7 +37,7 @@ NOT_RUN = {
     stage: {"train/dpo.py", "train/arguments.py", "train/callbacks.py", "train/__init__.py"}
     for stage in ("self_instruct", "candidates", "judge", "pairs")
 } | {"sft_baseline": set()}
-EVALUATION_ONLY = {"core/metrics.py", "generation/openai_backend.py"}
+EVALUATION_ONLY = {"core/metrics.py", "core/intervals.py", "generation/openai_backend.py"}
 
 
 def _file(module: str) -> Path | None:

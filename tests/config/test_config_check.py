@@ -133,7 +133,10 @@ def test_nested_core_blocks_are_checked_key_by_key():
     parameters["iteration"]["judge"]["sampling"]["tempreature"] = 0.7
     parameters["evaluation"]["evaluator"]["kind"] = "anthropic"
     message = _problems(parameters)
-    assert "iteration.judge.sampling.tempreature: unknown key (known: max_new_tokens" in message
+    assert (
+        "iteration.judge.sampling.tempreature: unknown key (known: assistant_prefix, max_new"
+        in message
+    )
     assert "evaluation.evaluator.kind: Input should be 'local' or 'openai'" in message
 
 

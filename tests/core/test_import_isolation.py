@@ -20,6 +20,7 @@ CORE_MODULES = (
     "self_rewarding.core.precision",
     "self_rewarding.core.correlation",
     "self_rewarding.core.metrics",
+    "self_rewarding.core.intervals",
 )
 
 FORBIDDEN = (

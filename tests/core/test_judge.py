@@ -13,8 +13,13 @@ import pytest
 from self_rewarding.core.judge import (
     aggregate_scores,
     constrained_answer_regex,
+    digit_logprobs,
+    expected_digit,
+    judge_samples,
     parse_score,
+    sample_score,
     score_summary,
+    score_token_index,
 )
 
 JUSTIFICATION = (
@@ -185,3 +190,89 @@ def test_constrained_regex_accepts_scored_answers_within_the_token_budget(max_ne
     answer = "Relevant and helpful.\nScore: 4"[-max_new_tokens:]
     assert pattern.fullmatch(answer)
     assert parse_score(answer) == 4.0
+
+
+# --- Scoring modes ------------------------------------------------------------------------
+
+
+def test_expected_digit_is_the_renormalised_probability_weighted_digit():
+    # p(3) = 0.2, p(4) = 0.6, p(5) = 0.2 before renormalisation over the digits (a
+    # non-digit token took the rest): 3 * 0.2 + 4 * 0.6 + 5 * 0.2 = 4.0.
+    logprobs = {"3": math.log(0.1), "4": math.log(0.3), "5": math.log(0.1), "A": -0.1}
+    assert expected_digit(logprobs) == pytest.approx(4.0)
+    # One digit only: the score is that digit.
+    assert expected_digit({"2": -7.0}) == pytest.approx(2.0)
+    # 6 to 9 are no scores on the 0-5 scale.
+    assert expected_digit({"0": math.log(0.5), "9": math.log(0.5)}) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("logprobs", [None, {}, {"A": -0.1}, {"4": float("-inf")}])
+def test_expected_digit_is_none_without_a_digit(logprobs):
+    assert expected_digit(logprobs) is None
+
+
+def test_digit_logprobs_keeps_digits_and_merges_duplicates():
+    merged = digit_logprobs([("4", math.log(0.2)), ("x", -0.5), ("4", math.log(0.3)), ("7", -1)])
+    assert merged == {"4": pytest.approx(math.log(0.5))}
+
+
+@pytest.mark.parametrize(
+    ("text_before", "tokens", "index"),
+    [
+        ("", ["Good", " answer", ".", "\n", "Score", ":", " ", "4"], 7),
+        # The last valid score is the one parse_score reads.
+        ("", ["Score", ":", " ", "2", " then", " Score", ":", " ", "5"], 8),
+        # "Score: 9" is refused, so the earlier valid score counts.
+        ("", ["Score", ":", " ", "3", ".", " Score", ":", " ", "9"], 3),
+        # score_first: the prefill ends where the digit goes; token 0, whatever it is.
+        ("Score: ", ["4"], 0),
+        ("Score: ", ["**"], 0),
+        # The digit shares a token with other text: no single digit token to read.
+        ("", ["Score", ":", " 4"], None),
+        ("", ["No", " score", " here"], None),
+        ("Score: ", [], None),
+    ],
+)
+def test_score_token_index(text_before, tokens, index):
+    assert score_token_index(text_before, tokens) == index
+
+
+def test_sampled_mode_reads_the_text_and_expected_modes_the_digits():
+    logprobs = {"4": math.log(0.5), "2": math.log(0.5)}
+    assert sample_score("Score: 5", logprobs, "sampled") == 5.0
+    assert sample_score("Score: 5", logprobs, "expected") == pytest.approx(3.0)
+    assert sample_score("4", logprobs, "score_first", "Score: ") == pytest.approx(3.0)
+    assert sample_score("4", None, "sampled", "Score: ") == 4.0
+    assert sample_score("Score: 5", None, "expected") is None
+    with pytest.raises(ValueError, match="scoring mode"):
+        sample_score("Score: 5", None, "greedy")
+
+
+def test_judge_samples_sampled_mode_means_and_top_score():
+    judgment = judge_samples(
+        [("Score: 5", None), ("no score", None), ("Score: 5", None)], "sampled"
+    )
+    assert judgment.sample_scores == (5.0, None, 5.0)
+    assert judgment.score == 5.0 and judgment.top_score
+    mixed = judge_samples([("Score: 5", None), ("Score: 4", None)], "sampled")
+    assert mixed.score == 4.5 and not mixed.top_score
+
+
+def test_judge_samples_expected_mode_top_score_is_the_rounded_mean():
+    # Expected scores 4.6 and 4.4 (p(5) = 0.6 / 0.4, rest on 4): mean 4.5 rounds to 5.
+    high = {"5": math.log(0.6), "4": math.log(0.4)}
+    low = {"5": math.log(0.4), "4": math.log(0.6)}
+    judgment = judge_samples([("Score: 5", high), ("Score: 4", low)], "expected")
+    assert judgment.sample_scores == (pytest.approx(4.6), pytest.approx(4.4))
+    assert judgment.score == pytest.approx(4.5) and judgment.top_score
+    assert not judge_samples([("Score: 4", low)], "expected").top_score
+
+
+def test_a_constant_judge_gives_equal_scores_and_all_unparseable_gives_none():
+    constant = [judge_samples([("Score: 3", None)] * 3, "sampled") for _ in range(4)]
+    assert {j.score for j in constant} == {3.0}
+    unparseable = judge_samples([("I cannot judge.", None), ("", None)], "sampled")
+    assert unparseable.sample_scores == (None, None)
+    assert unparseable.score is None and not unparseable.top_score
+    no_digits = judge_samples([("x", None)], "score_first", "Score: ")
+    assert no_digits.score is None

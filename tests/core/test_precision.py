@@ -60,9 +60,7 @@ def test_trainer_arguments_keep_fp32_master_weights_except_bf16_on_cuda():
         "fp16": False,
         "model_init_kwargs": {"dtype": "float32"},
     }
-    assert trainer_precision_arguments("fp16", "cuda")["model_init_kwargs"] == {
-        "dtype": "float32"
-    }
+    assert trainer_precision_arguments("fp16", "cuda")["model_init_kwargs"] == {"dtype": "float32"}
     assert trainer_precision_arguments("bf16", "cuda") == {
         "bf16": True,
         "fp16": False,

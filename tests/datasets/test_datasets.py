@@ -538,7 +538,7 @@ def test_metrics_saved_as_sorted_json(tmp_path):
     assert dataset.exists()
 
 
-@pytest.mark.parametrize("bad", ["3", None, True, [1], {"a": 1}])
+@pytest.mark.parametrize("bad", ["3", float("nan"), True, [1], {"a": 1}])
 def test_metrics_reject_non_numeric_values(tmp_path, bad):
     path = tmp_path / "metrics.json"
     dataset = MetricsDataset(filepath=str(path))
@@ -548,6 +548,16 @@ def test_metrics_reject_non_numeric_values(tmp_path, bad):
         dataset.save({"fine": 2, "bad_metric": bad})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_an_undefined_metric_is_null_in_json_and_absent_from_mlflow(tmp_path, mlflow_store):
+    uri, experiment_id = mlflow_store
+    path = tmp_path / "metrics.json"
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        MetricsDataset(filepath=str(path)).save({"accuracy": 0.5, "five_best": None})
+    assert json.loads(path.read_text()) == {"accuracy": 0.5, "five_best": None}
+    logged = MlflowClient(uri).get_run(run.info.run_id).data.metrics
+    assert logged == {"accuracy": 0.5}
 
 
 def test_metrics_logged_to_the_active_mlflow_run(tmp_path, mlflow_store):

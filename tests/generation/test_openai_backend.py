@@ -302,12 +302,25 @@ def _evaluation(base_url: str, chunk_dir, **evaluator) -> EvaluationConfig:
     )
 
 
+MT_BENCH_HUMAN = pd.DataFrame(
+    [
+        {
+            "input": "Explain tides.",
+            "output_1": "The moon pulls the sea.",
+            "output_2": "no",
+            "label": 1,
+        }
+    ]
+)
+
+
 def _evaluate(evaluation: EvaluationConfig, key: str = KEY):
     return nodes.evaluate_instruction_following(
         JUDGE_PROMPTS,
         _reference("gpt-4 answer"),
         _reference("davinci answer"),
         EFT_EVAL,
+        MT_BENCH_HUMAN,
         evaluation,
         {"api_key": key},
         answers_M1=_answers(3),
@@ -319,9 +332,10 @@ def _files(root) -> list:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
-# 2 models x 2 references x 4 prompts + 4 head to head, both orders: 40 verdicts (10 chunks
-# of 4); then 2 MT-Bench grades and 2 OASST scores.
-REQUESTS = 40 + 2 + 2
+# 2 models x 2 references x 4 prompts + 4 head to head, both orders: 40 verdicts, and the
+# evaluator's own MT-Bench human pair in both orders (11 chunks of 4 and one of 2); then 2
+# MT-Bench grades and 2 OASST scores.
+REQUESTS = 40 + 2 + 2 + 2
 
 
 def test_a_killed_evaluation_resumes_from_its_finished_chunks(server, tmp_path):
@@ -415,7 +429,7 @@ def test_the_api_key_is_never_written_anywhere(server, tmp_path, caplog):
             # what kedro-mlflow logs of the node: its parameters, flattened
             flat = pd.json_normalize(dataclasses.asdict(evaluation), sep=".").iloc[0]
             mlflow.log_params({f"evaluation.{k}": str(v)[:250] for k, v in flat.items()})
-            mlflow.log_metrics(metrics)
+            mlflow.log_metrics({k: v for k, v in metrics.items() if v is not None})
             judged.to_json(tmp_path / "evaluator_judgments.jsonl", orient="records", lines=True)
             (tmp_path / "instruction_following.json").write_text(json.dumps(metrics))
             mlflow.log_artifact(str(tmp_path / "evaluator_judgments.jsonl"))

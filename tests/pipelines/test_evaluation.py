@@ -10,7 +10,12 @@ import re
 import pandas as pd
 import pytest
 
-from self_rewarding.core.types import EvaluationConfig, EvaluatorConfig, SamplingConfig
+from self_rewarding.core.types import (
+    EvaluationConfig,
+    EvaluatorConfig,
+    JudgeConfig,
+    SamplingConfig,
+)
 from self_rewarding.generation import FakeGenerator
 from self_rewarding.pipelines.evaluation import nodes
 
@@ -77,11 +82,16 @@ JUDGE_PROMPTS = pd.DataFrame(
 
 def _config(evaluator: dict | None = None, **overrides) -> EvaluationConfig:
     return EvaluationConfig(
-        judge_alignment_prompts=None,
-        judge_sampling=SamplingConfig(n=3),
-        evaluator=EvaluatorConfig(name="fake evaluator", model="fake", **(evaluator or {})),
-        comparisons=(("M2", "M1"),),
-        **overrides,
+        **{
+            "judge_alignment_prompts": None,
+            "judge": JudgeConfig(sampling=SamplingConfig(n=3)),
+            "evaluator": EvaluatorConfig(
+                name="fake evaluator", model="fake", **(evaluator or {})
+            ),
+            "comparisons": (("M2", "M1"),),
+            "bootstrap_resamples": 200,
+            **overrides,
+        }
     )
 
 
@@ -100,17 +110,56 @@ def test_the_judge_is_measured_against_human_rankings_and_pairs(tmp_path, monkey
     scores, metrics = nodes.evaluate_judge(model_dir, EFT_EVAL, MT_BENCH_HUMAN, HH, _config())
 
     # p3 has one reply only: left out of the sample (no human-ordered pair)
-    assert list(scores["response_id"]) == ["a", "b", "c", "d"]
-    assert list(scores["score"]) == [3.0, 1.0, 2.0, 1.0]
+    oasst = scores[scores["source"] == "oasst1_validation"]
+    assert list(oasst["response_id"]) == ["a", "b", "c", "d"]
+    assert list(oasst["score"]) == [3.0, 1.0, 2.0, 1.0]
     assert set(scores.columns) >= {"prompt_id", "response_id", "human_rank", "score"}
+    # Each human pair is two rows, better (rank 0) and worse, named by the pair.
+    pairs = scores[scores["source"] != "oasst1_validation"]
+    assert list(pairs["prompt_id"]) == ["mt_bench_human:0"] * 2 + ["hh_harmless:1"] * 2
+    assert list(pairs["response_id"]) == ["better", "worse"] * 2
     assert metrics["judge_alignment.pairwise_accuracy"] == 1.0
+    assert metrics["judge_alignment.tie_share"] == 0.0
+    # A perfect judge on every prompt: every resample is perfect too.
+    assert metrics["judge_alignment.pairwise_accuracy.ci_low"] == 1.0
+    assert metrics["judge_alignment.pairwise_accuracy.ci_high"] == 1.0
     assert metrics["judge_alignment.parse_rate"] == 1.0
+    # No reply scored 5: 5-best is undefined, not 0.
+    assert metrics["judge_alignment.five_best"] is None
+    assert metrics["judge_alignment.five_best_count"] == 0
     assert metrics["mt_bench_human.pairwise_accuracy"] == 1.0
+    assert metrics["mt_bench_human.human_pairs"] == 1
     # "I can't help with that" (5 words) beats "Sure" (1 word): agrees with humans
     assert metrics["hh_harmless.pairwise_accuracy"] == 1.0
+    assert "hh_harmless.spearman" not in metrics  # pair sets report pair metrics only
     assert metrics["monitor.self_score_length_correlation"] == pytest.approx(1.0)
     assert len(generator.calls[0][0]) == 4 + 2 + 2
     assert generator.closed
+
+
+def test_the_judge_scores_in_its_mode_and_ties_count_wrong(tmp_path, monkeypatch):
+    model_dir = tmp_path / "M1"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text("{}")
+    # Every reply gets p = 0.5 on 4 and 0.5 on 2: expected score 3 everywhere, all ties.
+    generator = FakeGenerator(
+        lambda prompt, index: "Score: 4", lambda prompt, index: {"4": -0.6931, "2": -0.6931}
+    )
+    monkeypatch.setattr(nodes, "_model_generator", lambda model_dir, evaluation: generator)
+    config = _config(judge=JudgeConfig(mode="score_first"))
+
+    scores, metrics = nodes.evaluate_judge(model_dir, EFT_EVAL, MT_BENCH_HUMAN, HH, config)
+
+    assert list(scores["score"]) == [pytest.approx(3.0)] * len(scores)
+    assert set(scores["scoring_mode"]) == {"score_first"}
+    assert generator.calls[0][1].assistant_prefix == "Score: "
+    assert metrics["judge_alignment.pairwise_accuracy"] == 0.0
+    assert metrics["judge_alignment.tie_share"] == 1.0
+    assert metrics["judge_alignment.pairwise_accuracy_ties_half"] == 0.5
+    assert metrics["judge_alignment.constant_judge_share"] == 1.0
+    assert metrics["judge_alignment.spearman"] == 0.0  # a constant judge counts 0
+    # The self-score does not vary: its length correlation is undefined.
+    assert metrics["monitor.self_score_length_correlation"] is None
 
 
 def _answers(model: str, words: int) -> pd.DataFrame:
@@ -155,13 +204,20 @@ def test_the_evaluator_compares_both_orders_and_grades(monkeypatch, tmp_path):
             {"instruction": "Task 1", "output": "r " * 5},
         ]
     )
-    scores = pd.DataFrame({"response_id": ["a", "b", "c", "d"], "score": [3.0, 1.0, None, 2.0]})
+    scores = pd.DataFrame(
+        {
+            "source": ["oasst1_validation"] * 4,
+            "response_id": ["a", "b", "c", "d"],
+            "score": [3.0, 1.0, None, 2.0],
+        }
+    )
 
     judged, metrics = nodes.evaluate_instruction_following(
         JUDGE_PROMPTS,
         references,
         references,
         EFT_EVAL,
+        MT_BENCH_HUMAN,
         _config({"chunk_dir": str(tmp_path / "chunks"), "chunk_size": 8}),
         {},
         answers_M1=_answers("M1", 3),
@@ -179,15 +235,23 @@ def test_the_evaluator_compares_both_orders_and_grades(monkeypatch, tmp_path):
     assert metrics["M1.answers.alpaca_words_mean"] == 3.0
     assert metrics["gpt4_1106_preview.answers.alpaca_words_mean"] == 5.0
     assert metrics["evaluator.verdict_parse_rate"] == 1.0
-    # the evaluator gives every OASST reply 3: no variance, no defined agreement
-    assert metrics["M1.monitor.evaluator_agreement_spearman"] == 0.0
+    # M2 wins both prompts: the interval of a win rate of 1 over 2 items is (1, 1)
+    assert metrics["M2.vs_M1.win_rate.ci_low"] == metrics["M2.vs_M1.win_rate.ci_high"] == 1.0
+    # the evaluator gives every OASST reply 3: no variance, no defined agreement (null)
+    assert metrics["M1.monitor.evaluator_agreement_spearman"] is None
+    # The evaluator prefers the longer answer; MT-Bench's human judge preferred the
+    # longer one too, in both orders: agreement 1 on 1 pair.
+    assert metrics["evaluator.human_agreement.pairs"] == 1
+    assert metrics["evaluator.human_agreement.strict"] == 1.0
+    human = judged[judged["task"] == "human_agreement"]
+    assert sorted(human["order"]) == ["model_first", "model_second"]
     pairs = judged[judged["task"] == "head_to_head"]
     assert sorted(pairs["order"]) == ["model_first", "model_first", "model_second", "model_second"]
     assert set(judged["evaluator"]) == {"fake evaluator"}
     assert generator.closed
-    # the evaluator is asked chunk by chunk (20 verdicts, 2 grades, 4 OASST scores); the
-    # chunks are gone once it is done
-    assert [len(prompts) for prompts, _ in generator.calls] == [8, 8, 4, 2, 4]
+    # the evaluator is asked chunk by chunk (20 + 2 verdicts, 2 grades, 4 OASST scores);
+    # the chunks are gone once it is done
+    assert [len(prompts) for prompts, _ in generator.calls] == [8, 8, 6, 2, 4]
     assert list((tmp_path / "chunks").rglob("*.json")) == []
 
 
@@ -201,16 +265,44 @@ def test_summary_table_plots_and_one_mlflow_run_per_model(tmp_path):
     }
     following = {
         "M2.vs_M1.win_rate": 0.75,
+        "M2.vs_M1.win_rate.ci_low": 0.5,
+        "M2.vs_M1.win_rate.ci_high": 1.0,
         "M2.vs_M1.wins": 2.0,
         "M2.vs_M1.ties": 2.0,
         "M2.vs_M1.losses": 0.0,
     }
-    summary, table = nodes.summarise_evaluation(following, _config(), **judge_metrics)
+
+    def judged(right: bool) -> pd.DataFrame:
+        # Three prompts of two replies; the judge orders each right or each wrong.
+        return pd.DataFrame(
+            [
+                {
+                    "source": "oasst1_validation",
+                    "prompt_id": f"p{k}",
+                    "response_id": f"p{k}-{rank}",
+                    "human_rank": rank,
+                    "score": float(rank if not right else 1 - rank),
+                    "top_score": False,
+                }
+                for k in range(3)
+                for rank in (0, 1)
+            ]
+        )
+
+    summary, table = nodes.summarise_evaluation(
+        following, _config(), **judge_metrics, scores_M1=judged(True), scores_M2=judged(False)
+    )
 
     assert [row["model"] for row in summary] == ["M1", "M2"]
     assert summary[1]["vs_previous.win_rate"] == 0.75  # M2 vs M1, named by role
+    # M2's judge is wrong where M1's is right, on every prompt: -1 in every resample.
+    assert summary[1]["judge_difference.vs_previous"] == -1.0
+    assert summary[1]["judge_difference.vs_previous.ci_high"] == -1.0
     assert "| M2 | 0.550 |" in table and "fake evaluator" in table
-    assert "M2 vs M1: 0.750 | 2/2/0 |" in table
+    assert (
+        "| M2 vs M1 | -1.000 [-1.000, -1.000] | significant | 0.750 [0.500, 1.000] | 2/2/0 "
+        "| within noise |" in table
+    )
     scores = pd.DataFrame({"score": [1.0, 2.0, None]})
     figures = nodes.plot_evaluation(summary, scores_M1=scores, scores_M2=scores)
     assert len(figures) == 3
@@ -236,5 +328,7 @@ def test_summary_table_plots_and_one_mlflow_run_per_model(tmp_path):
     assert json.loads(json.dumps(summary, allow_nan=False)) == [
         {"model": "M1", **judge_metrics["M1"]},
         {"model": "M2", **judge_metrics["M2"], "vs_previous.win_rate": 0.75}
-        | {f"vs_previous.{k}": v for k, v in (("wins", 2.0), ("ties", 2.0), ("losses", 0.0))},
+        | {"vs_previous.win_rate.ci_low": 0.5, "vs_previous.win_rate.ci_high": 1.0}
+        | {f"vs_previous.{k}": v for k, v in (("wins", 2.0), ("ties", 2.0), ("losses", 0.0))}
+        | {f"judge_difference.vs_previous{k}": -1.0 for k in ("", ".ci_low", ".ci_high")},
     ]

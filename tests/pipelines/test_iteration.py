@@ -158,9 +158,7 @@ def test_one_iteration_writes_every_artifact(run_iteration):
         (row.prompt, int(row.candidate_id.rsplit("-", 1)[1])): row.seed
         for row in candidates.itertuples()
     }
-    assert seeds == {
-        key: sample_seed(config.candidates.seed, *key) for key in seeds
-    }
+    assert seeds == {key: sample_seed(config.candidates.seed, *key) for key in seeds}
     assert len(set(seeds.values())) == len(seeds)
     assert set(candidates["backend"]) == {"fake"} and set(candidates["precision"]) == {"fp32"}
     judgments = catalog.load("iter1.judgments")

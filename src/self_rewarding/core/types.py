@@ -11,6 +11,10 @@ from typing import Literal
 
 from self_rewarding.core.precision import Precision
 
+# How a judge sample becomes a score (see core.judge).
+ScoringMode = Literal["sampled", "expected", "score_first"]
+SCORING_MODES: tuple[str, ...] = ("sampled", "expected", "score_first")
+
 
 @dataclass(frozen=True)
 class IFTConfig:
@@ -68,6 +72,11 @@ class SamplingConfig:
         regex: When set, every completion matches it (structured output of backends
             that have it, e.g. vLLM's regex-guided decoding).
         stop: Strings that end a completion (left out of the text).
+        assistant_prefix: Text the answer starts with, prefilled after the chat
+            template's assistant turn; the completion continues it (and leaves it out).
+        score_logprobs: Return, with each completion, the log-probabilities of the
+            digits 0-5 at the position of its ``Score: X`` digit (the ``expected`` and
+            ``score_first`` scoring modes).
     """
 
     temperature: float = 0.7
@@ -77,6 +86,8 @@ class SamplingConfig:
     seed: int = 0
     regex: str | None = None
     stop: tuple[str, ...] = ()
+    assistant_prefix: str = ""
+    score_logprobs: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "stop", tuple(self.stop))  # YAML and JSON give lists
@@ -93,6 +104,7 @@ class JudgeProbeConfig:
         seed: Seed of the item sample.
         backend: ``vllm``, ``transformers``, or ``auto``: vLLM wherever it is installed.
         precision: ``auto`` (chosen by the hardware), ``bf16``, ``fp16`` or ``fp32``.
+        mode: The scoring mode (``JudgeConfig.mode``).
     """
 
     n_items: int = 50
@@ -101,10 +113,18 @@ class JudgeProbeConfig:
     seed: int = 42
     backend: Literal["auto", "vllm", "transformers"] = "auto"
     precision: Precision = "auto"
+    mode: ScoringMode = "sampled"
 
     def __post_init__(self):
         if isinstance(self.sampling, dict):  # Kedro passes nested blocks as dicts
             object.__setattr__(self, "sampling", SamplingConfig(**self.sampling))
+
+    def judge_config(self, samples: int | None = None) -> JudgeConfig:
+        """The probe's judge, with ``samples`` judgments per reply (default: ``n``)."""
+        sampling = self.sampling
+        if samples is not None:
+            sampling = SamplingConfig(**{**sampling.__dict__, "n": samples})
+        return JudgeConfig(mode=self.mode, sampling=sampling)
 
 
 @dataclass(frozen=True)
@@ -243,17 +263,27 @@ class SelfInstructConfig:
 
 @dataclass(frozen=True)
 class JudgeConfig:
-    """How M_t judges its candidates (paper: 3 samples at T=0.7, averaged).
+    """How a model judges replies with the verbatim prompt (paper: 3 samples at T=0.7,
+    averaged).
 
     Attributes:
-        sampling: Decoding; ``n`` is the number of judge samples per candidate.
+        mode: ``sampled`` (the paper: the ``Score: X`` written), ``expected`` (the
+            probability-weighted digit at the score, same samples) or ``score_first``
+            (one greedy answer prefilled with ``Score: ``, the digit distribution of its
+            first token); see ``core.judge``.
+        sampling: Decoding; ``n`` is the number of judge samples per reply
+            (``score_first`` makes one greedy answer).
         constrained: End every answer in ``Score: <0-5>`` through the backend's
             structured output (vLLM regex), so that even a weak judge gives a score.
-            Off in the paper's setting.
+            Off in the paper's setting; not used by ``score_first``.
+        score_first_tokens: Tokens generated after ``Score: `` in ``score_first`` mode
+            (1: the score alone; more: the justification follows, for reading).
     """
 
+    mode: ScoringMode = "sampled"
     sampling: SamplingConfig = SamplingConfig(n=3, max_new_tokens=128)
     constrained: bool = False
+    score_first_tokens: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "sampling", _sampling(self.sampling))
@@ -359,15 +389,15 @@ class EvaluationConfig:
         alpaca_prompts: AlpacaEval prompts answered (of 805).
         mt_bench_questions: MT-Bench questions answered, taken evenly across the eight
             categories (of 80).
-        judge_sampling: The model's judge (paper: 3 samples at T=0.7, averaged).
-        judge_constrained: Constrain the model's judge answers to end in ``Score: <0-5>``
-            (vLLM regex), as ``iteration.judge.constrained`` does in training; off by
-            default, so that the parse rate is the model's own.
+        judge: The model as a judge: scoring mode, sampling (paper: 3 samples at T=0.7,
+            averaged) and ``constrained`` (off by default, so that the parse rate is
+            the model's own).
         answer_sampling: The model's answers to the benchmarks.
         comparisons: Head-to-head pairs ``[model, opponent]``.
         generation: Engine of the models under test.
         evaluator: The fixed evaluator.
-        seed: Seed of the subsets.
+        seed: Seed of the subsets and of the bootstrap.
+        bootstrap_resamples: Resamples of the 95 % bootstrap intervals (over prompts).
     """
 
     judge_alignment_prompts: int | None = 10
@@ -375,8 +405,7 @@ class EvaluationConfig:
     hh_harmless_pairs: int | None = 10
     alpaca_prompts: int | None = 16
     mt_bench_questions: int | None = 16
-    judge_sampling: SamplingConfig = SamplingConfig(n=3, max_new_tokens=128)
-    judge_constrained: bool = False
+    judge: JudgeConfig = JudgeConfig()
     answer_sampling: SamplingConfig = SamplingConfig(max_new_tokens=192)
     comparisons: tuple[tuple[str, str], ...] = (
         ("M1", "sft_baseline"),
@@ -388,9 +417,11 @@ class EvaluationConfig:
     generation: GenerationConfig = GenerationConfig()
     evaluator: EvaluatorConfig = EvaluatorConfig()
     seed: int = 0
+    bootstrap_resamples: int = 2000
 
     def __post_init__(self):
-        object.__setattr__(self, "judge_sampling", _sampling(self.judge_sampling))
+        if isinstance(self.judge, dict):
+            object.__setattr__(self, "judge", JudgeConfig(**self.judge))
         object.__setattr__(self, "answer_sampling", _sampling(self.answer_sampling))
         object.__setattr__(self, "comparisons", tuple(tuple(c) for c in self.comparisons))
         if isinstance(self.generation, dict):

@@ -1,5 +1,6 @@
-"""``MetricsDataset``: a flat ``{name: number}`` JSON file (DVC metrics), also logged to
-the active MLflow run, so ``dvc metrics diff`` and the MLflow UI show the same numbers."""
+"""``MetricsDataset``: a flat ``{name: number or null}`` JSON file (DVC metrics), also logged to
+the active MLflow run (null, an undefined metric, is left out there), so ``dvc metrics
+diff`` and the MLflow UI show the same numbers."""
 
 from __future__ import annotations
 
@@ -39,11 +40,12 @@ class MetricsDataset(AbstractDataset[dict, dict]):
         bad = [
             k
             for k, v in data.items()
-            if not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v)
+            if v is not None
+            and (not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v))
         ]
         if bad:
-            raise DatasetError(f"{self._filepath}: metrics must be finite numbers: {bad}")
-        data = {k: v if isinstance(v, int) else float(v) for k, v in data.items()}
+            raise DatasetError(f"{self._filepath}: metrics must be finite numbers or null: {bad}")
+        data = {k: v if v is None or isinstance(v, int) else float(v) for k, v in data.items()}
         write_text_atomic(self._filepath, json.dumps(data, indent=2, sort_keys=True) + "\n")
         self._log_to_mlflow(data)
 
@@ -53,7 +55,8 @@ class MetricsDataset(AbstractDataset[dict, dict]):
         if mlflow.active_run() is None:
             return
         prefix = f"{self._prefix}." if self._prefix else ""
-        mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in data.items()})
+        # An undefined metric (null) is absent from MLflow rather than logged as 0.
+        mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in data.items() if v is not None})
 
     def _exists(self) -> bool:
         return self._filepath.is_file()

@@ -10,12 +10,15 @@ from self_rewarding.core.types import SamplingConfig
 
 class Completion(str):
     """A generated text that also carries its token count, why generation stopped
-    (``stop``: end of sequence or pattern complete, ``length``: ``max_new_tokens``) and
-    the sampler seed that produced it (None where the backend has none, e.g. an API)."""
+    (``stop``: end of sequence or pattern complete, ``length``: ``max_new_tokens``), the
+    sampler seed that produced it (None where the backend has none, e.g. an API) and,
+    when ``SamplingConfig.score_logprobs`` asked for them, the log-probabilities of the
+    digits 0-5 at its score digit (None: not asked, or no score digit found)."""
 
     n_tokens: int
     finish_reason: str | None
     seed: int | None
+    digit_logprobs: dict[str, float] | None
 
     def __new__(
         cls,
@@ -23,11 +26,13 @@ class Completion(str):
         n_tokens: int = 0,
         finish_reason: str | None = None,
         seed: int | None = None,
+        digit_logprobs: dict[str, float] | None = None,
     ):
         completion = super().__new__(cls, text)
         completion.n_tokens = n_tokens
         completion.finish_reason = finish_reason
         completion.seed = seed
+        completion.digit_logprobs = digit_logprobs
         return completion
 
     def to_dict(self) -> dict:
@@ -36,11 +41,18 @@ class Completion(str):
             "n_tokens": self.n_tokens,
             "finish_reason": self.finish_reason,
             "seed": self.seed,
+            "digit_logprobs": self.digit_logprobs,
         }
 
     @classmethod
     def from_dict(cls, row: dict) -> Completion:
-        return cls(row["text"], row["n_tokens"], row["finish_reason"], row.get("seed"))
+        return cls(
+            row["text"],
+            row["n_tokens"],
+            row["finish_reason"],
+            row.get("seed"),
+            row.get("digit_logprobs"),
+        )
 
 
 class Generator(Protocol):

@@ -11,14 +11,20 @@ from self_rewarding.generation.base import Completion
 
 class FakeGenerator:
     """Answers each prompt with ``respond(prompt, index)`` and records the calls. Each
-    completion records the seed a real backend would have used for it."""
+    completion records the seed a real backend would have used for it and, when
+    ``score_logprobs`` is asked for, ``digit_logprobs(prompt, index)`` (default: none)."""
 
     backend = "fake"
     precision = "fp32"
     model_path = "fake-model"
 
-    def __init__(self, respond: Callable[[str, int], str]):
+    def __init__(
+        self,
+        respond: Callable[[str, int], str],
+        digit_logprobs: Callable[[str, int], dict[str, float] | None] | None = None,
+    ):
         self.respond = respond
+        self.digit_logprobs = digit_logprobs or (lambda prompt, index: None)
         self.calls: list[tuple[list[str], SamplingConfig]] = []
         self.tokens_generated = 0
         self.seconds = 0.0
@@ -30,10 +36,18 @@ class FakeGenerator:
         self.calls.append((list(prompts), sampling))
         results = []
         for prompt in prompts:
-            texts = [self.respond(prompt, i) for i in range(sampling.n)]
+            # As a model would, the fake continues the prompt and any prefilled answer.
+            texts = [self.respond(prompt + sampling.assistant_prefix, i) for i in range(sampling.n)]
             seeds = [sample_seed(sampling.seed, prompt, i) for i in range(sampling.n)]
+            logprobs = [
+                self.digit_logprobs(prompt, i) if sampling.score_logprobs else None
+                for i in range(sampling.n)
+            ]
             results.append(
-                [Completion(t, len(t.split()), "stop", s) for t, s in zip(texts, seeds)]
+                [
+                    Completion(t, len(t.split()), "stop", s, lp)
+                    for t, s, lp in zip(texts, seeds, logprobs)
+                ]
             )
         self.tokens_generated += sum(c.n_tokens for row in results for c in row)
         return results

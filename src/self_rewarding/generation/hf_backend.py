@@ -74,7 +74,7 @@ class TransformersGenerator:
                 sampling.regex,
             )
             self._warned_regex = True
-        texts = [self._chat(p) for p in prompts] if chat else list(prompts)
+        texts = [(self._chat(p) if chat else p) + sampling.assistant_prefix for p in prompts]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         results: list[list[Completion]] = [[] for _ in texts]
         started = time.perf_counter()
@@ -97,16 +97,25 @@ class TransformersGenerator:
                     max_new_tokens=sampling.max_new_tokens,
                     num_return_sequences=sampling.n,
                     pad_token_id=self.tokenizer.pad_token_id,
+                    return_dict_in_generate=True,
+                    output_logits=sampling.score_logprobs,
                     **(
                         {"stop_strings": list(sampling.stop), "tokenizer": self.tokenizer}
                         if sampling.stop
                         else {}
                     ),
                 )
-            new_tokens = output[:, encoded["input_ids"].shape[1] :]
+            new_tokens = output.sequences[:, encoded["input_ids"].shape[1] :]
             completions = [
                 self._completion(row.tolist(), sampling.stop, batch_seed) for row in new_tokens
             ]
+            if sampling.score_logprobs:
+                for k, completion in enumerate(completions):
+                    completion.digit_logprobs = self._score_digit_logprobs(
+                        new_tokens[k].tolist()[: completion.n_tokens],
+                        [step[k] for step in output.logits],
+                        sampling.assistant_prefix,
+                    )
             self.tokens_generated += sum(c.n_tokens for c in completions)
             for k, index in enumerate(batch):
                 results[index] = completions[k * sampling.n : (k + 1) * sampling.n]
@@ -118,6 +127,25 @@ class TransformersGenerator:
             self.tokens_generated / max(self.seconds, 1e-9),
         )
         return results
+
+    def _score_digit_logprobs(
+        self, token_ids: list[int], logits: list, text_before: str
+    ) -> dict[str, float] | None:
+        """The digits' log-probabilities at the score digit of one completion, from the
+        raw (unwarped) logits of each step."""
+        import torch
+
+        from self_rewarding.core.judge import SCORE_DIGITS, digit_logprobs, score_token_index
+
+        token_texts = [self.tokenizer.decode([token]) for token in token_ids]
+        index = score_token_index(text_before, token_texts)
+        if index is None:
+            return None
+        logprobs = torch.log_softmax(logits[index].float(), dim=-1)
+        digit_ids = self.tokenizer.convert_tokens_to_ids(list(SCORE_DIGITS))
+        return digit_logprobs(
+            (digit, float(logprobs[token])) for digit, token in zip(SCORE_DIGITS, digit_ids)
+        )
 
     def _completion(
         self, token_ids: list[int], stop: Sequence[str] = (), seed: int | None = None

@@ -21,6 +21,10 @@ On the CPU build, settings applied unless already set (measured on a 2-core mach
   from the sampling seed, the prompt and the sample index, so a completion never depends
   on what the engine drew before or on the batch it came in;
 - chunked prefill is off: it rewinds seeded generators, which CPU generators cannot.
+
+A request with ``score_logprobs`` asks vLLM for the log-probabilities of the digit tokens
+0-5 at every generated token (``logprob_token_ids``: raw, before temperature and top-p),
+and each completion keeps only those at its score digit.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from self_rewarding.core.judge import SCORE_DIGITS, digit_logprobs, score_token_index
 from self_rewarding.core.provenance import sample_seed
 from self_rewarding.core.records import write_text_atomic
 from self_rewarding.core.types import SamplingConfig
@@ -209,6 +214,22 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def _score_digit_logprobs(output, text_before: str) -> dict[str, float] | None:
+    """The digits' log-probabilities at the score digit of one vLLM completion output."""
+    if not output.logprobs:
+        return None
+    token_texts = [
+        position[token_id].decoded_token or ""
+        for position, token_id in zip(output.logprobs, output.token_ids)
+    ]
+    index = score_token_index(text_before, token_texts)
+    if index is None:
+        return None
+    return digit_logprobs(
+        (entry.decoded_token or "", entry.logprob) for entry in output.logprobs[index].values()
+    )
+
+
 def _serve(model: str, dtype: str, max_model_len: int) -> None:
     """Starts the engine, then answers each request named on stdin until stdin closes."""
     import torch
@@ -229,6 +250,9 @@ def _serve(model: str, dtype: str, max_model_len: int) -> None:
     )
     startup_seconds = time.perf_counter() - started
     tokenizer = llm.get_tokenizer()
+    # The digits' log-probabilities are returned at every generated token (with the
+    # sampled token's) when a request asks for them; they are raw, before sampling.
+    digit_ids = tokenizer.convert_tokens_to_ids(list(SCORE_DIGITS))
     for line in sys.stdin:
         request_path, response_path = json.loads(line)
         request = json.loads(Path(request_path).read_text(encoding="utf-8"))
@@ -237,14 +261,13 @@ def _serve(model: str, dtype: str, max_model_len: int) -> None:
             tokenizer.apply_chat_template(
                 [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
             )
+            + sampling.assistant_prefix
             if request["chat"]
-            else prompt
+            else prompt + sampling.assistant_prefix
             for prompt in request["prompts"]
         ]
         # One request per sample, each with its own seed (see the module's docstring).
-        seeds = [
-            [sample_seed(sampling.seed, text, k) for k in range(sampling.n)] for text in texts
-        ]
+        seeds = [[sample_seed(sampling.seed, text, k) for k in range(sampling.n)] for text in texts]
         params = [
             SamplingParams(
                 n=1,
@@ -253,6 +276,7 @@ def _serve(model: str, dtype: str, max_model_len: int) -> None:
                 top_p=sampling.top_p if sampling.temperature > 0 else 1.0,
                 max_tokens=sampling.max_new_tokens,
                 stop=list(sampling.stop) or None,
+                logprob_token_ids=digit_ids if sampling.score_logprobs else None,
                 structured_outputs=(
                     StructuredOutputsParams(regex=sampling.regex) if sampling.regex else None
                 ),
@@ -267,14 +291,18 @@ def _serve(model: str, dtype: str, max_model_len: int) -> None:
         seconds = time.perf_counter() - started
         flat = [
             Completion(
-                o.outputs[0].text, len(o.outputs[0].token_ids), o.outputs[0].finish_reason, seed
+                o.outputs[0].text,
+                len(o.outputs[0].token_ids),
+                o.outputs[0].finish_reason,
+                seed,
+                _score_digit_logprobs(o.outputs[0], sampling.assistant_prefix)
+                if sampling.score_logprobs
+                else None,
             ).to_dict()
             for o, seed in zip(outputs, (s for row in seeds for s in row), strict=True)
         ]
         result = {
-            "completions": [
-                flat[i * sampling.n : (i + 1) * sampling.n] for i in range(len(texts))
-            ],
+            "completions": [flat[i * sampling.n : (i + 1) * sampling.n] for i in range(len(texts))],
             "tokens": sum(c["n_tokens"] for c in flat),
             "seconds": seconds,
             "startup_seconds": startup_seconds,

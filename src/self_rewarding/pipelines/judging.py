@@ -3,21 +3,17 @@ of ``Score: X`` answers) and the paper's model-judged EFT selection."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 
 import pandas as pd
 
-from self_rewarding.core.judge import aggregate_scores, parse_score, score_summary
-from self_rewarding.core.prompts import (
-    JUDGE_TEMPLATE_NAME,
-    render_judge_prompt,
-    template_sha256,
-)
+from self_rewarding.core.judge import score_summary
+from self_rewarding.core.prompts import JUDGE_TEMPLATE_NAME, template_sha256
 from self_rewarding.core.provenance import directory_sha256
 from self_rewarding.core.seed_data import ordering_agrees
 from self_rewarding.core.types import EFTConfig, JudgeProbeConfig
+from self_rewarding.judge_service import judge, judge_sampling, read_judgments
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +43,13 @@ def probe_judge(
     items = eft_eval.sample(
         n=min(judge_probe.n_items, len(eft_eval)), random_state=judge_probe.seed
     )
-    prompts = [render_judge_prompt(p, r) for p, r in zip(items["prompt"], items["response"])]
     generator = _generator(model_dir, judge_probe)
     try:
-        answers = generator.generate(prompts, judge_probe.sampling)
+        judged = judge(
+            list(zip(items["prompt"], items["response"])),
+            judge_probe.judge_config(),
+            generator.generate,
+        )
     finally:
         generator.close()
     provenance = {
@@ -59,6 +58,7 @@ def probe_judge(
         "template_sha256": template_sha256(JUDGE_TEMPLATE_NAME),
         "backend": generator.backend,
         "precision": generator.precision,
+        "scoring_mode": judge_probe.mode,
     }
     rows = [
         {
@@ -67,12 +67,14 @@ def probe_judge(
             "human_rank": item.human_rank,
             "sample": sample,
             "judge_text": text,
-            "score": parse_score(text),
+            "score": score,
             **provenance,
-            "seed": text.seed,
+            "seed": seed,
         }
-        for item, texts in zip(items.itertuples(), answers)
-        for sample, text in enumerate(texts)
+        for item, reply in zip(items.itertuples(), judged, strict=True)
+        for sample, (text, score, seed) in enumerate(
+            zip(reply.texts, reply.sample_scores, reply.seeds, strict=True)
+        )
     ]
     metrics = score_summary([row["score"] for row in rows])
     metrics["tokens_per_second"] = generator.tokens_generated / max(generator.seconds, 1e-9)
@@ -109,16 +111,19 @@ def select_eft_train(
     """
     if eft.targets == "templated":
         return eft_candidates
-    sampling = dataclasses.replace(judge_probe.sampling, n=eft.judge_samples)
     generator = _generator(judge_model_dir, judge_probe)
     try:
-        answers = generator.generate(list(eft_candidates["prompt"]), sampling)
+        # The candidates' prompts are judge prompts already: generate on them directly.
+        config = judge_probe.judge_config(samples=eft.judge_samples)
+        answers = generator.generate(list(eft_candidates["prompt"]), judge_sampling(config))
     finally:
         generator.close()
+    judged_replies = read_judgments(answers, config)
     judged = eft_candidates.copy()
-    judged["model_score"] = [aggregate_scores(map(parse_score, texts)) for texts in answers]
+    judged["model_score"] = [reply.score for reply in judged_replies]
     judged["response"] = [
-        next((t.strip() for t in texts if parse_score(t) is not None), "") for texts in answers
+        next((t.strip() for t, s in zip(reply.texts, reply.sample_scores) if s is not None), "")
+        for reply in judged_replies
     ]
     kept = [
         group

@@ -19,35 +19,37 @@ from pathlib import Path
 
 import pandas as pd
 
+from self_rewarding.core.intervals import (
+    ALIGNMENT_INTERVAL_KEYS,
+    format_interval,
+    judge_alignment_intervals,
+    paired_difference,
+    win_rate_interval,
+)
 from self_rewarding.core.judge import (
-    aggregate_scores,
-    constrained_answer_regex,
     constrained_rating_regex,
     constrained_verdict_regex,
     parse_pairwise_verdict,
     parse_rating,
-    parse_score,
 )
 from self_rewarding.core.metrics import (
     combine_orders,
     judge_alignment,
     length_bucket,
-    pairwise_agreement,
     pearson,
     spearman,
-    total_agreement,
     win_rate,
 )
 from self_rewarding.core.prompts import (
     JUDGE_TEMPLATE_NAME,
     render_fastchat_prompt,
-    render_judge_prompt,
     split_hh_dialogue,
     template_sha256,
 )
 from self_rewarding.core.provenance import directory_sha256
 from self_rewarding.core.seed_data import prompt_id
-from self_rewarding.core.types import EvaluationConfig
+from self_rewarding.core.types import EvaluationConfig, JudgeConfig
+from self_rewarding.judge_service import judge, read_judgments, render_judge_prompts
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +119,26 @@ def _generate_resumably(
     return answers
 
 
+# What a set of human preference pairs (MT-Bench human, HH-RLHF) reports.
+PAIR_METRICS = (
+    "human_pairs",
+    "pairwise_accuracy",
+    "pairwise_accuracy_ties_half",
+    "tie_share",
+    "missing_share",
+    "parse_rate",
+)
+
+
+def interval_metrics(prefix: str, intervals: dict) -> dict[str, float]:
+    """``<prefix>.<metric>.ci_low`` and ``.ci_high`` of each defined interval."""
+    found = {}
+    for key, interval in intervals.items():
+        if interval is not None:
+            found[f"{prefix}.{key}.ci_low"], found[f"{prefix}.{key}.ci_high"] = interval
+    return found
+
+
 def alignment_items(eft_eval: pd.DataFrame, evaluation: EvaluationConfig) -> pd.DataFrame:
     """The human-ranked replies every model and the evaluator judge: all replies of a
     seeded sample of prompts with at least two different human ranks."""
@@ -179,57 +201,94 @@ def evaluate_judge(
         evaluation: Subset sizes and the judge's sampling.
 
     Returns:
-        One row per judged OASST1 reply (``prompt_id, response_id, human_rank, score``
-        and the samples' raw texts) and the metrics.
+        One row per judged reply (``source, prompt_id, response_id, human_rank, score,
+        top_score``, the samples' scores, raw texts and seeds): the OASST1 replies
+        (``source`` ``oasst1_validation``) and both replies of each human preference pair
+        (``mt_bench_human``, ``hh_harmless``; ``prompt_id`` names the pair). And the
+        metrics, each with its 95 % bootstrap interval over prompts (pairs) as
+        ``<metric>.ci_low``/``.ci_high``; an undefined metric is None.
     """
     replies = alignment_items(eft_eval, evaluation)
     pairs = _pairwise_items(mt_bench_human, hh_harmless, evaluation)
-    prompts = [render_judge_prompt(p, r) for p, r in zip(replies["prompt"], replies["response"])]
+    judged_pairs = list(zip(replies["prompt"], replies["response"]))
     for item in pairs:
-        prompts.append(render_judge_prompt(item["instruction"], item["better"]))
-        prompts.append(render_judge_prompt(item["instruction"], item["worse"]))
-    sampling = evaluation.judge_sampling
-    if evaluation.judge_constrained:
-        sampling = dataclasses.replace(
-            sampling, regex=constrained_answer_regex(sampling.max_new_tokens)
-        )
+        judged_pairs.append((item["instruction"], item["better"]))
+        judged_pairs.append((item["instruction"], item["worse"]))
     model_sha256 = directory_sha256(model_dir)
-    answers = _generate_resumably(
-        "evaluate_judge", model_dir, model_sha256, prompts, sampling, evaluation=evaluation
-    )
-    parsed = [[parse_score(text) for text in row] for row in answers]
-    means = [aggregate_scores(row) for row in parsed]
+
+    def generate(prompts: list[str], sampling) -> list:
+        return _generate_resumably(
+            "evaluate_judge",
+            model_dir,
+            model_sha256,
+            prompts,
+            sampling,
+            evaluation=evaluation,
+        )
+
+    judged = judge(judged_pairs, evaluation.judge, generate)
+    means = [reply.score for reply in judged]
+    model_provenance = {
+        "scoring_mode": evaluation.judge.mode,
+        "model_path": str(model_dir),
+        "model_sha256": model_sha256,
+        "template_sha256": template_sha256(JUDGE_TEMPLATE_NAME),
+    }
+
+    def rows(items: list[dict], replies_judged) -> list[dict]:
+        return [
+            {
+                **item,
+                "score": reply.score,
+                "top_score": reply.judgment.top_score,
+                "sample_scores": list(reply.sample_scores),
+                "judge_texts": list(reply.texts),
+                "sample_seeds": list(reply.seeds),
+                **model_provenance,
+            }
+            for item, reply in zip(items, replies_judged, strict=True)
+        ]
 
     n_replies = len(replies)
-    scores = replies[["prompt_id", "response_id", "human_rank"]].copy()
-    scores["score"] = means[:n_replies]
-    scores["sample_scores"] = [row for row in parsed[:n_replies]]
-    scores["judge_texts"] = [[str(t) for t in row] for row in answers[:n_replies]]
-    scores["model_path"] = str(model_dir)
-    scores["model_sha256"] = model_sha256
-    scores["template_sha256"] = template_sha256(JUDGE_TEMPLATE_NAME)
-    scores["sample_seeds"] = [[t.seed for t in row] for row in answers[:n_replies]]
+    oasst_items = [
+        {"source": "oasst1_validation", **item}
+        for item in replies[["prompt_id", "response_id", "human_rank"]].to_dict(orient="records")
+    ]
+    # Each human preference pair is one "prompt" of two replies: better (rank 0), worse.
+    pair_items = [
+        {"source": item["source"], "prompt_id": f"{item['source']}:{k}", **reply}
+        for k, item in enumerate(pairs)
+        for reply in (
+            {"response_id": "better", "human_rank": 0},
+            {"response_id": "worse", "human_rank": 1},
+        )
+    ]
+    scores = pd.DataFrame(rows(oasst_items + pair_items, judged))
 
-    flat = [s for row in parsed[:n_replies] for s in row]
-    records = scores[["prompt_id", "human_rank", "score"]].to_dict(orient="records")
-    metrics = {
-        f"judge_alignment.{k}": v
-        for k, v in judge_alignment(records, len(flat), sum(s is not None for s in flat)).items()
-    }
-    for source in ("mt_bench_human", "hh_harmless"):
-        outcomes = [
-            pairwise_agreement([0, 1], [means[n_replies + 2 * k], means[n_replies + 2 * k + 1]])
-            for k, item in enumerate(pairs)
-            if item["source"] == source
-        ]
-        total = total_agreement(outcomes)
-        metrics[f"{source}.pairs"] = float(total.pairs)
-        metrics[f"{source}.pairwise_accuracy"] = total.accuracy
-        metrics[f"{source}.tie_share"] = total.ties / total.pairs if total.pairs else 0.0
+    metrics: dict[str, float | None] = {}
+    for source, prefix in (
+        ("oasst1_validation", "judge_alignment"),
+        ("mt_bench_human", "mt_bench_human"),
+        ("hh_harmless", "hh_harmless"),
+    ):
+        records = scores[scores["source"] == source].to_dict(orient="records")
+        flat = [s for row in records for s in row["sample_scores"]]
+        found = judge_alignment(records, len(flat), sum(s is not None for s in flat))
+        if source != "oasst1_validation":  # one pair per item: the pair metrics only
+            found = {k: found[k] for k in PAIR_METRICS}
+        metrics.update({f"{prefix}.{k}": v for k, v in found.items()})
+        intervals = judge_alignment_intervals(
+            records,
+            keys=[k for k in ALIGNMENT_INTERVAL_KEYS if k in found],
+            n_resamples=evaluation.bootstrap_resamples,
+            seed=evaluation.seed,
+        )
+        metrics.update(interval_metrics(prefix, intervals))
     valid = [(r, s) for r, s in zip(replies["response"], means[:n_replies]) if s is not None]
-    metrics["monitor.self_score_mean"] = sum(s for _, s in valid) / len(valid) if valid else 0.0
-    correlation = pearson([float(_words(r)) for r, _ in valid], [s for _, s in valid])
-    metrics["monitor.self_score_length_correlation"] = correlation or 0.0
+    metrics["monitor.self_score_mean"] = sum(s for _, s in valid) / len(valid) if valid else None
+    metrics["monitor.self_score_length_correlation"] = pearson(
+        [float(_words(r)) for r, _ in valid], [s for _, s in valid]
+    )
     logger.info("Judge evaluation of %s: %s", model_dir, metrics)
     return scores, metrics
 
@@ -448,10 +507,68 @@ def _pairwise_requests(
     return requests
 
 
-def _pairwise_metrics(verdicts: pd.DataFrame) -> dict[str, float]:
-    """Wins, ties, losses and win rates per (task, model, opponent), and the win rate
-    against references by answer length."""
-    metrics: dict[str, float] = {}
+def _human_pair_requests(
+    mt_bench_human: pd.DataFrame, evaluation: EvaluationConfig, pair_template: dict
+) -> list[dict]:
+    """The evaluator's own test: the MT-Bench human pairs (the same subset the models
+    judge), in both orders, the human-preferred answer as the "model"."""
+    items = _pairwise_items(mt_bench_human, mt_bench_human.iloc[0:0], evaluation)
+    requests = []
+    for k, item in enumerate(items):
+        for order, (a, b) in (
+            ("model_first", (item["better"], item["worse"])),
+            ("model_second", (item["worse"], item["better"])),
+        ):
+            requests.append(
+                {
+                    "task": "human_agreement",
+                    "model": "human_preferred",
+                    "opponent": "human_rejected",
+                    "item_id": f"mt_bench_human:{k}",
+                    "order": order,
+                    "model_words": _words(item["better"]),
+                    "prompt": render_fastchat_prompt(
+                        pair_template, question=item["instruction"], answer_a=a, answer_b=b
+                    ),
+                }
+            )
+    return requests
+
+
+def _evaluator_human_agreement(rows: pd.DataFrame, evaluation: EvaluationConfig) -> dict:
+    """How often the evaluator prefers the answer MT-Bench's human judges preferred: both
+    orders combined as for a win rate (agreement = a "win" of the human-preferred
+    answer), strict and ties half, with 95 % intervals over pairs."""
+    outcomes = [
+        combine_orders(
+            dict(zip(item["order"], item["verdict"], strict=True)).get("model_first"),
+            dict(zip(item["order"], item["verdict"], strict=True)).get("model_second"),
+        )
+        for _, item in rows.groupby("item_id", sort=True)
+    ]
+    found = win_rate(outcomes)
+    metrics = {
+        "evaluator.human_agreement.pairs": found["n"],
+        "evaluator.human_agreement.strict": found["strict_win_rate"],
+        "evaluator.human_agreement.ties_half": found["win_rate"],
+        "evaluator.human_agreement.tie_share": found["tie_share"],
+    }
+    for name, key in (("strict", "strict_win_rate"), ("ties_half", "win_rate")):
+        interval = win_rate_interval(
+            outcomes, key=key, n_resamples=evaluation.bootstrap_resamples, seed=evaluation.seed
+        )
+        if interval is not None:
+            low, high = interval
+            metrics[f"evaluator.human_agreement.{name}.ci_low"] = low
+            metrics[f"evaluator.human_agreement.{name}.ci_high"] = high
+    return metrics
+
+
+def _pairwise_metrics(verdicts: pd.DataFrame, evaluation: EvaluationConfig) -> dict:
+    """Wins, ties, losses and win rates per (task, model, opponent), each win rate with
+    its 95 % bootstrap interval over items, and the win rate against references by
+    answer length."""
+    metrics: dict[str, float | None] = {}
     for (task, model, opponent), group in verdicts.groupby(["task", "model", "opponent"]):
         outcomes, words = [], []
         for _, item in group.groupby("item_id", sort=True):
@@ -463,6 +580,15 @@ def _pairwise_metrics(verdicts: pd.DataFrame) -> dict[str, float]:
         key = f"{model}.vs_{opponent}"
         for name, value in win_rate(outcomes).items():
             metrics[f"{key}.{name}"] = value
+        for name in ("win_rate", "strict_win_rate"):
+            interval = win_rate_interval(
+                outcomes,
+                key=name,
+                n_resamples=evaluation.bootstrap_resamples,
+                seed=evaluation.seed,
+            )
+            if interval is not None:
+                metrics[f"{key}.{name}.ci_low"], metrics[f"{key}.{name}.ci_high"] = interval
         if task.startswith("vs_"):
             buckets = defaultdict(list)
             for outcome, length in zip(outcomes, words, strict=True):
@@ -477,6 +603,7 @@ def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional i
     reference_gpt4_1106_preview: pd.DataFrame,
     reference_text_davinci_003: pd.DataFrame,
     eft_eval: pd.DataFrame,
+    mt_bench_human: pd.DataFrame,
     evaluation: EvaluationConfig,
     credentials: dict,
     **per_model: pd.DataFrame,
@@ -490,7 +617,9 @@ def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional i
     - the length view: average answer length, and the win rate against the references
       by length bucket;
     - agreement (Spearman) of each model's judge with the evaluator's scores of the same
-      OASST1 replies.
+      OASST1 replies;
+    - the evaluator's own agreement with the MT-Bench human pairwise judgments (same
+      prompt, both orders), so that every win rate comes with how far to trust it.
 
     Args:
         per_model: ``answers_<model>`` (benchmark answers) and ``scores_<model>``
@@ -519,6 +648,7 @@ def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional i
     pairwise = _pairwise_requests(
         answers_by_model, reference_answers, evaluation, templates["pair-v2"]
     )
+    pairwise += _human_pair_requests(mt_bench_human, evaluation, templates["pair-v2"])
     grading = [
         {
             "task": "mt_bench_grade",
@@ -533,15 +663,20 @@ def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional i
         for model, frame in answers_by_model.items()
         for r in frame[frame["benchmark"] == "mt_bench"].itertuples()
     ]
+    oasst_items = alignment_items(eft_eval, evaluation)
     pointwise = [
         {
             "task": "oasst_score",
             "model": evaluator.name,
             "item_id": r.response_id,
             "model_words": _words(r.response),
-            "prompt": render_judge_prompt(r.prompt, r.response),
+            "prompt": prompt,
         }
-        for r in alignment_items(eft_eval, evaluation).itertuples()
+        for r, prompt in zip(
+            oasst_items.itertuples(),
+            render_judge_prompts(zip(oasst_items["prompt"], oasst_items["response"])),
+            strict=True,
+        )
     ]
 
     sampling = evaluator.sampling
@@ -569,72 +704,81 @@ def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional i
         {**item, "evaluator_text": str(text), "rating": parse_rating(text)}
         for item, (text,) in zip(grading, ratings, strict=True)
     ]
+    evaluator_judge = JudgeConfig(mode="sampled", sampling=sampling)
     rows += [
-        {**item, "evaluator_text": str(text), "score": parse_score(text)}
-        for item, (text,) in zip(pointwise, oasst, strict=True)
+        {**item, "evaluator_text": reply.texts[0], "score": reply.score}
+        for item, reply in zip(pointwise, read_judgments(oasst, evaluator_judge), strict=True)
     ]
     judged = pd.DataFrame(rows).drop(columns=["prompt"])
     judged["evaluator"] = evaluator.name
     judged["evaluator_model"] = evaluator.model
 
     pair_rows = judged[judged["task"].isin(["head_to_head", *[f"vs_{r}" for r in references]])]
+    human_rows = judged[judged["task"] == "human_agreement"]
     metrics = {
+        **_evaluator_human_agreement(human_rows, evaluation),
         "evaluator.verdict_parse_rate": float(pair_rows["verdict"].notna().mean())
         if len(pair_rows)
-        else 0.0,
-        **_pairwise_metrics(pair_rows),
+        else None,
+        **_pairwise_metrics(pair_rows, evaluation),
     }
     grades = judged[judged["task"] == "mt_bench_grade"]
     metrics["evaluator.rating_parse_rate"] = (
-        float(grades["rating"].notna().mean()) if len(grades) else 0.0
+        float(grades["rating"].notna().mean()) if len(grades) else None
     )
     for model, group in grades.groupby("model"):
         rated = group[group["rating"].notna()]
-        metrics[f"{model}.mt_bench.score"] = float(rated["rating"].mean()) if len(rated) else 0.0
+        metrics[f"{model}.mt_bench.score"] = float(rated["rating"].mean()) if len(rated) else None
         for category, by_category in rated.groupby("category"):
             metrics[f"{model}.mt_bench.score_{category}"] = float(by_category["rating"].mean())
     for model, frame in answers_by_model.items():
         words = [_words(a) for a in frame.loc[frame["benchmark"] == "alpaca_eval", "answer"]]
-        metrics[f"{model}.answers.alpaca_words_mean"] = sum(words) / len(words) if words else 0.0
+        metrics[f"{model}.answers.alpaca_words_mean"] = sum(words) / len(words) if words else None
     any_answers = next(
         iter(answers_by_model.values()), pd.DataFrame(columns=["benchmark", "prompt"])
     )
     asked = any_answers.loc[any_answers["benchmark"] == "alpaca_eval", "prompt"]
     for name, lookup in reference_answers.items():
         words = [_words(lookup[p]) for p in asked if p in lookup]
-        metrics[f"{name}.answers.alpaca_words_mean"] = sum(words) / len(words) if words else 0.0
+        metrics[f"{name}.answers.alpaca_words_mean"] = sum(words) / len(words) if words else None
 
     oasst_rows = judged[judged["task"] == "oasst_score"]
     evaluator_scores = dict(zip(oasst_rows["item_id"], oasst_rows["score"], strict=True))
     metrics["evaluator.score_parse_rate"] = (
-        float(oasst_rows["score"].notna().mean()) if len(oasst_rows) else 0.0
+        float(oasst_rows["score"].notna().mean()) if len(oasst_rows) else None
     )
     for model, scores in scores_by_model.items():
+        replies = scores[scores["source"] == "oasst1_validation"]
         both = [
             (score, evaluator_scores[rid])
-            for rid, score in zip(scores["response_id"], scores["score"], strict=True)
+            for rid, score in zip(replies["response_id"], replies["score"], strict=True)
             if pd.notna(score) and pd.notna(evaluator_scores.get(rid))
         ]
-        agreement = spearman([a for a, _ in both], [b for _, b in both])
-        metrics[f"{model}.monitor.evaluator_agreement_spearman"] = agreement or 0.0
+        metrics[f"{model}.monitor.evaluator_agreement_spearman"] = spearman(
+            [a for a, _ in both], [b for _, b in both]
+        )
     logger.info("Instruction following, judged by %s: %s", evaluator.name, metrics)
     return judged, metrics
 
 
-# The table's columns: (metric key, column title).
-SUMMARY_COLUMNS = (
-    ("judge_alignment.pairwise_accuracy", "judge pairwise acc."),
+# The judge table's columns: (metric key, column title); a key with an interval is shown
+# with it.
+JUDGE_COLUMNS = (
+    ("judge_alignment.pairwise_accuracy", "OASST1 pairwise acc. (strict) [95% CI]"),
+    ("judge_alignment.tie_share", "tie share"),
+    ("judge_alignment.pairwise_accuracy_ties_half", "ties half"),
     ("judge_alignment.five_best", "5-best"),
-    ("judge_alignment.exact_match", "exact match"),
+    ("judge_alignment.five_best_count", "scored 5"),
     ("judge_alignment.spearman", "Spearman"),
     ("judge_alignment.kendall_tau", "Kendall tau"),
-    ("judge_alignment.parse_rate", "judge parse rate"),
-    ("mt_bench_human.pairwise_accuracy", "MT-Bench human acc."),
-    ("hh_harmless.pairwise_accuracy", "HH harmless acc."),
-    ("vs_gpt4_1106_preview.win_rate", "win vs GPT-4 Turbo"),
-    ("vs_text_davinci_003.win_rate", "win vs davinci-003"),
-    ("vs_previous.win_rate", "win vs previous M_t"),
-    ("vs_sft_baseline.win_rate", "win vs SFT baseline"),
+    ("judge_alignment.constant_judge_share", "constant-judge prompts"),
+    ("judge_alignment.parse_rate", "parse rate"),
+    ("mt_bench_human.pairwise_accuracy", "MT-Bench human acc. [95% CI]"),
+    ("hh_harmless.pairwise_accuracy", "HH harmless acc. [95% CI]"),
+)
+ANSWER_COLUMNS = (
+    ("vs_gpt4_1106_preview.win_rate", "win vs GPT-4 Turbo [95% CI]"),
+    ("vs_text_davinci_003.win_rate", "win vs davinci-003 [95% CI]"),
     ("mt_bench.score", "MT-Bench (1-10)"),
     ("answers.alpaca_words_mean", "answer words"),
     ("monitor.self_score_mean", "self-score mean"),
@@ -643,19 +787,58 @@ SUMMARY_COLUMNS = (
 )
 
 
+def _with_interval(row: dict, key: str) -> str:
+    interval = (row[f"{key}.ci_low"], row[f"{key}.ci_high"]) if f"{key}.ci_low" in row else None
+    return format_interval(row.get(key), interval)
+
+
+def _oasst(scores: pd.DataFrame) -> list[dict]:
+    return scores[scores["source"] == "oasst1_validation"].to_dict(orient="records")
+
+
+def _judge_differences(
+    scores: dict[str, pd.DataFrame], evaluation: EvaluationConfig
+) -> dict[tuple[str, str], dict]:
+    """Each comparison's paired difference in strict OASST1 pairwise accuracy, both
+    judges on the same replies."""
+    return {
+        (model, opponent): paired_difference(
+            _oasst(scores[model]),
+            _oasst(scores[opponent]),
+            n_resamples=evaluation.bootstrap_resamples,
+            seed=evaluation.seed,
+        )
+        for model, opponent in evaluation.comparisons
+        if model in scores and opponent in scores
+    }
+
+
+def _verdict(interval, null: float) -> str:
+    if interval is None:
+        return "undefined"
+    return "significant" if not interval[0] <= null <= interval[1] else "within noise"
+
+
 def summarise_evaluation(
-    instruction_following: dict, evaluation: EvaluationConfig, **judge_metrics: dict
+    instruction_following: dict, evaluation: EvaluationConfig, **per_model
 ) -> tuple[list[dict], str]:
-    """One row per model with every metric under the same key, and a Markdown table.
+    """One row per model with every metric under the same key, and a Markdown report:
+    the judge table and the answers table with 95 % intervals, then each comparison of
+    ``evaluation.comparisons`` as a paired difference of judge accuracy and a head-to-head
+    win rate, each said to be significant or within noise.
 
     Args:
         instruction_following: The evaluator's metrics (``<model>.<metric>``).
-        evaluation: Names the evaluator in the table.
-        judge_metrics: ``<model>``: the model's judge metrics.
+        evaluation: Names the evaluator; the comparisons and bootstrap settings.
+        per_model: ``<model>``: the model's judge metrics, and ``scores_<model>``: its
+            judged replies.
 
     Returns:
-        The rows (also DVC's plot data) and the table.
+        The rows (also DVC's plot data and each model's MLflow run) and the report.
     """
+    scores = {k.removeprefix("scores_"): v for k, v in per_model.items() if k.startswith("scores_")}
+    judge_metrics = {k: v for k, v in per_model.items() if not k.startswith("scores_")}
+    differences = _judge_differences(scores, evaluation)
     rows = []
     for model, metrics in judge_metrics.items():
         row = {"model": model, **metrics}
@@ -663,29 +846,77 @@ def summarise_evaluation(
         for key, value in instruction_following.items():
             if key.startswith(prefix):
                 row[_relative_key(key.removeprefix(prefix), judge_metrics)] = value
+        for (compared, opponent), found in differences.items():
+            if compared == model:
+                role = _relative_key(f"vs_{opponent}.x", judge_metrics).split(".")[0]
+                row[f"judge_difference.{role}"] = found["difference"]
+                if found["interval"] is not None:
+                    low, high = found["interval"]
+                    row[f"judge_difference.{role}.ci_low"] = low
+                    row[f"judge_difference.{role}.ci_high"] = high
         rows.append(row)
-    comparisons = [f"{m}.vs_{o}.win_rate" for m, o in evaluation.comparisons]
-    header = ["model", *(title for _, title in SUMMARY_COLUMNS)]
+
+    def table(columns) -> list[str]:
+        header = ["model", *(title for _, title in columns)]
+        lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+        for row in rows:
+            cells = [row["model"], *(_with_interval(row, key) for key, _ in columns)]
+            lines.append("| " + " | ".join(cells) + " |")
+        return lines
+
+    first = next(iter(judge_metrics.values()), {})
+    agreement = "evaluator.human_agreement"
     lines = [
-        f"Instruction following judged by the fixed evaluator **{evaluation.evaluator.name}** "
-        f"(`{evaluation.evaluator.model}`).",
+        f"The model as a judge ({evaluation.judge.mode} scoring): "
+        f"{_cell(first.get('judge_alignment.human_pairs'))} OASST1-validation reply pairs, "
+        f"{_cell(first.get('mt_bench_human.human_pairs'))} MT-Bench human pairs, "
+        f"{_cell(first.get('hh_harmless.human_pairs'))} HH-RLHF pairs. Ties count wrong "
+        "(strict); 95 % bootstrap intervals over prompts.",
         "",
-        "| " + " | ".join(header) + " |",
-        "|" + " --- |" * len(header),
+        *table(JUDGE_COLUMNS),
+        "",
+        f"Answers judged by the fixed evaluator **{evaluation.evaluator.name}** "
+        f"(`{evaluation.evaluator.model}`), which agrees with MT-Bench's human judges on "
+        f"{_with_interval(instruction_following, f'{agreement}.strict')} of "
+        f"{_cell(instruction_following.get(f'{agreement}.pairs'))} pairs (strict; ties "
+        f"half {_cell(instruction_following.get(f'{agreement}.ties_half'))}). Win rates "
+        "count ties half.",
+        "",
+        *table(ANSWER_COLUMNS),
+        "",
+        "| comparison | judge acc. difference [95% CI] | | head-to-head win rate [95% CI] "
+        "| wins / ties / losses | |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for row in rows:
-        cells = [row["model"], *(_cell(row.get(key)) for key, _ in SUMMARY_COLUMNS)]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "| head to head (win rate, ties half) | wins / ties / losses |", "| --- | --- |"]
-    for key in comparisons:
-        base = key.removesuffix(".win_rate")
-        if key in instruction_following:
-            counts = "/".join(
+    for model, opponent in evaluation.comparisons:
+        found = differences.get((model, opponent))
+        judge_cell = (
+            f"{found['difference']:+.3f} [{found['interval'][0]:+.3f}, {found['interval'][1]:+.3f}]"
+            if found and found["interval"] is not None
+            else "n/a"
+        )
+        base = f"{model}.vs_{opponent}"
+        win_interval = (
+            (
+                instruction_following[f"{base}.win_rate.ci_low"],
+                instruction_following[f"{base}.win_rate.ci_high"],
+            )
+            if f"{base}.win_rate.ci_low" in instruction_following
+            else None
+        )
+        counts = (
+            "/".join(
                 str(int(instruction_following[f"{base}.{k}"])) for k in ("wins", "ties", "losses")
             )
-            lines.append(
-                f"| {base.replace('.vs_', ' vs ')}: {instruction_following[key]:.3f} | {counts} |"
-            )
+            if f"{base}.wins" in instruction_following
+            else "n/a"
+        )
+        lines.append(
+            f"| {model} vs {opponent} | {judge_cell} | "
+            f"{_verdict(found['interval'] if found else None, 0.0)} | "
+            f"{format_interval(instruction_following.get(f'{base}.win_rate'), win_interval)} | "
+            f"{counts} | {_verdict(win_interval, 0.5)} |"
+        )
     return rows, "\n".join(lines) + "\n"
 
 
@@ -700,7 +931,9 @@ def _relative_key(key: str, models) -> str:
 
 
 def _cell(value) -> str:
-    return "-" if value is None else f"{value:.3f}"
+    if value is None:
+        return "n/a"
+    return f"{value:.0f}" if float(value).is_integer() and abs(value) >= 1 else f"{value:.3f}"
 
 
 def plot_evaluation(summary: list[dict], **scores: pd.DataFrame) -> tuple:

@@ -22,14 +22,9 @@ import pandas as pd
 
 from self_rewarding.core.correlation import pearson
 from self_rewarding.core.filters import PromptPool, filter_prompts
-from self_rewarding.core.judge import (
-    aggregate_scores,
-    constrained_answer_regex,
-    parse_score,
-    score_summary,
-)
+from self_rewarding.core.judge import aggregate_scores, score_summary
 from self_rewarding.core.pairs import select_pair, why_no_pair
-from self_rewarding.core.prompts import JUDGE_TEMPLATE_NAME, render_judge_prompt, template_sha256
+from self_rewarding.core.prompts import JUDGE_TEMPLATE_NAME, template_sha256
 from self_rewarding.core.provenance import directory_sha256
 from self_rewarding.core.seed_data import prompt_id
 from self_rewarding.core.self_instruct import (
@@ -40,6 +35,7 @@ from self_rewarding.core.self_instruct import (
     parse_instruction,
 )
 from self_rewarding.core.types import IterationConfig
+from self_rewarding.judge_service import judge, judge_sampling
 
 logger = logging.getLogger(__name__)
 
@@ -302,12 +298,8 @@ def judge_candidates(
     """
     from self_rewarding.generation.chunks import generate_in_chunks
 
-    judge = iteration.judge
-    sampling = judge.sampling
-    if judge.constrained:
-        sampling = dataclasses.replace(
-            sampling, regex=constrained_answer_regex(sampling.max_new_tokens)
-        )
+    judge_config = iteration.judge
+    sampling = judge_sampling(judge_config)
     model_sha256 = directory_sha256(model_dir)
     generator = open_generator(model_dir, iteration)
     judge_template_sha256 = template_sha256(JUDGE_TEMPLATE_NAME)
@@ -315,21 +307,25 @@ def judge_candidates(
         "judge",
         model_sha256,
         judge_template_sha256,
-        {"t": t, "sampling": dataclasses.asdict(sampling)},
+        {"t": t, "mode": judge_config.mode, "sampling": dataclasses.asdict(sampling)},
         iteration,
         generator=generator,
     )
-    prompts = [
-        render_judge_prompt(p, r) for p, r in zip(candidates["prompt"], candidates["response"])
-    ]
-    answers, figures = generate_in_chunks(
-        generator,
-        prompts,
-        sampling,
-        store,
-        chunk_size=iteration.generation.chunk_size,
-        description=f"iteration {t}: judge",
-    )
+    figures = {}
+
+    def generate(prompts: list[str], judge_decoding) -> list:
+        answers, found = generate_in_chunks(
+            generator,
+            prompts,
+            judge_decoding,
+            store,
+            chunk_size=iteration.generation.chunk_size,
+            description=f"iteration {t}: judge",
+        )
+        figures.update(found)
+        return answers
+
+    judged = judge(list(zip(candidates["prompt"], candidates["response"])), judge_config, generate)
     store.clear()
     provenance = _provenance(model_dir, model_sha256, judge_template_sha256, generator)
     rows = [
@@ -337,15 +333,18 @@ def judge_candidates(
             "prompt_id": candidate.prompt_id,
             "candidate_id": candidate.candidate_id,
             "sample": sample,
-            "judge_text": str(text),
-            "score": parse_score(text),
-            "constrained": judge.constrained,
+            "judge_text": text,
+            "score": score,
+            "scoring_mode": judge_config.mode,
+            "constrained": judge_config.constrained,
             "iteration": t,
             **provenance,
-            "seed": text.seed,
+            "seed": seed,
         }
-        for candidate, texts in zip(candidates.itertuples(), answers, strict=True)
-        for sample, text in enumerate(texts)
+        for candidate, reply in zip(candidates.itertuples(), judged, strict=True)
+        for sample, (text, score, seed) in enumerate(
+            zip(reply.texts, reply.sample_scores, reply.seeds, strict=True)
+        )
     ]
     summary = score_summary([row["score"] for row in rows])
     logger.info(
