@@ -85,9 +85,7 @@ def _config(evaluator: dict | None = None, **overrides) -> EvaluationConfig:
         **{
             "judge_alignment_prompts": None,
             "judge": JudgeConfig(sampling=SamplingConfig(n=3)),
-            "evaluator": EvaluatorConfig(
-                name="fake evaluator", model="fake", **(evaluator or {})
-            ),
+            "evaluator": EvaluatorConfig(name="fake evaluator", model="fake", **(evaluator or {})),
             "comparisons": (("M2", "M1"),),
             "bootstrap_resamples": 200,
             **overrides,
