@@ -37,16 +37,67 @@ ROOT = Path(__file__).parents[1]
 PAPER_SAMPLING = SamplingConfig(temperature=0.7, top_p=0.9, max_new_tokens=128, n=3, seed=0)
 
 
-def ranked_replies(path: Path, n_prompts: int | None) -> list[dict]:
-    """Every reply of the prompts whose human ranks vary (the first ``n_prompts`` by id)."""
-    rows = read_jsonl(path)
-    by_prompt: dict[str, list[dict]] = {}
-    for row in rows:
-        by_prompt.setdefault(row["prompt_id"], []).append(row)
-    ranked = sorted(p for p, g in by_prompt.items() if len({r["human_rank"] for r in g}) > 1)
-    if n_prompts is not None:
-        ranked = ranked[:n_prompts]
-    return [row for p in ranked for row in by_prompt[p]]
+def ranked_replies(eft_eval: Path, n_prompts: int | None) -> list[dict]:
+    """The OASST1-validation replies the evaluation judges: every reply of the prompts
+    whose human ranks vary (a seeded sample of ``n_prompts``; all by default)."""
+    import pandas as pd
+
+    from self_rewarding.core.types import EvaluationConfig
+    from self_rewarding.pipelines.evaluation.nodes import alignment_items
+
+    frame = pd.DataFrame(read_jsonl(eft_eval))
+    config = EvaluationConfig(judge_alignment_prompts=n_prompts)
+    return alignment_items(frame, config).to_dict(orient="records")
+
+
+def measure_modes(
+    model: str | Path,
+    replies: list[dict],
+    modes=("sampled", "expected", "score_first"),
+    *,
+    backend: str = "auto",
+    precision: str = "auto",
+    n_resamples: int = 2000,
+) -> dict:
+    """Judges the replies in each mode with one engine on the model.
+
+    Returns:
+        ``backend``, ``precision`` and, per mode, the scored ``rows``, the ``metrics``
+        (``judge_alignment``), their 95 % ``intervals`` and ``seconds_per_reply`` (of the
+        generation the mode reads; the engine's start excluded).
+    """
+    runs = []
+    if {"sampled", "expected"} & set(modes):
+        # One generation serves both: the written score and the digits' distribution.
+        runs.append(([m for m in ("sampled", "expected") if m in modes], "expected"))
+    if "score_first" in modes:
+        runs.append((["score_first"], "score_first"))
+    prompts = render_judge_prompts((r["prompt"], r["response"]) for r in replies)
+    generator = make_generator(model, backend, precision=precision)
+    found: dict = {}
+    try:
+        warm_up = JudgeConfig(mode="score_first", sampling=PAPER_SAMPLING)
+        generator.generate(prompts[:1], judge_sampling(warm_up))
+        for run_modes, generation_mode in runs:
+            config = JudgeConfig(mode=generation_mode, sampling=PAPER_SAMPLING)
+            started = time.perf_counter()
+            answers = generator.generate(prompts, judge_sampling(config))
+            seconds = (time.perf_counter() - started) / len(replies)
+            for mode in run_modes:
+                judged = read_judgments(answers, dataclasses.replace(config, mode=mode))
+                rows = [
+                    {**r, "score": j.score, "top_score": j.judgment.top_score}
+                    for r, j in zip(replies, judged, strict=True)
+                ]
+                found[mode] = {
+                    "rows": rows,
+                    "metrics": judge_alignment(rows),
+                    "intervals": judge_alignment_intervals(rows, n_resamples=n_resamples),
+                    "seconds_per_reply": seconds,
+                }
+    finally:
+        generator.close()
+    return {"backend": generator.backend, "precision": generator.precision, "modes": found}
 
 
 def main() -> None:
@@ -61,71 +112,52 @@ def main() -> None:
     args = parser.parse_args()
 
     replies = ranked_replies(ROOT / args.eft_eval, args.prompts)
-    prompts = render_judge_prompts((r["prompt"], r["response"]) for r in replies)
-    generator = make_generator(args.model, args.backend, precision=args.precision)
-    runs = {
-        # One generation serves both: the written score and the digits' distribution.
-        ("sampled", "expected"): JudgeConfig(mode="expected", sampling=PAPER_SAMPLING),
-        ("score_first",): JudgeConfig(mode="score_first", sampling=PAPER_SAMPLING),
-    }
-    scored, seconds = {}, {}
-    try:
-        generator.generate(prompts[:1], judge_sampling(runs["score_first",]))  # engine start
-        for modes, config in runs.items():
-            started = time.perf_counter()
-            answers = generator.generate(prompts, judge_sampling(config))
-            elapsed = time.perf_counter() - started
-            for mode in modes:
-                judged = read_judgments(answers, dataclasses.replace(config, mode=mode))
-                scored[mode] = [
-                    {**r, "score": j.score, "top_score": j.judgment.top_score}
-                    for r, j in zip(replies, judged, strict=True)
-                ]
-                seconds[mode] = elapsed / len(replies)
-    finally:
-        generator.close()
-
-    settings = {"n_resamples": args.resamples, "seed": 0}
-    results = {
-        "model": args.model,
-        "backend": generator.backend,
-        "precision": generator.precision,
-        "replies": len(replies),
-        "modes": {},
-    }
-    print(
-        f"{args.model} ({generator.backend}, {generator.precision}): {len(replies)} replies, "
-        f"{len({r['prompt_id'] for r in replies})} prompts"
+    measured = measure_modes(
+        args.model,
+        replies,
+        backend=args.backend,
+        precision=args.precision,
+        n_resamples=args.resamples,
     )
-    header = "mode         pairs  strict acc. [95% CI]       ties-half  tie share  s/reply"
-    print(header)
-    for mode, rows in scored.items():
-        metrics = judge_alignment(rows)
-        intervals = judge_alignment_intervals(rows, **settings)
-        vs_sampled = (
-            paired_difference(rows, scored["sampled"], **settings) if mode != "sampled" else None
-        )
-        results["modes"][mode] = {
-            "metrics": metrics,
-            "intervals": intervals,
-            "seconds_per_reply": seconds[mode],
-            "difference_from_sampled": vs_sampled,
-        }
+    modes = measured["modes"]
+    print(
+        f"{args.model} ({measured['backend']}, {measured['precision']}): {len(replies)} "
+        f"replies, {len({r['prompt_id'] for r in replies})} prompts"
+    )
+    print("mode         pairs  strict acc. [95% CI]       ties half  tie share  s/reply")
+    for mode, found in modes.items():
+        metrics, intervals = found["metrics"], found["intervals"]
         print(
             f"{mode:<12} {int(metrics['human_pairs']):>5}  "
             f"{format_interval(metrics['pairwise_accuracy'], intervals['pairwise_accuracy']):<25}"
             f"  {format_interval(metrics['pairwise_accuracy_ties_half'], None):<9}"
-            f"  {format_interval(metrics['tie_share'], None):<9}  {seconds[mode]:.2f}"
+            f"  {format_interval(metrics['tie_share'], None):<9}"
+            f"  {found['seconds_per_reply']:.3f}"
         )
+    differences = {}
     for mode in ("expected", "score_first"):
-        d = results["modes"][mode]["difference_from_sampled"]
+        d = paired_difference(
+            modes[mode]["rows"], modes["sampled"]["rows"], n_resamples=args.resamples
+        )
+        differences[mode] = d
         print(
             f"{mode} - sampled (paired, {d['n_prompts']} prompts): "
             f"{format_interval(d['difference'], d['interval'])}"
             f" -> {'significant' if d['significant'] else 'within noise'}"
         )
     if args.output:
-        Path(args.output).write_text(json.dumps(results, indent=2, default=list) + "\n")
+        results = {
+            "model": args.model,
+            "backend": measured["backend"],
+            "precision": measured["precision"],
+            "replies": len(replies),
+            "modes": {
+                mode: {k: v for k, v in found.items() if k != "rows"}
+                for mode, found in modes.items()
+            },
+            "difference_from_sampled": differences,
+        }
+        Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

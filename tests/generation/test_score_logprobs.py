@@ -38,28 +38,31 @@ def _reference_digit_logprobs(model_dir, prompt: str) -> dict[str, float]:
     return {d: float(logprobs[i]) for d, i in zip(SCORE_DIGITS, digit_ids, strict=True)}
 
 
-@pytest.mark.parametrize("backend", ["transformers", "vllm"])
-def test_score_first_digit_logprobs_match_a_forward_pass(tiny_model_dir, backend):
-    generator = make_generator(tiny_model_dir, backend=backend, precision="fp32")
-    try:
-        completions = generator.generate(PROMPTS, SCORE_FIRST)
-    finally:
-        generator.close()
-
+def _assert_match_a_forward_pass(model_dir, completions) -> None:
     for prompt, (completion,) in zip(PROMPTS, completions, strict=True):
-        expected = _reference_digit_logprobs(tiny_model_dir, prompt)
+        expected = _reference_digit_logprobs(model_dir, prompt)
         assert completion.n_tokens == 1
         assert set(completion.digit_logprobs) == set(SCORE_DIGITS)
         for digit in SCORE_DIGITS:
             assert completion.digit_logprobs[digit] == pytest.approx(expected[digit], abs=2e-3)
 
 
-def test_vllm_reads_the_digit_of_a_sampled_score(tiny_model_dir):
-    """A sampled answer forced to end in "Score: <0-5>" carries the digits' log-probs at
-    its score digit, and the written digit is among them with a finite log-prob."""
+def test_transformers_score_first_digit_logprobs_match_a_forward_pass(tiny_model_dir):
+    generator = make_generator(tiny_model_dir, backend="transformers", precision="fp32")
+    try:
+        completions = generator.generate(PROMPTS, SCORE_FIRST)
+    finally:
+        generator.close()
+    _assert_match_a_forward_pass(tiny_model_dir, completions)
+
+
+def test_vllm_digit_logprobs_of_score_first_and_of_a_sampled_score(tiny_model_dir):
+    """score_first: equal to a forward pass. A sampled answer forced to end in
+    "Score: <0-5>": the digits' log-probs at its score digit, the written digit among them
+    with a finite log-prob."""
     from self_rewarding.core.judge import constrained_answer_regex, parse_score
 
-    sampling = SamplingConfig(
+    sampled = SamplingConfig(
         temperature=0.7,
         max_new_tokens=12,
         n=2,
@@ -69,12 +72,14 @@ def test_vllm_reads_the_digit_of_a_sampled_score(tiny_model_dir):
     )
     generator = make_generator(tiny_model_dir, backend="vllm", precision="fp32")
     try:
-        completions = generator.generate(PROMPTS, sampling)
+        first = generator.generate(PROMPTS, SCORE_FIRST)
+        written = generator.generate(PROMPTS, sampled)
     finally:
         generator.close()
 
-    for completion in (c for row in completions for c in row):
-        written = parse_score(completion)
-        assert written is not None
+    _assert_match_a_forward_pass(tiny_model_dir, first)
+    for completion in (c for row in written for c in row):
+        score = parse_score(completion)
+        assert score is not None
         assert set(completion.digit_logprobs) == set(SCORE_DIGITS)
-        assert completion.digit_logprobs[str(int(written))] > float("-inf")
+        assert completion.digit_logprobs[str(int(score))] > float("-inf")
