@@ -9,9 +9,14 @@ difference from ``sampled`` on the same items.
 log-probabilities), so they differ only in how a sample becomes a score; their cost is
 that one generation. ``score_first`` is one greedy token after a prefilled ``Score: ``.
 
-Usage (after ``make run``, which makes ``data/06_models/M1`` and the EFT-eval set)::
+With several models (in loop order), each is also compared with the one before it, in
+each mode, as a paired difference on the same replies.
+
+Usage (after ``make run``, which makes the models and the EFT-eval set)::
 
     python benchmarks/judge_modes.py --model data/06_models/M1 --output judge_modes.json
+    python benchmarks/judge_modes.py --modes score_first \
+        --model data/06_models/{sft_baseline,M1,M2,M3}
 """
 
 from __future__ import annotations
@@ -100,9 +105,37 @@ def measure_modes(
     return {"backend": generator.backend, "precision": generator.precision, "modes": found}
 
 
+def _print_modes(model: str, measured: dict, replies: list[dict]) -> None:
+    print(
+        f"{model} ({measured['backend']}, {measured['precision']}): {len(replies)} "
+        f"replies, {len({r['prompt_id'] for r in replies})} prompts"
+    )
+    print("mode         pairs  strict acc. [95% CI]       ties half  tie share  s/reply")
+    for mode, found in measured["modes"].items():
+        metrics, intervals = found["metrics"], found["intervals"]
+        print(
+            f"{mode:<12} {int(metrics['human_pairs']):>5}  "
+            f"{format_interval(metrics['pairwise_accuracy'], intervals['pairwise_accuracy']):<25}"
+            f"  {format_interval(metrics['pairwise_accuracy_ties_half'], None):<9}"
+            f"  {format_interval(metrics['tie_share'], None):<9}"
+            f"  {found['seconds_per_reply']:.3f}"
+        )
+
+
+def _print_difference(label: str, difference: dict) -> None:
+    print(
+        f"{label} (paired, {difference['n_prompts']} prompts): "
+        f"{format_interval(difference['difference'], difference['interval'])}"
+        f" -> {'significant' if difference['significant'] else 'within noise'}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="data/06_models/M1")
+    parser.add_argument(
+        "--model", nargs="+", default=["data/06_models/M1"], help="one or more, in loop order"
+    )
+    parser.add_argument("--modes", nargs="+", default=["sampled", "expected", "score_first"])
     parser.add_argument("--eft-eval", default="data/05_model_input/eft_eval.jsonl")
     parser.add_argument("--prompts", type=int, default=None, help="prompts (default: all)")
     parser.add_argument("--backend", default="auto")
@@ -112,51 +145,44 @@ def main() -> None:
     args = parser.parse_args()
 
     replies = ranked_replies(ROOT / args.eft_eval, args.prompts)
-    measured = measure_modes(
-        args.model,
-        replies,
-        backend=args.backend,
-        precision=args.precision,
-        n_resamples=args.resamples,
-    )
-    modes = measured["modes"]
-    print(
-        f"{args.model} ({measured['backend']}, {measured['precision']}): {len(replies)} "
-        f"replies, {len({r['prompt_id'] for r in replies})} prompts"
-    )
-    print("mode         pairs  strict acc. [95% CI]       ties half  tie share  s/reply")
-    for mode, found in modes.items():
-        metrics, intervals = found["metrics"], found["intervals"]
-        print(
-            f"{mode:<12} {int(metrics['human_pairs']):>5}  "
-            f"{format_interval(metrics['pairwise_accuracy'], intervals['pairwise_accuracy']):<25}"
-            f"  {format_interval(metrics['pairwise_accuracy_ties_half'], None):<9}"
-            f"  {format_interval(metrics['tie_share'], None):<9}"
-            f"  {found['seconds_per_reply']:.3f}"
+    results = {"replies": len(replies), "models": {}, "differences": {}}
+    rows = {}
+    for model in args.model:
+        measured = measure_modes(
+            model,
+            replies,
+            args.modes,
+            backend=args.backend,
+            precision=args.precision,
+            n_resamples=args.resamples,
         )
-    differences = {}
-    for mode in ("expected", "score_first"):
-        d = paired_difference(
-            modes[mode]["rows"], modes["sampled"]["rows"], n_resamples=args.resamples
-        )
-        differences[mode] = d
-        print(
-            f"{mode} - sampled (paired, {d['n_prompts']} prompts): "
-            f"{format_interval(d['difference'], d['interval'])}"
-            f" -> {'significant' if d['significant'] else 'within noise'}"
-        )
-    if args.output:
-        results = {
-            "model": args.model,
+        _print_modes(model, measured, replies)
+        rows[model] = {mode: found["rows"] for mode, found in measured["modes"].items()}
+        results["models"][model] = {
             "backend": measured["backend"],
             "precision": measured["precision"],
-            "replies": len(replies),
             "modes": {
                 mode: {k: v for k, v in found.items() if k != "rows"}
-                for mode, found in modes.items()
+                for mode, found in measured["modes"].items()
             },
-            "difference_from_sampled": differences,
         }
+        # Each mode against the paper's, on the same replies.
+        for mode in (m for m in args.modes if m != "sampled" and "sampled" in args.modes):
+            found = paired_difference(
+                rows[model][mode], rows[model]["sampled"], n_resamples=args.resamples
+            )
+            results["differences"][f"{model}: {mode} - sampled"] = found
+            _print_difference(f"{model}: {mode} - sampled", found)
+    # Each model against the one before it, in each mode.
+    for before, after in zip(args.model, args.model[1:]):
+        for mode in args.modes:
+            found = paired_difference(
+                rows[after][mode], rows[before][mode], n_resamples=args.resamples
+            )
+            label = f"{mode}: {after} - {before}"
+            results["differences"][label] = found
+            _print_difference(label, found)
+    if args.output:
         Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
 
 

@@ -111,3 +111,33 @@ def test_every_stage_tracks_the_kedro_environment():
     for name, stage in STAGES.items():
         assert "kedro_env" in stage.get("do", stage)["params"], name
     assert yaml.safe_load((PROJECT / "params.yaml").read_text())["kedro_env"] == "local"
+
+
+def _has_key(tree: dict, dotted: str) -> bool:
+    for part in dotted.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            return False
+        tree = tree[part]
+    return True
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_every_parameter_a_stage_tracks_exists(stage):
+    """DVC stops a stage whose tracked parameter is missing from its file, so a renamed
+    parameter must be renamed in dvc.yaml too."""
+    body = STAGES[stage].get("do", STAGES[stage])
+    foreach = STAGES[stage].get("foreach", [None])
+    names = list(foreach) if isinstance(foreach, dict | list) else [None]
+    missing = []
+    for entry in body.get("params", []):
+        if not isinstance(entry, dict):
+            continue
+        for file, keys in entry.items():
+            tree = yaml.safe_load((PROJECT / file).read_text(encoding="utf-8"))
+            for key in keys or []:
+                # A foreach stage's ${key} / ${item} is each iteration's name.
+                for name in names:
+                    resolved = key.replace("${key}", str(name)).replace("${item}", str(name))
+                    if not _has_key(tree, resolved):
+                        missing.append(f"{file}: {resolved}")
+    assert missing == []
