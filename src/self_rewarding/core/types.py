@@ -6,7 +6,7 @@ before any node runs. Paper references are to arXiv:2401.10020.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from self_rewarding.core.precision import Precision
@@ -121,9 +121,7 @@ class JudgeProbeConfig:
 
     def judge_config(self, samples: int | None = None) -> JudgeConfig:
         """The probe's judge, with ``samples`` judgments per reply (default: ``n``)."""
-        sampling = self.sampling
-        if samples is not None:
-            sampling = SamplingConfig(**{**sampling.__dict__, "n": samples})
+        sampling = self.sampling if samples is None else replace(self.sampling, n=samples)
         return JudgeConfig(mode=self.mode, sampling=sampling)
 
 

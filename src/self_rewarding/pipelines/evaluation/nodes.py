@@ -539,13 +539,11 @@ def _evaluator_human_agreement(rows: pd.DataFrame, evaluation: EvaluationConfig)
     """How often the evaluator prefers the answer MT-Bench's human judges preferred: both
     orders combined as for a win rate (agreement = a "win" of the human-preferred
     answer), strict and ties half, with 95 % intervals over pairs."""
-    outcomes = [
-        combine_orders(
-            dict(zip(item["order"], item["verdict"], strict=True)).get("model_first"),
-            dict(zip(item["order"], item["verdict"], strict=True)).get("model_second"),
-        )
+    by_item = [
+        dict(zip(item["order"], item["verdict"], strict=True))
         for _, item in rows.groupby("item_id", sort=True)
     ]
+    outcomes = [combine_orders(v.get("model_first"), v.get("model_second")) for v in by_item]
     found = win_rate(outcomes)
     metrics = {
         "evaluator.human_agreement.pairs": found["n"],
