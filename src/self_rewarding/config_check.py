@@ -24,6 +24,7 @@ from self_rewarding.core.types import (
     IFTConfig,
     IterationConfig,
     JudgeProbeConfig,
+    LauncherConfig,
 )
 
 # Trainer fields that ``<block>.precision`` sets: a second way to set them would let the
@@ -43,6 +44,7 @@ class TrainingBlock:
 
     trainer: Mapping[str, Any]
     precision: Precision = "auto"
+    launcher: LauncherConfig = LauncherConfig()
 
 
 def _trl_config(kind: str):

@@ -19,11 +19,12 @@ from self_rewarding.core.types import (
     IFTConfig,
     IterationConfig,
     JudgeProbeConfig,
+    LauncherConfig,
 )
 
 PROJECT = Path(__file__).resolve().parents[2]
 CONF = PROJECT / "conf"
-ENVIRONMENTS = ["local", "test", "paper", "gpu"]  # local: base alone
+ENVIRONMENTS = ["local", "test", "paper"]  # local: base alone
 
 
 def _parameters(env: str, runtime_params: dict | None = None) -> dict:
@@ -61,6 +62,9 @@ def test_every_environment_builds_every_config(env, tmp_path):
         assert resolved in {"bf16", "fp16", "fp32"}
         assert args.bf16 == (resolved == "bf16")
         assert args.learning_rate == block["trainer"]["learning_rate"]
+        launcher = LauncherConfig(**block["launcher"])
+        if launcher.accelerate_config:
+            assert (CONF.parent / launcher.accelerate_config).is_file()
 
 
 def test_the_run_wide_precision_rules_every_auto_block(monkeypatch):

@@ -209,6 +209,32 @@ def _sampling(value) -> SamplingConfig:
 
 
 @dataclass(frozen=True)
+class LauncherConfig:
+    """How SFT and DPO are launched.
+
+    Attributes:
+        num_processes: Training processes. 1 trains in the Kedro node's own process; more
+            run ``accelerate launch`` (DDP: one process per GPU, or gloo processes on a
+            CPU), and the node waits for it.
+        accelerate_config: An accelerate config file (``conf/base/accelerate/zero2.yaml``,
+            ``zero3.yaml``, ``ddp.yaml``) for DeepSpeed or multi-node settings; its
+            ``num_processes`` is replaced by this block's.
+    """
+
+    num_processes: int = 1
+    accelerate_config: str | None = None
+
+    def __post_init__(self):
+        if self.num_processes < 1:
+            raise ValueError(f"launcher.num_processes must be at least 1, not {self.num_processes}")
+
+    @property
+    def launches(self) -> bool:
+        """Whether training runs under ``accelerate launch`` rather than in-process."""
+        return self.num_processes > 1 or self.accelerate_config is not None
+
+
+@dataclass(frozen=True)
 class GenerationConfig:
     """The engine of an iteration's generation steps.
 
@@ -221,6 +247,11 @@ class GenerationConfig:
         request_timeout_seconds: Deadline of one generation request (one chunk): an
             engine that has not answered by then is stopped and the step fails, naming
             the chunk; a rerun resumes from the finished chunks.
+        replicas: Engines generating side by side, each in its own process on its own
+            devices (``tensor_parallel_size`` GPUs each on a GPU machine, an equal share
+            of the cores on a CPU): the chunks are shared out among them, and the output
+            does not depend on their number.
+        tensor_parallel_size: GPUs of one vLLM engine (1 on a CPU).
     """
 
     backend: Literal["auto", "vllm", "transformers"] = "auto"
@@ -229,6 +260,8 @@ class GenerationConfig:
     chunk_dir: str = "data/07_model_output/generation_chunks"
     precision: Precision = "auto"
     request_timeout_seconds: float = 1800.0
+    replicas: int = 1
+    tensor_parallel_size: int = 1
 
 
 @dataclass(frozen=True)

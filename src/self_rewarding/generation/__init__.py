@@ -31,6 +31,9 @@ def make_generator(
     batch_size: int = 16,
     precision: str = "auto",
     request_timeout_seconds: float | None = None,
+    *,
+    replicas: int = 1,
+    tensor_parallel_size: int = 1,
 ):
     """Starts a generator on a model directory.
 
@@ -40,6 +43,9 @@ def make_generator(
         batch_size: Prompts per batch of the transformers backend.
         precision: ``auto`` (chosen by the hardware), ``bf16``, ``fp16`` or ``fp32``.
         request_timeout_seconds: Deadline of one vLLM request (None: none).
+        replicas: Engines side by side, each on its own devices
+            (``generation.replicas``): a ``ReplicatedGenerator`` when more than one.
+        tensor_parallel_size: GPUs of one vLLM engine.
 
     Returns:
         A generator with ``generate``, ``close``, ``tokens_generated``, ``seconds``, and
@@ -56,12 +62,33 @@ def make_generator(
         raise FileNotFoundError(f"No model directory at {model_path} (config.json missing)")
     resolved = resolve(precision)
     log_precision("generation", precision, resolved)
-    if backend == "vllm" or (backend == "auto" and is_vllm_available()):
+    use_vllm = backend == "vllm" or (backend == "auto" and is_vllm_available())
+    if replicas > 1:
+        if not use_vllm:
+            raise ValueError(
+                f"generation.replicas={replicas} needs the vLLM backend (backend: {backend}"
+                f"{', vLLM not installed' if backend == 'auto' else ''}): transformers samples "
+                "from the process-wide torch generator, which replicas would share"
+            )
+        from self_rewarding.generation.replicas import make_replicas
+
+        logger.info("Generating with %d vLLM replicas (%s) on %s", replicas, resolved, model_path)
+        return make_replicas(
+            model_path,
+            replicas,
+            precision=resolved,
+            tensor_parallel_size=tensor_parallel_size,
+            request_timeout_seconds=request_timeout_seconds,
+        )
+    if use_vllm:
         from self_rewarding.generation.vllm_backend import VLLMGenerator
 
         logger.info("Generating with vLLM (%s) on %s", resolved, model_path)
         generator = VLLMGenerator(
-            model_path, precision=resolved, request_timeout_seconds=request_timeout_seconds
+            model_path,
+            precision=resolved,
+            request_timeout_seconds=request_timeout_seconds,
+            tensor_parallel_size=tensor_parallel_size,
         )
         generator.backend = "vllm"
         return generator
@@ -82,15 +109,31 @@ def shared_generator(
     batch_size: int = 16,
     precision: str = "auto",
     request_timeout_seconds: float | None = None,
+    *,
+    replicas: int = 1,
+    tensor_parallel_size: int = 1,
 ):
     """A generator kept open between nodes: the steps of an iteration that generate with
     M_t (prompts, candidates, judgments) share one engine when they run in one process.
     ``close_shared_generators`` stops them (the project's hooks call it before training
     and when the run ends). Sharing changes no result: seeds are per request."""
-    key = (str(Path(model_path).resolve()), backend, batch_size, precision)
+    key = (
+        str(Path(model_path).resolve()),
+        backend,
+        batch_size,
+        precision,
+        replicas,
+        tensor_parallel_size,
+    )
     if key not in _shared:
         _shared[key] = make_generator(
-            model_path, backend, batch_size, precision, request_timeout_seconds
+            model_path,
+            backend,
+            batch_size,
+            precision,
+            request_timeout_seconds,
+            replicas=replicas,
+            tensor_parallel_size=tensor_parallel_size,
         )
     return _shared[key]
 

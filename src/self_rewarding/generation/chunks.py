@@ -52,6 +52,30 @@ class ChunkStore:
     def _path(self, index: int, prompts: Sequence[str]) -> Path:
         return self.directory / f"{index:05d}-{_digest(list(prompts))}.json"
 
+    def load(self, index: int, prompts: Sequence[str]) -> list[list[Completion]] | None:
+        """Chunk ``index`` when an earlier run finished it, else None."""
+        path = self._path(index, prompts)
+        if not path.is_file():
+            return None
+        self.reused += 1
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        return [[Completion.from_dict(c) for c in row] for row in rows]
+
+    def save(self, index: int, prompts: Sequence[str], completions: list[list[Completion]]) -> None:
+        """Writes a finished chunk (atomically: a kill leaves it whole or absent)."""
+        write_text_atomic(
+            self._path(index, prompts),
+            json.dumps([[c.to_dict() for c in row] for row in completions]),
+        )
+
+    def failure(self, index: int, n_prompts: int, error: BaseException) -> GenerationError:
+        """The error that names a failed chunk, its step and its model."""
+        return GenerationError(
+            f"{self.description}: chunk {index} ({n_prompts} prompts) failed on model "
+            f"{self.model}: {str(error).rstrip('.')}. Finished chunks are kept in "
+            f"{self.directory}; a rerun resumes from them."
+        )
+
     def get_or_generate(
         self,
         index: int,
@@ -60,20 +84,14 @@ class ChunkStore:
     ) -> list[list[Completion]]:
         """Returns chunk ``index`` from disk when it was finished before, else generates
         and writes it."""
-        path = self._path(index, prompts)
-        if path.is_file():
-            self.reused += 1
-            rows = json.loads(path.read_text(encoding="utf-8"))
-            return [[Completion.from_dict(c) for c in row] for row in rows]
+        completions = self.load(index, prompts)
+        if completions is not None:
+            return completions
         try:
             completions = generate(prompts)
         except Exception as error:
-            raise GenerationError(
-                f"{self.description}: chunk {index} ({len(prompts)} prompts) failed on model "
-                f"{self.model}: {str(error).rstrip('.')}. Finished chunks are kept in "
-                f"{self.directory}; a rerun resumes from them."
-            ) from error
-        write_text_atomic(path, json.dumps([[c.to_dict() for c in row] for row in completions]))
+            raise self.failure(index, len(prompts), error) from error
+        self.save(index, prompts, completions)
         return completions
 
     def clear(self) -> None:
@@ -129,17 +147,23 @@ def generate_in_chunks(
         ``prompts_per_second`` and ``tokens_per_second``, ``seconds``, ``chunks_reused``,
         and the engine's ``engine_tokens_per_second``).
     """
-    results: list[list[Completion]] = []
+    chunks = [
+        (index, list(prompts[start : start + chunk_size]))
+        for index, start in enumerate(range(0, len(prompts), chunk_size))
+    ]
     engine_tokens, engine_seconds = generator.tokens_generated, generator.seconds
     progress = Throughput(len(prompts), description)
     try:
-        for index, start in enumerate(range(0, len(prompts), chunk_size)):
-            chunk = prompts[start : start + chunk_size]
-            completions = store.get_or_generate(
-                index, chunk, lambda p: generator.generate(p, sampling, chat=chat)
-            )
-            results.extend(completions)
-            progress.update(completions)
+        if hasattr(generator, "map_chunks"):
+            results = _generate_on_replicas(generator, chunks, sampling, store, progress, chat=chat)
+        else:
+            results = []
+            for index, chunk in chunks:
+                completions = store.get_or_generate(
+                    index, chunk, lambda p: generator.generate(p, sampling, chat=chat)
+                )
+                results.extend(completions)
+                progress.update(completions)
     finally:
         progress.close()
     if store.reused:
@@ -154,3 +178,27 @@ def generate_in_chunks(
         / max(engine_seconds, 1e-9),
     }
     return results, figures
+
+
+def _generate_on_replicas(generator, chunks, sampling, store, progress, *, chat):
+    """Shares the unfinished chunks out among the engine replicas of a
+    ``ReplicatedGenerator``, writing each to the store as it finishes; a failed chunk
+    stops the handing out, and the chunks in flight are still kept."""
+    finished = {index: store.load(index, chunk) for index, chunk in chunks}
+    for completions in finished.values():
+        if completions is not None:
+            progress.update(completions)
+    missing = [(index, chunk) for index, chunk in chunks if finished[index] is None]
+    prompts_of = dict(missing)
+    failure = None
+    for index, outcome in generator.map_chunks(missing, sampling, chat=chat):
+        if isinstance(outcome, BaseException):
+            failure = failure or (index, outcome)
+            continue
+        store.save(index, prompts_of[index], outcome)
+        finished[index] = outcome
+        progress.update(outcome)
+    if failure is not None:
+        index, error = failure
+        raise store.failure(index, len(prompts_of[index]), error) from error
+    return [completion for index, _ in chunks for completion in finished[index]]

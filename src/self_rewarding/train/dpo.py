@@ -20,7 +20,10 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from self_rewarding.core.types import LauncherConfig
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +70,7 @@ def train_dpo(
     metrics_prefix: str | None = None,
     *,
     precision: str = "auto",
+    launcher: LauncherConfig | None = None,
 ) -> dict[str, float]:
     """Trains a model on preference pairs with DPO and saves it with its tokenizer.
 
@@ -81,6 +85,7 @@ def train_dpo(
             rewards/accuracies, ...) go to the active MLflow run under this prefix.
         precision: ``auto`` (chosen by the hardware), ``bf16``, ``fp16`` or ``fp32``;
             the resolved one is recorded in the model directory and the MLflow run.
+        launcher: Several processes (``accelerate launch``) or one, in-process (None).
 
     Returns:
         Final metrics: ``train_loss``, ``train_runtime``, ``train_steps``,
@@ -89,14 +94,31 @@ def train_dpo(
     """
     from self_rewarding.hardware import log_precision, precision_record, write_provenance
     from self_rewarding.train.arguments import training_arguments
-    from self_rewarding.train.callbacks import MlflowCurvesCallback
+    from self_rewarding.train.callbacks import MlflowCurvesCallback, log_curves
+    from self_rewarding.train.launcher import launch_training
 
     scratch = Path(tempfile.mkdtemp(prefix="dpo-trainer-"))
     try:
         args, resolved = training_arguments("dpo", trainer_config, precision, str(scratch))
-        callbacks = [MlflowCurvesCallback(metrics_prefix)] if metrics_prefix else []
-        metrics = _fit(model_path, pairs, args, output_dir, callbacks)
-        write_provenance(output_dir, {"trainer": "dpo", **precision_record(precision, resolved)})
+        provenance = {"trainer": "dpo", **precision_record(precision, resolved)}
+        if launcher is not None and launcher.launches:
+            metrics, log_history, weights_sha256 = launch_training(
+                "dpo",
+                model_path,
+                pairs,
+                output_dir,
+                trainer_config=trainer_config,
+                precision=precision,
+                launcher=launcher,
+                scratch=scratch,
+            )
+            provenance.update(num_processes=launcher.num_processes, weights_sha256=weights_sha256)
+            if metrics_prefix:
+                log_curves(metrics_prefix, log_history)
+        else:
+            callbacks = [MlflowCurvesCallback(metrics_prefix)] if metrics_prefix else []
+            metrics, _ = fit(model_path, pairs, args, output_dir, callbacks)
+        write_provenance(output_dir, provenance)
         if metrics_prefix:
             log_precision(metrics_prefix, precision, resolved)
         return metrics
@@ -123,11 +145,14 @@ def build_trainer(model_path, pairs: Sequence[Mapping], args, callbacks=()):
     )
 
 
-def _fit(model_path, pairs, args, output_dir, callbacks) -> dict[str, float]:
+def fit(model_path, pairs, args, output_dir, callbacks=()) -> tuple[dict[str, float], Any]:
+    """Trains, saves the model and tokenizer to ``output_dir`` (from the main process
+    when there are several) and returns the final metrics with the trainer."""
     trainer = build_trainer(model_path, pairs, args, callbacks)
     result = trainer.train()
-    trainer.save_model(str(output_dir))
-    trainer.processing_class.save_pretrained(str(output_dir))
+    trainer.save_model(str(output_dir))  # on the main process only
+    if trainer.is_world_process_zero():
+        trainer.processing_class.save_pretrained(str(output_dir))
     metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
     metrics["train_steps"] = float(result.global_step)
     metrics["train_pairs"] = float(len(pairs))
@@ -137,7 +162,7 @@ def _fit(model_path, pairs, args, output_dir, callbacks) -> dict[str, float]:
         if values:
             metrics[name.replace("/", "_")] = float(values[-1])
     logger.info("DPO done: %s", metrics)
-    return metrics
+    return metrics, trainer
 
 
 def main(script_args: DPOScriptArguments, training_args) -> dict[str, float]:
@@ -150,7 +175,7 @@ def main(script_args: DPOScriptArguments, training_args) -> dict[str, float]:
         for path in script_args.dataset_files
         for row in read_jsonl(path, non_empty_fields=("prompt", "chosen", "rejected"))
     ]
-    return _fit(script_args.model_name_or_path, pairs, training_args, training_args.output_dir, [])
+    return fit(script_args.model_name_or_path, pairs, training_args, training_args.output_dir)[0]
 
 
 def make_parser():

@@ -26,7 +26,10 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from self_rewarding.core.types import LauncherConfig
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +67,7 @@ def train_sft(
     metrics_prefix: str | None = None,
     *,
     precision: str = "auto",
+    launcher: LauncherConfig | None = None,
 ) -> dict[str, float]:
     """Fine-tunes a model on prompt/response examples and saves it with its tokenizer.
 
@@ -78,20 +82,38 @@ def train_sft(
             this prefix.
         precision: ``auto`` (chosen by the hardware), ``bf16``, ``fp16`` or ``fp32``;
             the resolved one is recorded in the model directory and the MLflow run.
+        launcher: Several processes (``accelerate launch``) or one, in-process (None).
 
     Returns:
         Final training metrics (``train_loss``, ``train_runtime``, ``train_steps``, ...).
     """
     from self_rewarding.hardware import log_precision, precision_record, write_provenance
     from self_rewarding.train.arguments import training_arguments
-    from self_rewarding.train.callbacks import MlflowCurvesCallback
+    from self_rewarding.train.callbacks import MlflowCurvesCallback, log_curves
+    from self_rewarding.train.launcher import launch_training
 
     scratch = Path(tempfile.mkdtemp(prefix="sft-trainer-"))
     try:
         args, resolved = training_arguments("sft", trainer_config, precision, str(scratch))
-        callbacks = [MlflowCurvesCallback(metrics_prefix)] if metrics_prefix else []
-        metrics = _fit(model_path, examples, args, output_dir, callbacks)
-        write_provenance(output_dir, {"trainer": "sft", **precision_record(precision, resolved)})
+        provenance = {"trainer": "sft", **precision_record(precision, resolved)}
+        if launcher is not None and launcher.launches:
+            metrics, log_history, weights_sha256 = launch_training(
+                "sft",
+                model_path,
+                examples,
+                output_dir,
+                trainer_config=trainer_config,
+                precision=precision,
+                launcher=launcher,
+                scratch=scratch,
+            )
+            provenance.update(num_processes=launcher.num_processes, weights_sha256=weights_sha256)
+            if metrics_prefix:
+                log_curves(metrics_prefix, log_history)
+        else:
+            callbacks = [MlflowCurvesCallback(metrics_prefix)] if metrics_prefix else []
+            metrics, _ = fit(model_path, examples, args, output_dir, callbacks)
+        write_provenance(output_dir, provenance)
         if metrics_prefix:
             log_precision(metrics_prefix, precision, resolved)
         return metrics
@@ -148,17 +170,20 @@ def build_trainer(model_path, examples: Sequence[Mapping], args, callbacks=()):
     )
 
 
-def _fit(model_path, examples, args, output_dir, callbacks) -> dict[str, float]:
+def fit(model_path, examples, args, output_dir, callbacks=()) -> tuple[dict[str, float], Any]:
+    """Trains, saves the model and tokenizer to ``output_dir`` (from the main process
+    when there are several) and returns the final metrics with the trainer."""
     trainer = build_trainer(model_path, examples, args, callbacks)
     result = trainer.train()
-    trainer.save_model(str(output_dir))
-    trainer.processing_class.save_pretrained(str(output_dir))
+    trainer.save_model(str(output_dir))  # on the main process only
+    if trainer.is_world_process_zero():
+        trainer.processing_class.save_pretrained(str(output_dir))
     metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
     metrics["train_steps"] = float(result.global_step)
     metrics["train_examples"] = float(len(trainer.train_dataset))
     metrics["train_examples_too_long"] = float(len(examples) - len(trainer.train_dataset))
     logger.info("SFT done: %s", metrics)
-    return metrics
+    return metrics, trainer
 
 
 def main(script_args: SFTScriptArguments, training_args) -> dict[str, float]:
@@ -171,9 +196,7 @@ def main(script_args: SFTScriptArguments, training_args) -> dict[str, float]:
         for path in script_args.dataset_files
         for row in read_jsonl(path, non_empty_fields=("prompt", "response"))
     ]
-    return _fit(
-        script_args.model_name_or_path, examples, training_args, training_args.output_dir, []
-    )
+    return fit(script_args.model_name_or_path, examples, training_args, training_args.output_dir)[0]
 
 
 def make_parser():

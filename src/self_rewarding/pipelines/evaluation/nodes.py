@@ -76,6 +76,8 @@ def _model_generator(model_dir: Path, evaluation: EvaluationConfig):
         generation.batch_size,
         generation.precision,
         generation.request_timeout_seconds,
+        replicas=generation.replicas,
+        tensor_parallel_size=generation.tensor_parallel_size,
     )
 
 

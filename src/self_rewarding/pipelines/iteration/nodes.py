@@ -34,7 +34,7 @@ from self_rewarding.core.self_instruct import (
     choose_examples,
     parse_instruction,
 )
-from self_rewarding.core.types import IterationConfig
+from self_rewarding.core.types import IterationConfig, LauncherConfig
 from self_rewarding.judge_service import judge, judge_sampling
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,8 @@ def open_generator(model_dir: Path, config: IterationConfig):
         generation.batch_size,
         generation.precision,
         generation.request_timeout_seconds,
+        replicas=generation.replicas,
+        tensor_parallel_size=generation.tensor_parallel_size,
     )
 
 
@@ -439,7 +441,8 @@ def train_next_model(model_dir: Path, preference_pairs: pd.DataFrame, pairs_gate
         model_dir: M_t.
         preference_pairs: AIFT(M_t).
         pairs_gate: The passed gate of the pairs (orders this step after it).
-        dpo: ``trainer``: ``DPOConfig`` fields (paper: beta 0.1); ``precision``.
+        dpo: ``trainer``: ``DPOConfig`` fields (paper: beta 0.1); ``precision``;
+            ``launcher`` (processes, accelerate config).
 
     Returns:
         The staged model directory and the training metrics.
@@ -460,6 +463,7 @@ def train_next_model(model_dir: Path, preference_pairs: pd.DataFrame, pairs_gate
             dpo["trainer"],
             metrics_prefix="dpo",
             precision=dpo.get("precision", "auto"),
+            launcher=LauncherConfig(**dpo.get("launcher") or {}),
         )
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

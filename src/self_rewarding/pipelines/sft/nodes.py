@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from self_rewarding.core.types import LauncherConfig
 from self_rewarding.datasets.model_directory_dataset import model_staging_directory
 
 
@@ -24,6 +25,7 @@ def _train(base_model: Path, frames: list[pd.DataFrame], sft: dict, prefix: str)
             sft["trainer"],
             prefix,
             precision=sft.get("precision", "auto"),
+            launcher=LauncherConfig(**sft.get("launcher") or {}),
         )
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -37,7 +39,7 @@ def train_sft_baseline(base_model: Path, ift_train: pd.DataFrame, sft: dict):
     Args:
         base_model: M0.
         ift_train: IFT examples.
-        sft: ``trainer``: ``SFTConfig`` fields; ``precision``.
+        sft: ``trainer``: ``SFTConfig`` fields; ``precision``; ``launcher``.
 
     Returns:
         The staged model directory and the training metrics.
@@ -52,7 +54,7 @@ def train_m1(base_model: Path, ift_train: pd.DataFrame, eft_train: pd.DataFrame,
         base_model: M0.
         ift_train: IFT examples.
         eft_train: EFT judge examples.
-        sft: ``trainer``: ``SFTConfig`` fields; ``precision``.
+        sft: ``trainer``: ``SFTConfig`` fields; ``precision``; ``launcher``.
 
     Returns:
         The staged model directory and the training metrics.

@@ -1,0 +1,120 @@
+"""SFT and DPO on two processes through ``accelerate launch`` (gloo on the CPU): real
+training of the tiny model, the saved weights checked against what every rank holds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from transformers import AutoModelForCausalLM
+
+from self_rewarding.core.types import LauncherConfig
+from self_rewarding.hardware import PROVENANCE_FILE
+from self_rewarding.train.dpo import train_dpo
+from self_rewarding.train.launcher import (
+    DistributedTrainingError,
+    launch_command,
+    weights_digest,
+)
+from self_rewarding.train.sft import train_sft
+
+EXAMPLES = [
+    {"prompt": f"Question {i}: what is {i} plus {i}?", "response": f"It is {2 * i}."}
+    for i in range(8)
+]
+PAIRS = [
+    {"prompt": f"Say {i}.", "chosen": f"{i}.", "rejected": f"I will not say {i}."} for i in range(8)
+]
+COMMON = {
+    "max_steps": 2,
+    "per_device_train_batch_size": 2,
+    "learning_rate": 1e-3,
+    "logging_steps": 1,
+    "save_strategy": "no",
+    "report_to": "none",
+    "gradient_checkpointing": False,
+    "seed": 7,
+}
+TWO_PROCESSES = LauncherConfig(num_processes=2)
+
+
+def _provenance(model_dir) -> dict:
+    return json.loads((model_dir / PROVENANCE_FILE).read_text())
+
+
+def test_launch_command_uses_ddp_or_the_given_accelerate_config(tmp_path):
+    ddp = launch_command(TWO_PROCESSES, tmp_path / "spec.json")
+    assert "--multi_gpu" in ddp
+    assert ddp[ddp.index("--num_processes") + 1] == "2"
+    assert ddp[-3:] == ["-m", "self_rewarding.train.launcher", str(tmp_path / "spec.json")]
+
+    zero3 = LauncherConfig(num_processes=4, accelerate_config="conf/base/accelerate/zero3.yaml")
+    command = launch_command(zero3, tmp_path / "spec.json")
+    assert command[command.index("--config_file") + 1] == "conf/base/accelerate/zero3.yaml"
+    assert command[command.index("--num_processes") + 1] == "4"
+    assert "--multi_gpu" not in command
+
+
+def test_launcher_config_rejects_zero_processes():
+    with pytest.raises(ValueError, match="num_processes"):
+        LauncherConfig(num_processes=0)
+    assert not LauncherConfig().launches
+    assert LauncherConfig(accelerate_config="conf/base/accelerate/zero2.yaml").launches
+
+
+def test_sft_on_two_processes_saves_the_weights_every_rank_holds(tiny_model_dir, tmp_path):
+    before = weights_digest(AutoModelForCausalLM.from_pretrained(tiny_model_dir))
+    output = tmp_path / "M1"
+
+    metrics = train_sft(
+        tiny_model_dir,
+        EXAMPLES,
+        output,
+        {**COMMON, "max_length": 64},
+        precision="fp32",
+        launcher=TWO_PROCESSES,
+    )
+
+    saved = weights_digest(AutoModelForCausalLM.from_pretrained(output))
+    provenance = _provenance(output)
+    assert metrics["num_processes"] == 2
+    assert metrics["train_steps"] == 2
+    assert provenance["num_processes"] == 2
+    assert provenance["weights_sha256"] == saved
+    assert saved != before
+    assert (output / "tokenizer_config.json").is_file()
+
+
+def test_dpo_on_two_processes_saves_the_weights_every_rank_holds(tiny_model_dir, tmp_path):
+    output = tmp_path / "M2"
+
+    metrics = train_dpo(
+        tiny_model_dir,
+        PAIRS,
+        output,
+        {**COMMON, "beta": 0.1, "max_length": 64},
+        precision="fp32",
+        launcher=TWO_PROCESSES,
+    )
+
+    saved = weights_digest(AutoModelForCausalLM.from_pretrained(output))
+    assert metrics["num_processes"] == 2
+    assert _provenance(output)["weights_sha256"] == saved
+    assert "rewards_margins" in metrics
+
+
+def test_a_failed_launch_names_the_processes_and_leaves_no_model(tmp_path):
+    missing_model = tmp_path / "no-model"
+    missing_model.mkdir()
+    output = tmp_path / "M1"
+
+    with pytest.raises(DistributedTrainingError, match="on 2 processes failed"):
+        train_sft(
+            missing_model,
+            EXAMPLES,
+            output,
+            {**COMMON, "max_length": 64},
+            precision="fp32",
+            launcher=TWO_PROCESSES,
+        )
+    assert not (output / PROVENANCE_FILE).exists()
