@@ -16,6 +16,6 @@ CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
-    # An environment (test, paper, gpu) overrides single nested keys, not whole blocks.
+    # An environment (test, paper) overrides single nested keys, not whole blocks.
     "merge_strategy": {"parameters": "soft"},
 }
