@@ -112,26 +112,34 @@ def main() -> None:
         try:
             generator.generate(["Hello"], warm_up)  # the engine starts (vLLM) / warms up
             start_seconds = time.perf_counter() - started
-            results[label] = {"start_seconds": round(start_seconds, 1), **_measure(generator, steps)}
+            measured = _measure(generator, steps)
+            results[label] = {"start_seconds": round(start_seconds, 1), **measured}
         finally:
             generator.close()
         print(json.dumps({"engine": label, **results[label]}), flush=True)  # noqa: T201
+    print(_table(results, [name for name, *_ in steps]))  # noqa: T201
 
-    print(f"\n{'step':<20} {'prompts':>7}  {'vLLM s':>7} {'tok/s':>7}  {'HF s':>7} {'tok/s':>7}  "
-          f"{'HF/vLLM time':>12}  {'no-cache/cache':>14}")  # noqa: T201
-    vllm, hf, uncached = results["vllm"], results["transformers"], results["vllm, no prefix caching"]
-    for name, *_ in steps:
-        print(  # noqa: T201
-            f"{name:<20} {vllm[name]['prompts']:>7}  {vllm[name]['seconds']:>7.1f} "
+
+def _table(results: dict[str, dict], steps: list[str]) -> str:
+    vllm, hf = results["vllm"], results["transformers"]
+    uncached = results["vllm, no prefix caching"]
+    lines = [
+        f"\n{'step':<18} {'prompts':>7}  {'vLLM s':>7} {'tok/s':>7}  {'HF s':>7} {'tok/s':>7}"
+        f"  {'HF/vLLM time':>12}  {'no-cache/cache':>14}"
+    ]
+    for name in steps:
+        lines.append(
+            f"{name:<18} {vllm[name]['prompts']:>7}  {vllm[name]['seconds']:>7.1f} "
             f"{vllm[name]['tokens_per_second']:>7.1f}  {hf[name]['seconds']:>7.1f} "
             f"{hf[name]['tokens_per_second']:>7.1f}  "
             f"{hf[name]['seconds'] / vllm[name]['seconds']:>11.2f}x  "
             f"{uncached[name]['seconds'] / vllm[name]['seconds']:>13.2f}x"
         )
-    print(  # noqa: T201
-        f"{'engine start':<20} {'':>7}  {vllm['start_seconds']:>7.1f} {'':>7}  "
+    lines.append(
+        f"{'engine start':<18} {'':>7}  {vllm['start_seconds']:>7.1f} {'':>7}  "
         f"{hf['start_seconds']:>7.1f}"
     )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,5 @@
 """Generation on several engine replicas: where each replica runs, chunks shared out and
-merged through the chunk store, and, for real on the tiny model with vLLM, the same rows
-from 2 engine replicas as from 1."""
+merged through the chunk store. The real 2-replica run is in test_vllm_engine.py."""
 
 from __future__ import annotations
 
@@ -83,20 +82,3 @@ def test_a_failed_chunk_is_named_and_the_finished_ones_are_kept(tmp_path):
 def test_replicas_need_the_vllm_backend(tiny_model_dir):
     with pytest.raises(ValueError, match="replicas=2 needs the vLLM backend"):
         make_generator(tiny_model_dir, "transformers", precision="fp32", replicas=2)
-
-
-def test_two_vllm_replicas_of_the_tiny_model_give_the_rows_of_one(tiny_model_dir, tmp_path):
-    rows = {}
-    for replicas in (1, 2):
-        generator = make_generator(tiny_model_dir, "vllm", precision="fp32", replicas=replicas)
-        try:
-            assert isinstance(generator, ReplicatedGenerator) == (replicas == 2)
-            store = ChunkStore(tmp_path / str(replicas), {"step": "test"})
-            chunked, _ = generate_in_chunks(
-                generator, PROMPTS, SAMPLING, store, chunk_size=3, description="t"
-            )
-            whole = generator.generate(PROMPTS[:5], SAMPLING)
-        finally:
-            generator.close()
-        rows[replicas] = (_rows(chunked), _rows(whole))
-    assert rows[2] == rows[1]

@@ -1,7 +1,8 @@
 """The vLLM engine, for real on the tiny model: a completion depends only on its prompt,
 its index and the sampling seed (not on the batch, the order or what the engine drew
-before, nor on the engine being a fresh one); a hung or dead engine is an error that
-names the model, and the chunk store names the step and the chunk."""
+before, nor on the engine being a fresh one, nor on how many engine replicas share the
+job); a hung or dead engine is an error that names the model, and the chunk store names
+the step and the chunk."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from self_rewarding.core.types import SamplingConfig
 from self_rewarding.generation import make_generator
 from self_rewarding.generation.chunks import ChunkStore, GenerationError, generate_in_chunks
+from self_rewarding.generation.replicas import ReplicatedGenerator
 from self_rewarding.generation.vllm_backend import VLLMEngineError, VLLMGenerator
 
 SAMPLING = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=8, n=2, seed=5)
@@ -156,3 +158,24 @@ def test_a_dead_engine_is_an_error_naming_the_step_the_model_and_the_chunk(
     )
     assert figures["chunks_reused"] == 1
     assert [len(row) for row in completions] == [2, 2, 2, 2]
+
+
+def test_two_engine_replicas_give_the_rows_of_one_engine(engine, tiny_model_dir, tmp_path):
+    prompts = [f"Tell me about the number {i}." for i in range(10)]
+
+    def chunked(generator, name):
+        store = ChunkStore(tmp_path / name, {"step": "test"})
+        rows, _ = generate_in_chunks(
+            generator, prompts, SAMPLING, store, chunk_size=3, description=name
+        )
+        return _texts(rows)
+
+    replicas = make_generator(tiny_model_dir, backend="vllm", precision="fp32", replicas=2)
+    try:
+        assert isinstance(replicas, ReplicatedGenerator)
+        assert len(replicas.replicas) == 2
+        two = chunked(replicas, "two"), _texts(replicas.generate(prompts[:5], SAMPLING))
+    finally:
+        replicas.close()
+    one = chunked(engine, "one"), _texts(engine.generate(prompts[:5], SAMPLING))
+    assert two == one
