@@ -4,7 +4,11 @@ training of the tiny model, the saved weights checked against what every rank ho
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 
+import psutil
 import pytest
 from transformers import AutoModelForCausalLM
 
@@ -118,3 +122,36 @@ def test_a_failed_launch_names_the_processes_and_leaves_no_model(tmp_path):
             launcher=TWO_PROCESSES,
         )
     assert not (output / PROVENANCE_FILE).exists()
+
+
+def test_killing_the_launching_process_stops_every_rank(tiny_model_dir, tmp_path):
+    # A training far longer than the test: only the kill can end it.
+    script = f"""
+from self_rewarding.core.types import LauncherConfig
+from self_rewarding.train.sft import train_sft
+examples = [{{"prompt": f"Question {{i}}", "response": "Answer."}} for i in range(16)]
+config = {{**{COMMON!r}, "max_steps": 100000, "logging_steps": 1000, "max_length": 32}}
+train_sft({str(tiny_model_dir)!r}, examples, {str(tmp_path / "M1")!r}, config,
+          precision="fp32", launcher=LauncherConfig(num_processes=2))
+"""
+    node = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 180
+        ranks: list[psutil.Process] = []
+        while len(ranks) < 2 and time.monotonic() < deadline:
+            time.sleep(1.0)
+            ranks = [
+                child
+                for child in psutil.Process(node.pid).children(recursive=True)
+                if child.cmdline()[1:3] == ["-m", "self_rewarding.train.launcher"]
+            ]
+        assert len(ranks) == 2, "the two ranks never started"
+        launched = psutil.Process(node.pid).children(recursive=True)
+    finally:
+        node.kill()
+        node.wait()
+
+    _, alive = psutil.wait_procs(launched, timeout=60)
+    for process in alive:
+        process.kill()
+    assert alive == []

@@ -3,8 +3,10 @@ module and waits; every rank trains (DDP, or DeepSpeed through an accelerate con
 the main rank saves the model and writes a result file that the node reads back.
 
 Each rank hashes its trained weights and the hashes are gathered: the node refuses a
-model whose ranks ended on different weights. On a machine without a GPU the ranks are
-CPU processes talking through gloo (``use_cpu`` in the trainer arguments).
+model whose ranks ended on different weights. Each rank also watches the node's process
+and exits when it is gone (a kill -9 of the run), instead of training for nobody. On a
+machine without a GPU the ranks are CPU processes talking through gloo (``use_cpu`` in
+the trainer arguments).
 
 Run by hand (the node writes the spec)::
 
@@ -122,6 +124,7 @@ def launch_training(
         "trainer_config": dict(trainer_config),
         "precision": precision,
         "result_file": str(scratch / RESULT_FILE),
+        "node_pid": os.getpid(),
     }
     spec_path = scratch / SPEC_FILE
     write_text_atomic(spec_path, json.dumps(spec, indent=2))
@@ -146,8 +149,26 @@ def launch_training(
     return result["metrics"], result["log_history"], digests[0]
 
 
+def _exit_with_node(node_pid: int) -> None:
+    """Ends this rank when the process that launched the training is gone; the launcher
+    then stops the other ranks and exits."""
+    import threading
+    import time
+
+    from self_rewarding.core.records import process_alive
+
+    def watch() -> None:
+        while process_alive(node_pid):
+            time.sleep(1.0)
+        logger.error("The launching process %d is gone; this rank exits", node_pid)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _train_rank(spec: Mapping[str, Any]) -> None:
     """One rank's training (run under ``accelerate launch``)."""
+    _exit_with_node(spec["node_pid"])
     from accelerate.utils import gather_object
 
     from self_rewarding.train import dpo, sft
