@@ -143,7 +143,8 @@ train_sft({str(tiny_model_dir)!r}, examples, {str(tmp_path / "M1")!r}, config,
             ranks = [
                 child
                 for child in psutil.Process(node.pid).children(recursive=True)
-                if child.cmdline()[1:3] == ["-m", "self_rewarding.train.launcher"]
+                if "self_rewarding.train.launcher" in child.cmdline()
+                and "accelerate.commands.launch" not in child.cmdline()
             ]
         assert len(ranks) == 2, "the two ranks never started"
         launched = psutil.Process(node.pid).children(recursive=True)
