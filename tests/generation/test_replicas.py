@@ -82,3 +82,12 @@ def test_a_failed_chunk_is_named_and_the_finished_ones_are_kept(tmp_path):
 def test_replicas_need_the_vllm_backend(tiny_model_dir):
     with pytest.raises(ValueError, match="replicas=2 needs the vLLM backend"):
         make_generator(tiny_model_dir, "transformers", precision="fp32", replicas=2)
+
+
+def test_one_call_is_split_across_the_replicas_and_merged_in_order():
+    replicas = [FakeGenerator(_echo), FakeGenerator(_echo), FakeGenerator(_echo)]
+
+    rows = ReplicatedGenerator(replicas).generate(PROMPTS, SAMPLING)
+
+    assert _rows(rows) == _rows(FakeGenerator(_echo).generate(PROMPTS, SAMPLING))
+    assert [len(r.calls[0][0]) for r in replicas] == [3, 3, 4]

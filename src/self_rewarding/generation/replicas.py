@@ -19,6 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from self_rewarding.core.types import SamplingConfig
 from self_rewarding.generation.base import Completion, Generator
@@ -110,28 +111,18 @@ class ReplicatedGenerator:
                 return self.replicas[0].generate(prompts, sampling, chat=chat)
             count = len(self.replicas)
             parts = [
-                (r, prompts[len(prompts) * r // count : len(prompts) * (r + 1) // count])
+                prompts[len(prompts) * r // count : len(prompts) * (r + 1) // count]
                 for r in range(count)
             ]
-            results: list[list[list[Completion]]] = [[] for _ in parts]
-            errors: list[BaseException] = []
-
-            def run(r: int, part: list[str]) -> None:
-                try:
-                    results[r] = (
-                        self.replicas[r].generate(part, sampling, chat=chat) if part else []
-                    )
-                except BaseException as error:  # raised below, in the caller's thread
-                    errors.append(error)
-
-            threads = [threading.Thread(target=run, args=part) for part in parts]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            if errors:
-                raise errors[0]
-            return [row for result in results for row in result]
+            with ThreadPoolExecutor(count) as pool:
+                results = pool.map(
+                    lambda replica, part: (
+                        replica.generate(part, sampling, chat=chat) if part else []
+                    ),
+                    self.replicas,
+                    parts,
+                )
+                return [row for result in results for row in result]
         finally:
             self.seconds += time.perf_counter() - started
 
