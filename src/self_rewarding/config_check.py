@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +143,9 @@ SCHEMAS: dict[str, Any] = {
     "sft": "sft",
     "dpo": "dpo",
 }
+# Checked against TRL's config classes: importing TRL (and transformers) costs 10-30 s on
+# a 2-core CPU, so a run checks them only when it trains (``TRAINING_BLOCKS``).
+TRAINING_BLOCKS = ("sft", "dpo")
 
 
 def check_parameters(
@@ -150,15 +153,22 @@ def check_parameters(
     conf_source: str | Path | None = None,
     env: str | None = None,
     runtime_params: Mapping[str, Any] | None = None,
+    blocks: Iterable[str] | None = None,
+    *,
+    run_wide: bool = True,
 ) -> None:
-    """Checks every block that has a schema; raises one ``ConfigError`` listing every
-    problem, each with where the key was set: ``--params`` (``runtime_params``) or the
-    parameter file (when ``conf_source`` is given)."""
-    problems = _check_model_source(parameters.get("model"))
-    if "precision" in parameters:
-        problems.extend(_check_value(Precision, parameters["precision"], "precision"))
+    """Checks every block that has a schema (or those named in ``blocks``) and, with
+    ``run_wide``, the model source and the run-wide precision; raises one ``ConfigError``
+    listing every problem, each with where the key was set: ``--params``
+    (``runtime_params``) or the parameter file (when ``conf_source`` is given)."""
+    problems = []
+    if run_wide:
+        problems.extend(_check_model_source(parameters.get("model")))
+        if "precision" in parameters:
+            problems.extend(_check_value(Precision, parameters["precision"], "precision"))
+    wanted = set(SCHEMAS if blocks is None else blocks)
     for name, schema in SCHEMAS.items():
-        if name not in parameters:
+        if name not in parameters or name not in wanted:
             continue
         if isinstance(schema, str):
             problems.extend(check_training_block(schema, parameters[name], name))

@@ -7,9 +7,10 @@
   ``iteration`` (``iter2`` -> 2), ``pipeline``, and ``dvc_stage`` when DVC runs it; and
   logs typed parameters (dataclasses, which kedro-mlflow logs as one string) flattened:
   ``iteration.candidates.temperature``, ...
-- ``ConfigCheckHooks`` checks every parameter block against its schema (core dataclasses,
-  TRL's trainer configs) as the run starts, before any data or model loads, and sets the
-  run-wide ``precision`` that the blocks' ``precision: auto`` follow.
+- ``ConfigCheckHooks`` checks every parameter block against its schema (core dataclasses)
+  as the run starts, before any data or model loads, and the trainer blocks (TRL's
+  configs) before a pipeline that trains runs; it sets the run-wide ``precision`` that
+  the blocks' ``precision: auto`` follow.
 - ``GenerationEngineHooks`` stops the generation engines shared between nodes when the
   run ends or fails, so that no engine outlives its run.
 """
@@ -108,20 +109,46 @@ def _flatten(value: Any, prefix: str) -> dict[str, str]:
 
 
 class ConfigCheckHooks:
-    @hook_impl
-    def after_context_created(self, context) -> None:
+    """Checks the parameters before any work: every block when the context is created,
+    except the trainer blocks, which are checked before a pipeline that trains runs
+    (their schema is TRL's, and importing TRL is too slow for every stage)."""
+
+    def __init__(self):
+        self._context = None
+
+    def _check(self, parameters, **kwargs) -> None:
         from self_rewarding.config_check import check_parameters
 
-        # The raw parameters: Kedro's own typed-parameter validation (context.params) runs
-        # later and names neither the file nor the key's full path.
-        config_loader = context.config_loader
-        parameters = config_loader["parameters"]
+        config_loader = self._context.config_loader
         check_parameters(
-            parameters, config_loader.conf_source, context.env, config_loader.runtime_params
+            parameters,
+            config_loader.conf_source,
+            self._context.env,
+            config_loader.runtime_params,
+            **kwargs,
         )
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        from self_rewarding.config_check import SCHEMAS, TRAINING_BLOCKS
         from self_rewarding.hardware import set_run_precision
 
+        self._context = context
+        # The raw parameters: Kedro's own typed-parameter validation (context.params) runs
+        # later and names neither the file nor the key's full path.
+        parameters = context.config_loader["parameters"]
+        self._check(parameters, blocks=[n for n in SCHEMAS if n not in TRAINING_BLOCKS])
         set_run_precision(parameters.get("precision", "auto"))
+
+    @hook_impl
+    def before_pipeline_run(self, pipeline) -> None:
+        from self_rewarding.config_check import TRAINING_BLOCKS
+
+        inputs = pipeline.inputs()
+        training = [name for name in TRAINING_BLOCKS if f"params:{name}" in inputs]
+        if training and self._context is not None:
+            parameters = self._context.config_loader["parameters"]
+            self._check(parameters, blocks=training, run_wide=False)
 
 
 class GenerationEngineHooks:

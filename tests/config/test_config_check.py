@@ -151,18 +151,10 @@ def test_a_bad_model_path_is_named(tmp_path):
     assert f"model.base: no model directory at {tmp_path / 'no-such-model'}" in message
 
 
-def test_kedro_run_stops_before_any_work_on_a_bad_parameter(tmp_path):
-    """A real ``kedro run``: the error names the key and nothing is written."""
+def _kedro_run(tmp_path, *args: str) -> subprocess.CompletedProcess:
     kedro = Path(sys.executable).with_name("kedro")
-    before = {p for p in (PROJECT / "data").rglob("*") if p.is_file()}
-    result = subprocess.run(
-        [
-            str(kedro),
-            "run",
-            "--env=test",
-            "--pipelines=data_processing",
-            "--params=ift.max_exampels=3",
-        ],
+    return subprocess.run(
+        [str(kedro), "run", "--env=test", *args],
         cwd=PROJECT,
         capture_output=True,
         text=True,
@@ -170,8 +162,22 @@ def test_kedro_run_stops_before_any_work_on_a_bad_parameter(tmp_path):
         timeout=300,
         check=False,
     )
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "bad", "message"),
+    [
+        ("data_processing", "ift.max_exampels=3", "--params: ift.max_exampels: unknown key"),
+        # Trainer blocks are checked before a pipeline that trains (TRL's schema).
+        ("sft", "sft.trainer.learning_rat=0.1", "--params: sft.trainer.learning_rat: unknown key"),
+    ],
+)
+def test_kedro_run_stops_before_any_work_on_a_bad_parameter(pipeline, bad, message, tmp_path):
+    """A real ``kedro run``: the error names the key and nothing is written."""
+    before = {p for p in (PROJECT / "data").rglob("*") if p.is_file()}
+    result = _kedro_run(tmp_path, f"--pipelines={pipeline}", f"--params={bad}")
     assert result.returncode != 0
-    assert "--params: ift.max_exampels: unknown key" in result.stderr + result.stdout
+    assert message in result.stderr + result.stdout
     assert "Running node" not in result.stderr + result.stdout
     after = {p for p in (PROJECT / "data").rglob("*") if p.is_file()}
     assert after == before
