@@ -175,7 +175,12 @@ def test_two_engine_replicas_give_the_rows_of_one_engine(engine, tiny_model_dir,
         assert isinstance(replicas, ReplicatedGenerator)
         assert len(replicas.replicas) == 2
         two = chunked(replicas, "two"), _texts(replicas.generate(prompts[:5], SAMPLING))
+        groups = [replica._process.pid for replica in replicas.replicas]
+        members = [process for group in groups for process in _members(group)]
     finally:
         replicas.close()
     one = chunked(engine, "one"), _texts(engine.generate(prompts[:5], SAMPLING))
     assert two == one
+    # Closed engines leave no process behind (vLLM's engine and workers included).
+    assert len(members) >= 4
+    assert _still_alive(members) == []
