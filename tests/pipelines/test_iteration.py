@@ -17,6 +17,7 @@ from self_rewarding.core.types import (
     GateConfig,
     IterationConfig,
     JudgeConfig,
+    LauncherConfig,
     SamplingConfig,
     SelfInstructConfig,
 )
@@ -96,9 +97,17 @@ def run_iteration(tmp_path, monkeypatch):
         monkeypatch.setattr(nodes, "open_generator", lambda model_dir, iteration: generator)
 
         def fake_dpo(
-            model_path, pairs, output_dir, trainer_config, metrics_prefix=None, *, precision
+            model_path,
+            pairs,
+            output_dir,
+            trainer_config,
+            metrics_prefix=None,
+            *,
+            precision,
+            launcher,
         ):
             assert precision == "auto"
+            assert launcher == LauncherConfig()  # one process, in the node's own
             (output_dir / "trained_on.txt").write_text(str(len(pairs)))
             return {"train_pairs": float(len(pairs))}
 
