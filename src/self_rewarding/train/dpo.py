@@ -15,8 +15,6 @@ Usage (what the Kedro ``iteration`` pipeline calls in-process)::
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,38 +90,18 @@ def train_dpo(
         ``train_pairs`` and the last logged reward statistics
         (``rewards_margins``, ``rewards_accuracies``, ...).
     """
-    from self_rewarding.hardware import log_precision, precision_record, write_provenance
-    from self_rewarding.train.arguments import training_arguments
-    from self_rewarding.train.callbacks import MlflowCurvesCallback, log_curves
-    from self_rewarding.train.launcher import launch_training
+    from self_rewarding.train.launcher import train
 
-    scratch = Path(tempfile.mkdtemp(prefix="dpo-trainer-"))
-    try:
-        args, resolved = training_arguments("dpo", trainer_config, precision, str(scratch))
-        provenance = {"trainer": "dpo", **precision_record(precision, resolved)}
-        if launcher is not None and launcher.launches:
-            metrics, log_history, weights_sha256 = launch_training(
-                "dpo",
-                model_path,
-                pairs,
-                output_dir,
-                trainer_config=trainer_config,
-                precision=precision,
-                launcher=launcher,
-                scratch=scratch,
-            )
-            provenance.update(num_processes=launcher.num_processes, weights_sha256=weights_sha256)
-            if metrics_prefix:
-                log_curves(metrics_prefix, log_history)
-        else:
-            callbacks = [MlflowCurvesCallback(metrics_prefix)] if metrics_prefix else []
-            metrics, _ = fit(model_path, pairs, args, output_dir, callbacks)
-        write_provenance(output_dir, provenance)
-        if metrics_prefix:
-            log_precision(metrics_prefix, precision, resolved)
-        return metrics
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    return train(
+        "dpo",
+        model_path,
+        pairs,
+        output_dir,
+        trainer_config=trainer_config,
+        metrics_prefix=metrics_prefix,
+        precision=precision,
+        launcher=launcher,
+    )
 
 
 def build_trainer(model_path, pairs: Sequence[Mapping], args, callbacks=()):

@@ -149,6 +149,58 @@ def launch_training(
     return result["metrics"], result["log_history"], digests[0]
 
 
+def train(
+    kind: str,
+    model_path: str | Path,
+    rows: Sequence[Mapping],
+    output_dir: str | Path,
+    *,
+    trainer_config: Mapping[str, Any],
+    metrics_prefix: str | None,
+    precision: str,
+    launcher: LauncherConfig | None,
+) -> dict[str, float]:
+    """What ``train_sft`` and ``train_dpo`` share: trains in this process or, when the
+    launcher asks for it, on several; records the precision (and the processes and the
+    weights' hash) in the model directory and the curves in the active MLflow run."""
+    import shutil
+    import tempfile
+
+    from self_rewarding.hardware import log_precision, precision_record, write_provenance
+    from self_rewarding.train import dpo, sft
+    from self_rewarding.train.arguments import training_arguments
+    from self_rewarding.train.callbacks import MlflowCurvesCallback, log_curves
+
+    scratch = Path(tempfile.mkdtemp(prefix=f"{kind}-trainer-"))
+    try:
+        args, resolved = training_arguments(kind, trainer_config, precision, str(scratch))
+        provenance = {"trainer": kind, **precision_record(precision, resolved)}
+        if launcher is not None and launcher.launches:
+            metrics, log_history, weights_sha256 = launch_training(
+                kind,
+                model_path,
+                rows,
+                output_dir,
+                trainer_config=trainer_config,
+                precision=precision,
+                launcher=launcher,
+                scratch=scratch,
+            )
+            provenance.update(num_processes=launcher.num_processes, weights_sha256=weights_sha256)
+            if metrics_prefix:
+                log_curves(metrics_prefix, log_history)
+        else:
+            fit = {"sft": sft.fit, "dpo": dpo.fit}[kind]
+            callbacks = [MlflowCurvesCallback(metrics_prefix)] if metrics_prefix else []
+            metrics, _ = fit(model_path, rows, args, output_dir, callbacks)
+        write_provenance(output_dir, provenance)
+        if metrics_prefix:
+            log_precision(metrics_prefix, precision, resolved)
+        return metrics
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def _exit_with_node(node_pid: int) -> None:
     """Ends this rank when the process that launched the training is gone; the launcher
     then stops the other ranks and exits."""

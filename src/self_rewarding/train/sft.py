@@ -21,8 +21,6 @@ Usage (what the Kedro ``sft`` pipeline calls in-process)::
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,38 +85,18 @@ def train_sft(
     Returns:
         Final training metrics (``train_loss``, ``train_runtime``, ``train_steps``, ...).
     """
-    from self_rewarding.hardware import log_precision, precision_record, write_provenance
-    from self_rewarding.train.arguments import training_arguments
-    from self_rewarding.train.callbacks import MlflowCurvesCallback, log_curves
-    from self_rewarding.train.launcher import launch_training
+    from self_rewarding.train.launcher import train
 
-    scratch = Path(tempfile.mkdtemp(prefix="sft-trainer-"))
-    try:
-        args, resolved = training_arguments("sft", trainer_config, precision, str(scratch))
-        provenance = {"trainer": "sft", **precision_record(precision, resolved)}
-        if launcher is not None and launcher.launches:
-            metrics, log_history, weights_sha256 = launch_training(
-                "sft",
-                model_path,
-                examples,
-                output_dir,
-                trainer_config=trainer_config,
-                precision=precision,
-                launcher=launcher,
-                scratch=scratch,
-            )
-            provenance.update(num_processes=launcher.num_processes, weights_sha256=weights_sha256)
-            if metrics_prefix:
-                log_curves(metrics_prefix, log_history)
-        else:
-            callbacks = [MlflowCurvesCallback(metrics_prefix)] if metrics_prefix else []
-            metrics, _ = fit(model_path, examples, args, output_dir, callbacks)
-        write_provenance(output_dir, provenance)
-        if metrics_prefix:
-            log_precision(metrics_prefix, precision, resolved)
-        return metrics
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    return train(
+        "sft",
+        model_path,
+        examples,
+        output_dir,
+        trainer_config=trainer_config,
+        metrics_prefix=metrics_prefix,
+        precision=precision,
+        launcher=launcher,
+    )
 
 
 def drop_overlong(examples: Sequence[Mapping], tokenizer, max_length: int | None) -> list[Mapping]:
