@@ -30,7 +30,9 @@ endif
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# dvc.yaml's model lists follow params.yaml's loop.iterations (DVC cannot count).
 run: setup
+	$(BIN)/python -m self_rewarding.loop_topology
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 test: setup

@@ -37,6 +37,7 @@ NOT_RUN = {
     stage: {
         "train/dpo.py",
         "train/sft.py",
+        "train/trainer_core.py",
         "train/launcher.py",
         "train/arguments.py",
         "train/callbacks.py",

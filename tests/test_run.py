@@ -28,8 +28,10 @@ pytestmark = pytest.mark.slow
 
 
 def _run(args, cwd, check=True, **env):
+    # No MLflow setting of this test process (an earlier test's store) reaches the project's runs.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     environment = {
-        **os.environ,
+        **inherited,
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "KEDRO_ENV": "test",
         "HF_HUB_OFFLINE": "1",
@@ -181,6 +183,45 @@ def test_the_loop_reaches_m3_and_dvc_locks_every_aift_dataset(reproduced):
     assert any(not a.equal(b) for a, b in zip(m2.parameters(), m3.parameters(), strict=True))
 
 
+def test_the_meta_judge_compares_the_tiny_judgments_and_feeds_dpo(reproduced):
+    for t in (1, 2):
+        reports = reproduced / f"data/08_reporting/iter{t}"
+        meta = json.loads((reports / "meta_judge.json").read_text())
+        dpo = json.loads((reports / "dpo.json").read_text())
+        rows = _read_jsonl(reproduced / f"data/07_model_output/iter{t}/meta_judgments.jsonl")
+        assert meta["pool"] == 4 and len(rows) == meta["compared"] <= 2
+        # Constrained like the judge, every verdict is readable.
+        assert meta["unparseable_verdicts"] == 0
+        assert meta["consistent"] + meta["order_flipped"] == meta["compared"]
+        # At a 50 % share, as many judge pairs as answer pairs fit.
+        assert dpo["judge_pairs"] == min(meta["consistent"], dpo["answer_pairs"])
+
+
+def test_the_registry_holds_every_model_by_role_with_its_dvc_hash(reproduced):
+    import mlflow
+
+    uri = f"sqlite:///{reproduced / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    lock = yaml.safe_load((reproduced / "dvc.lock").read_text())["stages"]
+    made_by = {
+        "m0": ("base_model", "M0"),
+        "sft_baseline": ("sft_baseline", "sft_baseline"),
+        "m1": ("sft_m1", "M1"),
+        "m2": ("dpo@iter1", "M2"),
+        "m3": ("dpo@iter2", "M3"),
+    }
+    for alias, (stage, folder) in made_by.items():
+        version = client.get_model_version_by_alias("self_rewarding", alias)
+        (out,) = [o for o in lock[stage]["outs"] if o["path"] == f"data/06_models/{folder}"]
+        assert version.tags["dvc_md5"] == out["md5"]
+        assert version.tags["dvc_stage"] == stage
+        assert version.tags["precision"] in {"bf16", "fp32"}
+        assert version.source == (reproduced / "data/06_models" / folder).resolve().as_uri()
+        assert client.get_run(version.run_id).data.tags["dvc_stage"] == stage
+    newest = client.get_model_version_by_alias("self_rewarding", "newest")
+    assert newest.tags["role"] == "m3"
+
+
 def test_every_iteration_step_is_an_mlflow_run_with_the_same_metric_keys(reproduced):
     connection = sqlite3.connect(reproduced / "mlflow.db")
 
@@ -203,6 +244,9 @@ def test_every_iteration_step_is_an_mlflow_run_with_the_same_metric_keys(reprodu
         assert keys(first) == keys(second)
         assert tags(first)["iteration"] == "1" and tags(second)["iteration"] == "2"
         assert tags(second)["dvc_stage"] == f"{step}@iter2"
+        # Nested in the UI: one parent run per iteration.
+        assert tags(tags(first)["mlflow.parentRunId"])["mlflow.runName"] == "iteration 1"
+        assert tags(tags(second)["mlflow.parentRunId"])["mlflow.runName"] == "iteration 2"
     judge_keys = keys(run_of("iter1.judge"))
     assert {"judge.parse_rate", "judge.score_std", "judge.score_share_5"} <= judge_keys
     assert {"judge.tokens_per_second", "judge.prompts_per_second"} <= judge_keys
@@ -307,6 +351,26 @@ def test_another_environment_reruns_every_stage_instead_of_reusing_outputs(repro
     assert _changed_stages(reproduced) == set()
 
 
+def test_engine_placement_reruns_nothing_and_length_control_only_pairs_onwards(reproduced):
+    params = reproduced / "conf/base/parameters_iteration.yml"
+    original = params.read_text()
+    params.write_text(original.replace("    replicas: 1\n", "    replicas: 2\n", 1))
+    try:
+        placement = _changed_stages(reproduced)
+        params.write_text(
+            original.replace(
+                "\nlength_control_rho: 0.0\n", "\nlength_control_rho: {default: 0.0, iter2: 0.2}\n"
+            )
+        )
+        rho = _changed_stages(reproduced)
+    finally:
+        params.write_text(original)
+    assert placement == set()
+    # Only the pairs steps (seconds each) track rho; pairs@iter1 makes the same pairs
+    # again, so nothing after it re-runs.
+    assert rho == {"pairs@iter1", "pairs@iter2"}
+
+
 def test_editing_an_evaluation_module_reruns_only_the_evaluation(reproduced):
     metrics = reproduced / "src/self_rewarding/core/metrics.py"
     original = metrics.read_text()
@@ -317,6 +381,48 @@ def test_editing_an_evaluation_module_reruns_only_the_evaluation(reproduced):
         metrics.write_text(original)
     assert changed == EVALUATION_STAGES
     assert _changed_stages(reproduced) == set()
+
+
+def test_a_third_iteration_makes_m4_and_going_back_reruns_nothing(reproduced):
+    import mlflow
+    from transformers import AutoModelForCausalLM
+
+    loop_topology = [sys.executable, "-m", "self_rewarding.loop_topology"]
+    _run([*loop_topology, "--iterations", "3"], reproduced)
+    try:
+        third = _run(["dvc", "repro"], reproduced)
+        lock = yaml.safe_load((reproduced / "dvc.lock").read_text())["stages"]
+        summary = json.loads((reproduced / "data/08_reporting/evaluation_summary.json").read_text())
+        table = (reproduced / "data/08_reporting/evaluation_table.md").read_text()
+    finally:
+        _run([*loop_topology, "--iterations", "2"], reproduced)
+    back = _run(["dvc", "repro"], reproduced)
+
+    ran = set(re.findall(r"Running stage '([^']+)'", third.stdout))
+    assert ran == {
+        *(f"{step}@iter3" for step in ("self_instruct", "candidates", "judge", "pairs", "dpo")),
+        "judge_probe@M4",
+        "evaluate_judge@M4",
+        "evaluate_answers@M4",
+        "evaluate_instruction_following",
+        "evaluation_report",
+    }
+    assert AutoModelForCausalLM.from_pretrained(reproduced / "data/06_models/M4") is not None
+    assert "data/05_model_input/iter3/preference_pairs.jsonl" in {
+        out["path"] for out in lock["pairs@iter3"]["outs"]
+    }
+    assert [row["model"] for row in summary] == ["M0", "sft_baseline", "M1", "M2", "M3", "M4"]
+    assert "| M4 vs M3 |" in table
+    uri = f"sqlite:///{reproduced / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    m4 = client.get_model_version_by_alias("self_rewarding", "m4")
+    (out,) = [o for o in lock["dpo@iter3"]["outs"] if o["path"] == "data/06_models/M4"]
+    assert m4.tags["dvc_md5"] == out["md5"]
+    # Back at two iterations: the report and the evaluator of two iterations come back
+    # from DVC's run cache; nothing runs.
+    assert "Running stage" not in back.stdout
+    assert _changed_stages(reproduced) == set()
+    assert "| M4 " not in (reproduced / "data/08_reporting/evaluation_table.md").read_text()
 
 
 def test_a_sampling_change_reruns_only_the_stages_downstream_of_it(reproduced):

@@ -110,3 +110,11 @@ def write_provenance(model_dir: str | Path, record: dict) -> None:
 
     path = Path(model_dir) / PROVENANCE_FILE
     write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def read_provenance(model_dir: str | Path) -> dict:
+    """The record ``write_provenance`` left in a model directory; empty when none."""
+    import json
+
+    path = Path(model_dir) / PROVENANCE_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

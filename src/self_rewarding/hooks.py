@@ -1,12 +1,16 @@
 """Project hooks (small extras beside kedro-mlflow's own hook).
 
 - ``ModelLineageHooks`` links every saved model directory to the MLflow run that made it:
-  tags ``model.<dataset>.path`` and ``model.<dataset>.sha256``. Weights are DVC's to
-  version; MLflow records which checkpoint a run produced, not a second copy of it.
+  tags ``model.<dataset>.path`` and ``model.<dataset>.sha256``, and registers it as a
+  version of the ``self_rewarding`` registered model with its role as alias (``m1``,
+  ``sft_baseline``, ...; ``registry.py``). Weights are DVC's to version; the registry
+  points at the DVC-versioned directory, not a second copy of it.
 - ``RunContextHooks`` tags the MLflow run with what it ran: ``namespaces`` and
   ``iteration`` (``iter2`` -> 2), ``pipeline``, and ``dvc_stage`` when DVC runs it; and
   logs typed parameters (dataclasses, which kedro-mlflow logs as one string) flattened:
-  ``iteration.candidates.temperature``, ...
+  ``iteration.candidates.temperature``, ...; nests each iteration's step runs under one
+  parent run per iteration (``iteration 1``, ...) and tags the experiment as model
+  training, so that the MLflow UI opens on runs that compare iterations.
 - ``ConfigCheckHooks`` checks every parameter block against its schema (core dataclasses)
   as the run starts, before any data or model loads, and the trainer blocks (TRL's
   configs) before a pipeline that trains runs; it sets the run-wide ``precision`` that
@@ -21,9 +25,12 @@ import dataclasses
 import logging
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
+
+from self_rewarding.datasets.metrics_dataset import GROUP_TAG
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +53,13 @@ class ModelLineageHooks:
         import mlflow
 
         from self_rewarding.core.provenance import directory_sha256
+        from self_rewarding.hardware import read_provenance
+        from self_rewarding.registry import dvc_md5, register_model, role_alias, write_mlmodel
 
-        if mlflow.active_run() is None:
+        # Before hashing: the MLmodel file is part of the versioned directory.
+        write_mlmodel(dataset.path)
+        run = mlflow.active_run()
+        if run is None:
             return
         digest = directory_sha256(dataset.path)
         mlflow.set_tags(
@@ -58,6 +70,19 @@ class ModelLineageHooks:
         )
         logger.info(
             "Linked %s (%s, sha256 %s) to the MLflow run", dataset_name, dataset.path, digest[:12]
+        )
+        provenance = read_provenance(dataset.path)
+        register_model(
+            dataset.path,
+            role_alias(dataset_name),
+            run.info.run_id,
+            tags={
+                "path": str(dataset.path),
+                "sha256": digest,
+                "dvc_md5": dvc_md5(dataset.path),
+                "precision": str(provenance.get("precision", "unknown")),
+                "dvc_stage": os.environ.get("DVC_STAGE", ""),
+            },
         )
 
 
@@ -88,6 +113,7 @@ class RunContextHooks:
             return
         if self._tags is not None:
             mlflow.set_tags(self._tags)
+            _group_run(self._tags)
             self._tags = None
         flattened = {}
         for name, value in inputs.items():
@@ -96,6 +122,46 @@ class RunContextHooks:
                 flattened.update(_flatten(dataclasses.asdict(value), prefix))
         if flattened:
             mlflow.log_params(flattened)
+
+
+# The MLflow UI opens an experiment of this kind on its runs (model training) view rather
+# than its GenAI traces view.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
+def _group_run(tags: dict[str, str]) -> None:
+    """Tags the experiment as model training, and nests the active run under its group's
+    parent run (``iteration 1``: every step of iter1), made on first use, so that the runs
+    view lists one row per iteration with its steps folded in, and charts compare
+    iterations side by side (``MetricsDataset`` also logs each step's metrics to it)."""
+    import mlflow
+
+    run = mlflow.active_run()
+    client = mlflow.MlflowClient()
+    for key, value in EXPERIMENT_KIND.items():
+        client.set_experiment_tag(run.info.experiment_id, key, value)
+    group = run_group(tags)
+    if group is None:
+        return
+    parents = client.search_runs(
+        [run.info.experiment_id],
+        filter_string=f"tags.`{GROUP_TAG}` = '{group}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if parents:
+        parent_id = parents[0].info.run_id
+    else:
+        parent = client.create_run(run.info.experiment_id, run_name=group, tags={GROUP_TAG: group})
+        client.set_terminated(parent.info.run_id)
+        parent_id = parent.info.run_id
+    mlflow.set_tag("mlflow.parentRunId", parent_id)
+
+
+def run_group(tags: dict[str, str]) -> str | None:
+    """The group a run belongs to: ``iteration <t>`` for the steps of one iteration;
+    None for the rest (data, SFT, probes, the evaluation, which nests a run per model)."""
+    return f"iteration {tags['iteration']}" if "iteration" in tags else None
 
 
 def _flatten(value: Any, prefix: str) -> dict[str, str]:
@@ -134,6 +200,12 @@ class ConfigCheckHooks:
         from self_rewarding.hardware import set_run_precision
 
         self._context = context
+        if os.environ.get("DVC_STAGE"):
+            from self_rewarding.loop_topology import check_dvc_yaml
+
+            # A stage of a dvc.yaml written for another loop.iterations would run models
+            # that the Kedro pipelines do not have, or miss ones they do.
+            check_dvc_yaml(Path(context.project_path))
         # The raw parameters: Kedro's own typed-parameter validation (context.params) runs
         # later and names neither the file nor the key's full path.
         parameters = context.config_loader["parameters"]

@@ -131,7 +131,8 @@ def test_a_dead_engine_is_an_error_naming_the_step_the_model_and_the_chunk(
 
     def kill_after_first_chunk(chunk_prompts, sampling, chat=True):
         if calls:
-            engine_processes.extend(psutil.Process(generator._process.pid).children(True))
+            process = psutil.Process(generator._process.pid)
+            engine_processes.extend([process, *process.children(recursive=True)])
             os.kill(generator._process.pid, signal.SIGKILL)
         calls.append(chunk_prompts)
         return type(generator).generate(generator, chunk_prompts, sampling, chat)
@@ -148,7 +149,8 @@ def test_a_dead_engine_is_an_error_naming_the_step_the_model_and_the_chunk(
     assert message.startswith("iteration 1: candidates: chunk 1 (2 prompts) failed on model")
     assert str(tiny_model_dir) in message and "exited with code -9" in message
     assert len(list(store.directory.glob("*.json"))) == 1  # chunk 0 is kept
-    # vLLM's own engine and worker processes went with it: none is left orphaned.
+    # The engine and any process vLLM started (a multi-process engine on a GPU) went with
+    # it: none is left orphaned.
     assert engine_processes
     assert _still_alive(engine_processes) == []
 
@@ -181,6 +183,7 @@ def test_two_engine_replicas_give_the_rows_of_one_engine(engine, tiny_model_dir,
         replicas.close()
     one = chunked(engine, "one"), _texts(engine.generate(prompts[:5], SAMPLING))
     assert two == one
-    # Closed engines leave no process behind (vLLM's engine and workers included).
-    assert len(members) >= 4
+    # Closed engines leave no process behind (each replica's engine, and vLLM's own
+    # engine and worker processes where it starts them).
+    assert len(members) >= 2
     assert _still_alive(members) == []

@@ -17,7 +17,8 @@ from self_rewarding.core.types import (
     SamplingConfig,
 )
 from self_rewarding.generation import FakeGenerator
-from self_rewarding.pipelines.evaluation import nodes
+from self_rewarding.pipelines.evaluation import common, evaluator, nodes
+from self_rewarding.registry import register_model
 
 EFT_EVAL = pd.DataFrame(
     [
@@ -103,7 +104,7 @@ def test_the_judge_is_measured_against_human_rankings_and_pairs(tmp_path, monkey
     model_dir.mkdir()
     (model_dir / "config.json").write_text("{}")
     generator = FakeGenerator(_longer_reply_scores_higher)
-    monkeypatch.setattr(nodes, "_model_generator", lambda model_dir, evaluation: generator)
+    monkeypatch.setattr(common, "model_generator", lambda model_dir, evaluation: generator)
 
     scores, metrics = nodes.evaluate_judge(model_dir, EFT_EVAL, MT_BENCH_HUMAN, HH, _config())
 
@@ -143,7 +144,7 @@ def test_the_judge_scores_in_its_mode_and_ties_count_wrong(tmp_path, monkeypatch
     generator = FakeGenerator(
         lambda prompt, index: "Score: 4", lambda prompt, index: {"4": -0.6931, "2": -0.6931}
     )
-    monkeypatch.setattr(nodes, "_model_generator", lambda model_dir, evaluation: generator)
+    monkeypatch.setattr(common, "model_generator", lambda model_dir, evaluation: generator)
     config = _config(judge=JudgeConfig(mode="score_first"))
 
     scores, metrics = nodes.evaluate_judge(model_dir, EFT_EVAL, MT_BENCH_HUMAN, HH, config)
@@ -195,7 +196,7 @@ def _evaluator(prompt: str, index: int) -> str:
 
 def test_the_evaluator_compares_both_orders_and_grades(monkeypatch, tmp_path):
     generator = FakeGenerator(_evaluator)
-    monkeypatch.setattr(nodes, "open_evaluator", lambda evaluation, credentials: generator)
+    monkeypatch.setattr(evaluator, "open_evaluator", lambda evaluation, credentials: generator)
     references = pd.DataFrame(
         [
             {"instruction": "Task 0", "output": "r " * 5},
@@ -310,6 +311,12 @@ def test_summary_table_plots_and_one_mlflow_run_per_model(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     try:
+        # M2 is in the registry, M1 not: only M2's numbers name a model version.
+        (tmp_path / "M2").mkdir()
+        with mlflow.start_run() as making:
+            registered = register_model(
+                tmp_path / "M2", "m2", making.info.run_id, {"sha256": "ab" * 32}
+            )
         with mlflow.start_run():
             run_ids = nodes.log_model_runs(summary, _config())
         client = MlflowClient(uri)
@@ -322,6 +329,10 @@ def test_summary_table_plots_and_one_mlflow_run_per_model(tmp_path):
     }
     assert runs["M2"].data.metrics["vs_previous.win_rate"] == 0.75
     assert runs["M2"].data.tags["iteration"] == "1" and runs["M2"].data.tags["model"] == "M2"
+    assert runs["M2"].data.tags["model_version"] == str(registered.version)
+    assert runs["M2"].data.tags["model_sha256"] == "ab" * 32
+    assert "model_version" not in runs["M1"].data.tags
+    assert runs["M1"].data.tags["iteration"] == "0"
     # DVC plots read it as strict JSON: every value a finite number or a string
     assert json.loads(json.dumps(summary, allow_nan=False)) == [
         {"model": "M1", **judge_metrics["M1"]},

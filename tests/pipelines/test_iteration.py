@@ -5,6 +5,7 @@ each step writes, the counts it reports, and the gates that stop a run."""
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import pandas as pd
 import pytest
@@ -18,6 +19,7 @@ from self_rewarding.core.types import (
     IterationConfig,
     JudgeConfig,
     LauncherConfig,
+    MetaJudgeConfig,
     SamplingConfig,
     SelfInstructConfig,
 )
@@ -58,10 +60,12 @@ class KeptDataset(MemoryDataset):
 class FakeModel:
     """Answers self-instruct, candidate and judge prompts as a small model might."""
 
-    def __init__(self, judge=None):
+    def __init__(self, judge=None, meta_judge=None):
         self.self_instruct_calls = 0
         # By default longer answers score higher: 1, 2, 3, 4 for the four candidates.
         self.judge = judge or (lambda response, i: f"Fine.\nScore: {response.count('!') // 3 + 1}")
+        # By default the meta-judge always prefers the judgment shown first.
+        self.meta_judge = meta_judge or (lambda judgment_a, judgment_b: "Winner: Judgment A")
 
     tasks = NEW_TASKS
 
@@ -70,17 +74,24 @@ class FakeModel:
             task = self.tasks[self.self_instruct_calls % len(self.tasks)]
             self.self_instruct_calls += 1
             return task
+        if "<judgment_a>" in prompt:
+            a, b = (
+                re.search(rf"<judgment_{x}>(.*?)</judgment_{x}>", prompt, re.S).group(1)
+                for x in "ab"
+            )
+            return self.meta_judge(a, b)
         if "<response>" in prompt:
             response = re.search(r"<response>(.*?)</response>", prompt, re.S).group(1)
             return self.judge(response, index)
         return "An answer" + "!" * (index * 3)
 
 
-def _config(**gates) -> IterationConfig:
+def _config(meta_judge: MetaJudgeConfig | None = None, **gates) -> IterationConfig:
     return IterationConfig(
         self_instruct=SelfInstructConfig(n_prompts=4, prompts_per_round=4, max_rounds=3),
         candidates=SamplingConfig(n=4),
         judge=JudgeConfig(sampling=SamplingConfig(n=3)),
+        meta_judge=meta_judge or MetaJudgeConfig(),
         gates=GateConfig(**{"min_prompts": 1, "min_pairs": 1, **gates}),
     )
 
@@ -118,12 +129,12 @@ def run_iteration(tmp_path, monkeypatch):
                 "generation": type(config.generation)(chunk_dir=str(tmp_path / "chunks")),
             }
         )
-        pipeline = create_pipeline().only_nodes_with_namespaces(["iter1"])
+        pipeline = create_pipeline(iteration_count=1)
         catalog = DataCatalog()
         catalog["model_M1"] = model_in
         catalog["ift_train"] = pd.DataFrame({"prompt": SEED_PROMPTS})
         catalog["params:iteration"] = config
-        catalog["params:iter1.t"] = 1
+        catalog["params:length_control_rho"] = 0.0
         catalog["params:dpo"] = {"trainer": {}}
         for name in pipeline.all_outputs():
             catalog[name] = KeptDataset()
@@ -172,6 +183,10 @@ def test_one_iteration_writes_every_artifact(run_iteration):
     assert set(candidates["backend"]) == {"fake"} and set(candidates["precision"]) == {"fp32"}
     judgments = catalog.load("iter1.judgments")
     assert len(judgments) == 16 * 3
+    # The meta-judge is off by default: no comparisons, no judge pairs.
+    assert catalog.load("iter1.meta_judgments").empty
+    assert catalog.load("iter1.meta_judge_metrics")["compared"] == 0
+    assert catalog.load("iter1.dpo_metrics")["judge_pairs"] == 0
     assert judgments["score"].notna().all()
     assert judgments["seed"].nunique() == 16 * 3
 
@@ -312,4 +327,122 @@ def test_no_valid_score_anywhere_gives_no_pairs():
     assert pairs.empty
     assert metrics["pairs"] == 0.0
     assert metrics["no_pair_fewer_than_2_valid"] == 2.0
-    assert metrics["score_length_correlation"] == 0.0
+    # Undefined, not zero: no pair has a length, no score a correlation.
+    assert metrics["score_length_correlation"] is None
+    assert metrics["chosen_words_mean"] is None
+    assert metrics["chosen_score_mean"] is None
+
+
+def test_length_control_pairs_the_shortest_near_best_with_the_longest_near_worst():
+    # Candidate k has k + 1 words; means 4.5, 5, 1, 1.5 span 4, so at rho = 0.25 the
+    # near-best window [4, 5] holds candidates 0 and 1, the near-worst [1, 2] 2 and 3.
+    candidates, judgments = _pairs({"p": [[4.5], [5], [1], [1.5]]})
+
+    paper, paper_metrics = nodes.build_preference_pairs(candidates, judgments, {}, t=1)
+    controlled, metrics = nodes.build_preference_pairs(
+        candidates, judgments, {}, t=1, length_control_rho=0.25
+    )
+
+    assert (paper.loc[0, "chosen_candidate_id"], paper.loc[0, "rejected_candidate_id"]) == (
+        "p-1",
+        "p-2",
+    )
+    assert (
+        controlled.loc[0, "chosen_candidate_id"],
+        controlled.loc[0, "rejected_candidate_id"],
+    ) == ("p-0", "p-3")
+    assert (paper_metrics["chosen_words_mean"], paper_metrics["rejected_words_mean"]) == (2, 3)
+    assert (metrics["chosen_words_mean"], metrics["rejected_words_mean"]) == (1, 4)
+
+
+def test_length_control_rho_out_of_range_names_the_iteration_parameter():
+    candidates, judgments = _pairs({"p": [[4.5], [5], [1], [1.5]]})
+    with pytest.raises(ValueError, match=r"^length_control_rho: must be in \[0, 0\.5\)"):
+        nodes.build_preference_pairs(candidates, judgments, {}, t=2, length_control_rho=0.7)
+    pairs = partial(nodes.build_preference_pairs, candidates, judgments, {})
+    with pytest.raises(ValueError, match=r"length_control_rho\.iter2: must be in \[0, 0\.5\)"):
+        pairs(t=2, length_control_rho={"default": 0.0, "iter2": 0.7})
+    with pytest.raises(ValueError, match=r"length_control_rho: keys are 'default' and iter<t>"):
+        pairs(t=1, length_control_rho={"it1": 0.1})
+
+
+def test_length_control_rho_per_iteration_falls_back_to_the_default():
+    candidates, judgments = _pairs({"p": [[4.5], [5], [1], [1.5]]})
+    pairs = partial(nodes.build_preference_pairs, candidates, judgments, {})
+    setting = {"default": 0.0, "iter2": 0.25}
+    first = pairs(t=1, length_control_rho=setting)[1]
+    second = pairs(t=2, length_control_rho=setting)[1]
+    paper = pairs(t=2, length_control_rho=0.0)[1]
+    controlled = pairs(t=1, length_control_rho=0.25)[1]
+    assert first["chosen_words_mean"] == paper["chosen_words_mean"]
+    assert second["chosen_words_mean"] == controlled["chosen_words_mean"]
+    assert first["chosen_words_mean"] != second["chosen_words_mean"]
+
+
+def _written_judge(response: str, index: int) -> str:
+    """Judgments 0-2 score by length (the iteration's judge, 3 samples); the fourth
+    sample, written only for the meta-judge, scores one more: every candidate of the
+    meta-judge's pool has a disagreement of 1 between "Reason 0" and "Reason 3"."""
+    score = response.count("!") // 3 + 1 + (index == 3)
+    return f"Reason {index}.\nScore: {score}"
+
+
+def _prefers_reason_0(judgment_a: str, judgment_b: str) -> str:
+    return "Winner: Judgment A" if "Reason 0" in judgment_a else "Winner: Judgment B"
+
+
+def test_the_meta_judge_adds_its_consistent_pairs_to_dpo_within_the_share(run_iteration):
+    meta = MetaJudgeConfig(max_share=0.5, pool=8, candidates=3, judgments=SamplingConfig(n=4))
+    catalog = run_iteration(FakeModel(_written_judge, _prefers_reason_0), _config(meta))
+
+    compared = catalog.load("iter1.meta_judgments")
+    assert len(compared) == 3
+    assert list(compared["winner"]) == ["low"] * 3
+    assert list(compared["high_first_verdict"]) == ["B"] * 3
+    assert list(compared["low_first_verdict"]) == ["A"] * 3
+    assert all(text.startswith("Reason 0.") for text in compared["chosen"])
+    assert all(text.startswith("Reason 3.") for text in compared["rejected"])
+    # The pair's prompt is the judge prompt of the candidate: DPO trains the judge.
+    assert all("<response>" in prompt for prompt in compared["prompt"])
+    assert catalog.load("iter1.meta_judge_metrics") == {
+        "pool": 8.0,
+        "compared": 3.0,
+        "consistent": 3.0,
+        "order_flipped": 0.0,
+        "unparseable_verdicts": 0.0,
+    }
+    # 4 answer pairs; at 50 % up to 4 judge pairs fit, 3 were made.
+    dpo = catalog.load("iter1.dpo_metrics")
+    assert (dpo["answer_pairs"], dpo["judge_pairs"]) == (4.0, 3.0)
+    model_out = catalog.load("model_M2")
+    assert (model_out / "trained_on.txt").read_text() == "7"
+
+
+def test_a_meta_verdict_that_follows_the_order_makes_no_pair(run_iteration):
+    meta = MetaJudgeConfig(max_share=0.5, pool=8, candidates=3, judgments=SamplingConfig(n=4))
+    catalog = run_iteration(FakeModel(_written_judge), _config(meta))
+
+    compared = catalog.load("iter1.meta_judgments")
+    assert compared["winner"].isna().all() and compared["chosen"].isna().all()
+    metrics = catalog.load("iter1.meta_judge_metrics")
+    assert (metrics["compared"], metrics["order_flipped"], metrics["consistent"]) == (3, 3, 0)
+    assert catalog.load("iter1.dpo_metrics")["judge_pairs"] == 0
+
+
+def test_judge_pairs_are_capped_by_their_share_widest_disagreement_first():
+    compared = pd.DataFrame(
+        {
+            "prompt": ["p1", "p2", "p3", "p4"],
+            "chosen": ["c1", "c2", None, "c4"],
+            "rejected": ["r1", "r2", None, "r4"],
+            "winner": ["low", "high", None, "low"],
+            "spread": [1.0, 3.0, 4.0, 2.0],
+        }
+    )
+    # 6 answer pairs at 25 %: 2 judge pairs; the unresolved comparison never counts.
+    assert nodes.judge_preference_pairs(compared, 6, 0.25) == [
+        {"prompt": "p2", "chosen": "c2", "rejected": "r2"},
+        {"prompt": "p4", "chosen": "c4", "rejected": "r4"},
+    ]
+    assert nodes.judge_preference_pairs(compared, 6, 0.0) == []
+    assert nodes.judge_preference_pairs(pd.DataFrame(), 6, 0.5) == []

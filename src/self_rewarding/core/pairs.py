@@ -1,12 +1,21 @@
 """Preference pairs from self-assigned scores (paper section 2.3, "Instruction following
 training"): for each prompt, the highest-scored candidate against the lowest. Prompts
-whose best and worst scores tie, or with fewer than two valid scores, give no pair."""
+whose best and worst scores tie, or with fewer than two valid scores, give no pair.
+
+Length control (Meta-Rewarding, Wu et al. 2024, section 2.3) widens both ends by a share
+``rho`` of the score range and takes the shortest near-best against the longest
+near-worst, so that DPO does not learn "longer is better" from the judge's length bias.
+``rho = 0`` is the paper's rule.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+# At 0.5 the two windows meet at the middle score and one candidate could be both ends.
+MAX_LENGTH_CONTROL_RHO = 0.5
 
 
 @dataclass(frozen=True)
@@ -23,16 +32,37 @@ def _valid(score: float | None) -> bool:
     return score is not None and not math.isnan(score)
 
 
-def select_pair(scores: Sequence[float | None]) -> PairChoice | None:
+def check_length_control_rho(rho: float, name: str = "length_control_rho") -> float:
+    """``rho`` as a float in ``[0, 0.5)``; a ValueError naming ``name`` otherwise."""
+    if isinstance(rho, bool) or not isinstance(rho, int | float) or math.isnan(rho):
+        raise ValueError(f"{name}: expected a number in [0, 0.5), got {rho!r}")
+    if not 0 <= rho < MAX_LENGTH_CONTROL_RHO:
+        raise ValueError(f"{name}: must be in [0, 0.5), got {rho}")
+    return float(rho)
+
+
+def select_pair(
+    scores: Sequence[float | None],
+    lengths: Sequence[int] | None = None,
+    length_control_rho: float = 0.0,
+) -> PairChoice | None:
     """Picks best vs worst among a prompt's candidates.
 
     Args:
         scores: Mean judge score of each candidate; None or NaN when no judgment parsed.
+        lengths: Length of each candidate (any unit); needed when ``length_control_rho``
+            is above 0.
+        length_control_rho: Share of the score range ``S_max - S_min`` that each end
+            takes in: the chosen is the shortest candidate scoring in
+            ``[(1 - rho) S_max + rho S_min, S_max]``, the rejected the longest in
+            ``[S_min, (1 - rho) S_min + rho S_max]``. 0: the highest against the lowest.
 
     Returns:
         The pair, or None when fewer than two scores are valid or best and worst tie.
-        Among equal best (worst) scores, the first candidate is taken.
+        Among candidates equal in the deciding key (score, or length under length
+        control), the first is taken.
     """
+    rho = check_length_control_rho(length_control_rho)
     valid = [(i, s) for i, s in enumerate(scores) if _valid(s)]
     if len(valid) < 2:
         return None
@@ -40,7 +70,19 @@ def select_pair(scores: Sequence[float | None]) -> PairChoice | None:
     worst = min(valid, key=lambda item: item[1])
     if best[1] == worst[1]:
         return None
-    return PairChoice(best[0], worst[0], best[1], worst[1])
+    if rho == 0:
+        return PairChoice(best[0], worst[0], best[1], worst[1])
+    if lengths is None or len(lengths) != len(scores):
+        raise ValueError("length control needs one length per candidate")
+    s_max, s_min = best[1], worst[1]
+    top_floor = (1 - rho) * s_max + rho * s_min
+    bottom_ceiling = (1 - rho) * s_min + rho * s_max
+    # The extremes always qualify, whatever the rounding of the window edges.
+    near_best = [(i, s) for i, s in valid if s >= top_floor or s == s_max]
+    near_worst = [(i, s) for i, s in valid if s <= bottom_ceiling or s == s_min]
+    chosen = min(near_best, key=lambda item: (lengths[item[0]], item[0]))
+    rejected = max(near_worst, key=lambda item: (lengths[item[0]], -item[0]))
+    return PairChoice(chosen[0], rejected[0], chosen[1], rejected[1])
 
 
 def why_no_pair(scores: Sequence[float | None]) -> str | None:

@@ -1,22 +1,32 @@
 """Typed, frozen configurations of the core, with the paper's defaults.
 
-Kedro builds these from ``params:`` blocks (typed parameters), so a misspelt key fails
-before any node runs. Paper references are to arXiv:2401.10020.
+Kedro builds these from ``params:`` blocks (typed parameters). They are pydantic
+dataclasses: nested blocks given as mappings (YAML, JSON) become their typed configs,
+lists become tuples, and an unknown key or a value of the wrong type fails before any node
+runs (``config_check`` names the file and key first). Paper references are to
+arXiv:2401.10020.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import functools
+from dataclasses import replace
 from typing import Literal
 
+from pydantic import ConfigDict
+from pydantic.dataclasses import dataclass as pydantic_dataclass
+
 from self_rewarding.core.precision import Precision
+
+# Every config: immutable, and a key that is no field is an error, not ignored.
+config_model = functools.partial(pydantic_dataclass, frozen=True, config=ConfigDict(extra="forbid"))
 
 # How a judge sample becomes a score (see core.judge).
 ScoringMode = Literal["sampled", "expected", "score_first"]
 SCORING_MODES: tuple[str, ...] = ("sampled", "expected", "score_first")
 
 
-@dataclass(frozen=True)
+@config_model
 class IFTConfig:
     """How the human instruction-following (IFT) seed set is built.
 
@@ -32,7 +42,7 @@ class IFTConfig:
     seed: int = 42
 
 
-@dataclass(frozen=True)
+@config_model
 class EFTConfig:
     """How the evaluation fine-tuning (EFT, judge) seed set is built.
 
@@ -58,7 +68,7 @@ class EFTConfig:
     seed: int = 42
 
 
-@dataclass(frozen=True)
+@config_model
 class SamplingConfig:
     """Decoding settings of one generation call.
 
@@ -89,11 +99,8 @@ class SamplingConfig:
     assistant_prefix: str = ""
     score_logprobs: bool = False
 
-    def __post_init__(self):
-        object.__setattr__(self, "stop", tuple(self.stop))  # YAML and JSON give lists
 
-
-@dataclass(frozen=True)
+@config_model
 class JudgeProbeConfig:
     """A quick check of a model's judging: parse rate of ``Score: X`` answers.
 
@@ -115,17 +122,13 @@ class JudgeProbeConfig:
     precision: Precision = "auto"
     mode: ScoringMode = "sampled"
 
-    def __post_init__(self):
-        if isinstance(self.sampling, dict):  # Kedro passes nested blocks as dicts
-            object.__setattr__(self, "sampling", SamplingConfig(**self.sampling))
-
     def judge_config(self, samples: int | None = None) -> JudgeConfig:
         """The probe's judge, with ``samples`` judgments per reply (default: ``n``)."""
         sampling = self.sampling if samples is None else replace(self.sampling, n=samples)
         return JudgeConfig(mode=self.mode, sampling=sampling)
 
 
-@dataclass(frozen=True)
+@config_model
 class TinyModelConfig:
     """A small, randomly initialised Llama built from a config, for tests and CI.
 
@@ -142,7 +145,7 @@ class TinyModelConfig:
     seed: int = 0
 
 
-@dataclass(frozen=True)
+@config_model
 class BaseModelConfig:
     """Where M0 comes from.
 
@@ -154,10 +157,6 @@ class BaseModelConfig:
 
     base: str = "embedded"
     tiny: TinyModelConfig | None = None
-
-    def __post_init__(self):
-        if isinstance(self.tiny, dict):  # Kedro passes nested blocks as dicts
-            object.__setattr__(self, "tiny", TinyModelConfig(**self.tiny))
 
 
 # Self-Instruct's blocklist (bootstrap_instructions.py): tasks about media a language model
@@ -184,7 +183,7 @@ DEFAULT_BLOCKLIST = (
 )
 
 
-@dataclass(frozen=True)
+@config_model
 class PromptFilterConfig:
     """Thresholds of the prompt filters (Self-Instruct defaults).
 
@@ -200,15 +199,8 @@ class PromptFilterConfig:
     max_words: int = 150
     blocklist: tuple[str, ...] = DEFAULT_BLOCKLIST
 
-    def __post_init__(self):
-        object.__setattr__(self, "blocklist", tuple(self.blocklist))  # YAML gives a list
 
-
-def _sampling(value) -> SamplingConfig:
-    return SamplingConfig(**value) if isinstance(value, dict) else value
-
-
-@dataclass(frozen=True)
+@config_model
 class LauncherConfig:
     """How SFT and DPO are launched.
 
@@ -234,7 +226,7 @@ class LauncherConfig:
         return self.num_processes > 1 or self.accelerate_config is not None
 
 
-@dataclass(frozen=True)
+@config_model
 class GenerationConfig:
     """The engine of an iteration's generation steps.
 
@@ -264,7 +256,7 @@ class GenerationConfig:
     tensor_parallel_size: int = 1
 
 
-@dataclass(frozen=True)
+@config_model
 class SelfInstructConfig:
     """How M_t writes new prompts (paper section 2.3, step 1).
 
@@ -288,11 +280,8 @@ class SelfInstructConfig:
     sampling: SamplingConfig = SamplingConfig(temperature=0.6, max_new_tokens=160)
     seed: int = 0
 
-    def __post_init__(self):
-        object.__setattr__(self, "sampling", _sampling(self.sampling))
 
-
-@dataclass(frozen=True)
+@config_model
 class JudgeConfig:
     """How a model judges replies with the verbatim prompt (paper: 3 samples at T=0.7,
     averaged).
@@ -316,11 +305,8 @@ class JudgeConfig:
     constrained: bool = False
     score_first_tokens: int = 1
 
-    def __post_init__(self):
-        object.__setattr__(self, "sampling", _sampling(self.sampling))
 
-
-@dataclass(frozen=True)
+@config_model
 class GateConfig:
     """Thresholds of the great-expectations gates between iteration steps.
 
@@ -338,7 +324,31 @@ class GateConfig:
     min_pairs: int = 4
 
 
-@dataclass(frozen=True)
+@config_model
+class MetaJudgeConfig:
+    """The meta-judge of Meta-Rewarding (``core.meta_judge``): judge-preference pairs
+    from the model's own judgments, added to the DPO data.
+
+    Attributes:
+        max_share: Largest share of judge-preference pairs in the DPO data; 0 is off
+            (the meta-judge step then loads no model).
+        pool: Candidates that get written judgments (the first of a seeded shuffle):
+            the cost of finding disagreements.
+        candidates: Of those, the ones whose judgments disagree most are meta-judged.
+        judgments: Decoding of the written judgments (``n`` per candidate).
+        verdict: Decoding of the meta-judge's answer.
+        seed: Seed of the pool's shuffle (plus the iteration number).
+    """
+
+    max_share: float = 0.0
+    pool: int = 32
+    candidates: int = 16
+    judgments: SamplingConfig = SamplingConfig(n=4, max_new_tokens=128)
+    verdict: SamplingConfig = SamplingConfig(temperature=0.0, max_new_tokens=96)
+    seed: int = 0
+
+
+@config_model
 class IterationConfig:
     """One self-rewarding iteration, M_t -> M_{t+1} (the ``iteration`` parameters)."""
 
@@ -347,24 +357,11 @@ class IterationConfig:
     filters: PromptFilterConfig = PromptFilterConfig()
     candidates: SamplingConfig = SamplingConfig(n=4, max_new_tokens=256)
     judge: JudgeConfig = JudgeConfig()
+    meta_judge: MetaJudgeConfig = MetaJudgeConfig()
     gates: GateConfig = GateConfig()
 
-    def __post_init__(self):
-        blocks = {
-            "generation": GenerationConfig,
-            "self_instruct": SelfInstructConfig,
-            "filters": PromptFilterConfig,
-            "candidates": SamplingConfig,
-            "judge": JudgeConfig,
-            "gates": GateConfig,
-        }
-        for name, kind in blocks.items():
-            value = getattr(self, name)
-            if isinstance(value, dict):  # Kedro passes nested blocks as dicts
-                object.__setattr__(self, name, kind(**value))
 
-
-@dataclass(frozen=True)
+@config_model
 class EvaluatorConfig:
     """The fixed evaluator of instruction following: never the model under test's own
     judgment of itself, and the same for every model.
@@ -404,11 +401,8 @@ class EvaluatorConfig:
     chunk_size: int = 32
     chunk_dir: str = "data/07_model_output/generation_chunks"
 
-    def __post_init__(self):
-        object.__setattr__(self, "sampling", _sampling(self.sampling))
 
-
-@dataclass(frozen=True)
+@config_model
 class EvaluationConfig:
     """What the evaluation measures, and on how much data (None: the whole set).
 
@@ -424,7 +418,8 @@ class EvaluationConfig:
             averaged) and ``constrained`` (off by default, so that the parse rate is
             the model's own).
         answer_sampling: The model's answers to the benchmarks.
-        comparisons: Head-to-head pairs ``[model, opponent]``.
+        comparisons: Head-to-head pairs ``[model, opponent]``; None: each loop step
+            against the one before and every later model against the SFT baseline.
         generation: Engine of the models under test.
         evaluator: The fixed evaluator.
         seed: Seed of the subsets and of the bootstrap.
@@ -438,24 +433,8 @@ class EvaluationConfig:
     mt_bench_questions: int | None = 16
     judge: JudgeConfig = JudgeConfig()
     answer_sampling: SamplingConfig = SamplingConfig(max_new_tokens=192)
-    comparisons: tuple[tuple[str, str], ...] = (
-        ("M1", "sft_baseline"),
-        ("M2", "M1"),
-        ("M3", "M2"),
-        ("M2", "sft_baseline"),
-        ("M3", "sft_baseline"),
-    )
+    comparisons: tuple[tuple[str, str], ...] | None = None
     generation: GenerationConfig = GenerationConfig()
     evaluator: EvaluatorConfig = EvaluatorConfig()
     seed: int = 0
     bootstrap_resamples: int = 2000
-
-    def __post_init__(self):
-        if isinstance(self.judge, dict):
-            object.__setattr__(self, "judge", JudgeConfig(**self.judge))
-        object.__setattr__(self, "answer_sampling", _sampling(self.answer_sampling))
-        object.__setattr__(self, "comparisons", tuple(tuple(c) for c in self.comparisons))
-        if isinstance(self.generation, dict):
-            object.__setattr__(self, "generation", GenerationConfig(**self.generation))
-        if isinstance(self.evaluator, dict):
-            object.__setattr__(self, "evaluator", EvaluatorConfig(**self.evaluator))

@@ -1,18 +1,21 @@
 """``MetricsDataset``: a flat ``{name: number or null}`` JSON file (DVC metrics), also logged to
-the active MLflow run (null, an undefined metric, is left out there), so ``dvc metrics
-diff`` and the MLflow UI show the same numbers."""
+the active MLflow run and its parent (group) run (null, an undefined metric, is left out
+there), so ``dvc metrics diff`` and the MLflow UI show the same numbers."""
 
 from __future__ import annotations
 
 import json
 import math
 import numbers
+import time
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
 from self_rewarding.core.records import write_text_atomic
+
+GROUP_TAG = "self_rewarding.group"  # hooks.py: the tag of a group (parent) run
 
 
 class MetricsDataset(AbstractDataset[dict, dict]):
@@ -52,11 +55,25 @@ class MetricsDataset(AbstractDataset[dict, dict]):
     def _log_to_mlflow(self, data: dict) -> None:
         import mlflow
 
-        if mlflow.active_run() is None:
+        run = mlflow.active_run()
+        if run is None:
             return
         prefix = f"{self._prefix}." if self._prefix else ""
         # An undefined metric (null) is absent from MLflow rather than logged as 0.
-        mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in data.items() if v is not None})
+        metrics = {f"{prefix}{k}": float(v) for k, v in data.items() if v is not None}
+        mlflow.log_metrics(metrics)
+        # The group run (an iteration's parent, see hooks) gets them too, so that charts
+        # put iteration 1 and iteration 2 side by side under the same keys.
+        client = mlflow.MlflowClient()
+        parent = client.get_run(run.info.run_id).data.tags.get("mlflow.parentRunId")
+        if parent and metrics and GROUP_TAG in client.get_run(parent).data.tags:
+            client.log_batch(
+                parent,
+                metrics=[
+                    mlflow.entities.Metric(key, value, int(time.time() * 1000), 0)
+                    for key, value in metrics.items()
+                ],
+            )
 
     def _exists(self) -> bool:
         return self._filepath.is_file()

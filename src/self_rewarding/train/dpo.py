@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from self_rewarding.train import trainer_core
 
 if TYPE_CHECKING:
     from self_rewarding.core.types import LauncherConfig
@@ -32,19 +34,6 @@ REWARD_STATISTICS = (
     "rewards/accuracies",
     "rewards/margins",
 )
-
-
-@dataclass
-class DPOScriptArguments:
-    """Arguments of the DPO script beside TRL's ``DPOConfig``.
-
-    Attributes:
-        model_name_or_path: M_t (a directory or hub id): the policy and the reference.
-        dataset_files: JSONL files of ``prompt``/``chosen``/``rejected`` rows.
-    """
-
-    model_name_or_path: str | None = None
-    dataset_files: list[str] = field(default_factory=list)
 
 
 def to_conversational_preference(rows: Iterable[Mapping]) -> list[dict]:
@@ -123,45 +112,25 @@ def build_trainer(model_path, pairs: Sequence[Mapping], args, callbacks=()):
     )
 
 
-def fit(model_path, pairs, args, output_dir, callbacks=()) -> tuple[dict[str, float], Any]:
-    """Trains, saves the model and tokenizer to ``output_dir`` (from the main process
-    when there are several) and returns the final metrics with the trainer."""
-    trainer = build_trainer(model_path, pairs, args, callbacks)
-    result = trainer.train()
-    trainer.save_model(str(output_dir))  # on the main process only
-    if trainer.is_world_process_zero():
-        trainer.processing_class.save_pretrained(str(output_dir))
-    metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
-    metrics["train_steps"] = float(result.global_step)
-    metrics["train_pairs"] = float(len(pairs))
+def dpo_metrics(trainer, pairs: Sequence[Mapping]) -> dict[str, float]:
+    """The pairs trained on and the last logged reward statistics."""
+    metrics = {"train_pairs": float(len(pairs))}
     logged = [entry for entry in trainer.state.log_history if "rewards/margins" in entry]
     for name in REWARD_STATISTICS:
         values = [entry[name] for entry in logged if name in entry]
         if values:
             metrics[name.replace("/", "_")] = float(values[-1])
-    logger.info("DPO done: %s", metrics)
-    return metrics, trainer
+    return metrics
 
 
-def main(script_args: DPOScriptArguments, training_args) -> dict[str, float]:
-    """Runs DPO from parsed script arguments and a ``DPOConfig``; the model is saved to
-    ``training_args.output_dir``."""
-    from self_rewarding.core.records import read_jsonl
-
-    pairs = [
-        row
-        for path in script_args.dataset_files
-        for row in read_jsonl(path, non_empty_fields=("prompt", "chosen", "rejected"))
-    ]
-    return fit(script_args.model_name_or_path, pairs, training_args, training_args.output_dir)[0]
-
-
-def make_parser():
-    from trl import DPOConfig, TrlParser
-
-    return TrlParser((DPOScriptArguments, DPOConfig))
+METHOD = trainer_core.TrainingMethod(
+    kind="dpo",
+    row_fields=("prompt", "chosen", "rejected"),
+    build_trainer=build_trainer,
+    method_metrics=dpo_metrics,
+)
+make_parser = partial(trainer_core.make_parser, "dpo")
 
 
 if __name__ == "__main__":
-    parsed_script_args, parsed_training_args = make_parser().parse_args_and_config()
-    main(parsed_script_args, parsed_training_args)
+    trainer_core.main("dpo")

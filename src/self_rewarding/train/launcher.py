@@ -167,9 +167,9 @@ def train(
     import tempfile
 
     from self_rewarding.hardware import log_precision, precision_record, write_provenance
-    from self_rewarding.train import dpo, sft
     from self_rewarding.train.arguments import training_arguments
     from self_rewarding.train.callbacks import MlflowCurvesCallback, log_curves
+    from self_rewarding.train.trainer_core import fit, method_of
 
     scratch = Path(tempfile.mkdtemp(prefix=f"{kind}-trainer-"))
     try:
@@ -190,9 +190,10 @@ def train(
             if metrics_prefix:
                 log_curves(metrics_prefix, log_history)
         else:
-            fit = {"sft": sft.fit, "dpo": dpo.fit}[kind]
             callbacks = [MlflowCurvesCallback(metrics_prefix)] if metrics_prefix else []
-            metrics, _ = fit(model_path, rows, args, output_dir, callbacks)
+            metrics, _ = fit(
+                method_of(kind), model_path, rows, args, output_dir, callbacks=callbacks
+            )
         write_provenance(output_dir, provenance)
         if metrics_prefix:
             log_precision(metrics_prefix, precision, resolved)
@@ -223,16 +224,15 @@ def _train_rank(spec: Mapping[str, Any]) -> None:
     _exit_with_node(spec["node_pid"])
     from accelerate.utils import gather_object
 
-    from self_rewarding.train import dpo, sft
     from self_rewarding.train.arguments import training_arguments
+    from self_rewarding.train.trainer_core import fit, method_of
 
     kind = spec["kind"]
     args, _ = training_arguments(
         kind, spec["trainer_config"], spec["precision"], spec["trainer_dir"]
     )
     rows = read_jsonl(spec["rows_file"])
-    fit = {"sft": sft.fit, "dpo": dpo.fit}[kind]
-    metrics, trainer = fit(spec["model_path"], rows, args, spec["output_dir"])
+    metrics, trainer = fit(method_of(kind), spec["model_path"], rows, args, spec["output_dir"])
     model = trainer.accelerator.unwrap_model(trainer.model)
     digests = gather_object([weights_digest(model)])
     if trainer.is_world_process_zero():

@@ -22,27 +22,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from self_rewarding.train import trainer_core
 
 if TYPE_CHECKING:
     from self_rewarding.core.types import LauncherConfig
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class SFTScriptArguments:
-    """Arguments of the SFT script beside TRL's ``SFTConfig``.
-
-    Attributes:
-        model_name_or_path: The model to fine-tune (a directory or hub id).
-        dataset_files: JSONL files of ``prompt``/``response`` rows, concatenated.
-    """
-
-    model_name_or_path: str | None = None
-    dataset_files: list[str] = field(default_factory=list)
 
 
 def to_prompt_completion(rows: Iterable[Mapping]) -> list[dict]:
@@ -148,41 +137,22 @@ def build_trainer(model_path, examples: Sequence[Mapping], args, callbacks=()):
     )
 
 
-def fit(model_path, examples, args, output_dir, callbacks=()) -> tuple[dict[str, float], Any]:
-    """Trains, saves the model and tokenizer to ``output_dir`` (from the main process
-    when there are several) and returns the final metrics with the trainer."""
-    trainer = build_trainer(model_path, examples, args, callbacks)
-    result = trainer.train()
-    trainer.save_model(str(output_dir))  # on the main process only
-    if trainer.is_world_process_zero():
-        trainer.processing_class.save_pretrained(str(output_dir))
-    metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
-    metrics["train_steps"] = float(result.global_step)
-    metrics["train_examples"] = float(len(trainer.train_dataset))
-    metrics["train_examples_too_long"] = float(len(examples) - len(trainer.train_dataset))
-    logger.info("SFT done: %s", metrics)
-    return metrics, trainer
+def sft_metrics(trainer, examples: Sequence[Mapping]) -> dict[str, float]:
+    """How many examples trained and how many were left out for their length."""
+    return {
+        "train_examples": float(len(trainer.train_dataset)),
+        "train_examples_too_long": float(len(examples) - len(trainer.train_dataset)),
+    }
 
 
-def main(script_args: SFTScriptArguments, training_args) -> dict[str, float]:
-    """Runs SFT from parsed script arguments and an ``SFTConfig``; the model is saved
-    to ``training_args.output_dir``."""
-    from self_rewarding.core.records import read_jsonl
-
-    examples = [
-        row
-        for path in script_args.dataset_files
-        for row in read_jsonl(path, non_empty_fields=("prompt", "response"))
-    ]
-    return fit(script_args.model_name_or_path, examples, training_args, training_args.output_dir)[0]
-
-
-def make_parser():
-    from trl import SFTConfig, TrlParser
-
-    return TrlParser((SFTScriptArguments, SFTConfig))
+METHOD = trainer_core.TrainingMethod(
+    kind="sft",
+    row_fields=("prompt", "response"),
+    build_trainer=build_trainer,
+    method_metrics=sft_metrics,
+)
+make_parser = partial(trainer_core.make_parser, "sft")
 
 
 if __name__ == "__main__":
-    parsed_script_args, parsed_training_args = make_parser().parse_args_and_config()
-    main(parsed_script_args, parsed_training_args)
+    trainer_core.main("sft")

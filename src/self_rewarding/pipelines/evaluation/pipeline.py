@@ -4,7 +4,8 @@
     kedro run --pipelines=evaluation --tags=evaluate_instruction_following
     kedro run --pipelines=evaluation --tags=evaluation_report
 
-Per model (namespaces ``M0``, ``sft_baseline``, ``M1``, ``M2``, ``M3``): ``evaluate_judge``
+Per model (namespaces ``M0``, ``sft_baseline``, ``M1`` and one per iteration,
+``loop.iterations`` in params.yaml): ``evaluate_judge``
 and ``evaluate_answers``. Then, over all models: the fixed evaluator
 (``evaluate_instruction_following``) and the table, plots and per-model MLflow runs
 (``evaluation_report``).
@@ -12,12 +13,12 @@ and ``evaluate_answers``. Then, over all models: the fixed evaluator
 
 from kedro.pipeline import Node, Pipeline
 
+from self_rewarding.core.topology import evaluated_models
+from self_rewarding.loop_topology import read_iterations
 from self_rewarding.pipelines.evaluation import nodes
 
-EVALUATED_MODELS = ("M0", "sft_baseline", "M1", "M2", "M3")
 
-
-def _per_model() -> Pipeline:
+def _per_model(models: list[str]) -> Pipeline:
     judge = Pipeline(
         [
             Node(
@@ -60,14 +61,14 @@ def _per_model() -> Pipeline:
             inputs={"model": f"model_{model}", **{name: name for name in shared}},
             parameters={"params:evaluation"},
         )
-        for model in EVALUATED_MODELS
+        for model in models
     )
 
 
-def _comparison() -> Pipeline:
+def _comparison(models: list[str]) -> Pipeline:
     per_model = {
-        **{f"answers_{m}": f"{m}.eval_answers" for m in EVALUATED_MODELS},
-        **{f"scores_{m}": f"{m}.judge_alignment_scores" for m in EVALUATED_MODELS},
+        **{f"answers_{m}": f"{m}.eval_answers" for m in models},
+        **{f"scores_{m}": f"{m}.judge_alignment_scores" for m in models},
     }
     evaluator = Pipeline(
         [
@@ -96,8 +97,8 @@ def _comparison() -> Pipeline:
                 {
                     "instruction_following": "instruction_following",
                     "evaluation": "params:evaluation",
-                    **{m: f"{m}.judge_evaluation" for m in EVALUATED_MODELS},
-                    **{f"scores_{m}": f"{m}.judge_alignment_scores" for m in EVALUATED_MODELS},
+                    **{m: f"{m}.judge_evaluation" for m in models},
+                    **{f"scores_{m}": f"{m}.judge_alignment_scores" for m in models},
                 },
                 ["evaluation_summary", "evaluation_table"],
                 name="summarise_evaluation_node",
@@ -106,7 +107,7 @@ def _comparison() -> Pipeline:
                 nodes.plot_evaluation,
                 {
                     "summary": "evaluation_summary",
-                    **{f"scores_{m}": f"{m}.judge_alignment_scores" for m in EVALUATED_MODELS},
+                    **{f"scores_{m}": f"{m}.judge_alignment_scores" for m in models},
                 },
                 [
                     "evaluation_plot_by_model",
@@ -127,5 +128,7 @@ def _comparison() -> Pipeline:
     return evaluator + report
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline([_per_model(), _comparison()], tags="evaluation")
+def create_pipeline(iteration_count: int | None = None, **kwargs) -> Pipeline:
+    """Every model of the loop; ``iteration_count`` defaults to params.yaml's."""
+    models = evaluated_models(iteration_count or read_iterations())
+    return Pipeline([_per_model(models), _comparison(models)], tags="evaluation")

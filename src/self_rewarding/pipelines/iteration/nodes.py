@@ -14,8 +14,10 @@ import hashlib
 import logging
 import math
 import random
+import re
 import shutil
 import statistics
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +25,7 @@ import pandas as pd
 from self_rewarding.core.correlation import pearson
 from self_rewarding.core.filters import PromptPool, filter_prompts
 from self_rewarding.core.judge import aggregate_scores, score_summary
-from self_rewarding.core.pairs import select_pair, why_no_pair
+from self_rewarding.core.pairs import check_length_control_rho, select_pair, why_no_pair
 from self_rewarding.core.prompts import JUDGE_TEMPLATE_NAME, template_sha256
 from self_rewarding.core.provenance import directory_sha256
 from self_rewarding.core.seed_data import prompt_id
@@ -104,6 +106,11 @@ def _provenance(model_dir: Path, model_sha256: str, template_hash: str | None, g
         "backend": generator.backend,
         "precision": generator.precision,
     }
+
+
+def _mean(values) -> float | None:
+    values = list(values)
+    return statistics.fmean(values) if values else None
 
 
 def _words(text: str) -> int:
@@ -193,7 +200,7 @@ def generate_prompts(
         "generated": float(len(rows)),
         "accepted": float(len(accepted)),
         "rejected": float(len(reasons)),
-        "acceptance_rate": len(accepted) / len(rows) if rows else 0.0,
+        "acceptance_rate": len(accepted) / len(rows) if rows else None,
         "rounds": float(len({row["round"] for row in rows})),
         **{f"rejected_{reason}": float(reasons.count(reason)) for reason in REJECTION_REASONS},
         **progress.figures(),
@@ -274,8 +281,10 @@ def generate_candidates(
     metrics = {
         "prompts": float(len(prompts)),
         "candidates": float(len(rows)),
-        "tokens_mean": float(candidates["n_tokens"].mean()) if rows else 0.0,
-        "truncated_share": float((candidates["finish_reason"] == "length").mean()) if rows else 0.0,
+        "tokens_mean": float(candidates["n_tokens"].mean()) if rows else None,
+        "truncated_share": float((candidates["finish_reason"] == "length").mean())
+        if rows
+        else None,
         "empty_responses": float((candidates["response"] == "").sum()) if rows else 0.0,
         **figures,
     }
@@ -360,8 +369,172 @@ def judge_candidates(
     return pd.DataFrame(rows), {**summary, **figures}
 
 
+META_JUDGMENT_COLUMNS = (
+    "prompt_id",
+    "candidate_id",
+    "spread",
+    "high_judgment",
+    "low_judgment",
+    "high_first_answer",
+    "low_first_answer",
+    "high_first_verdict",
+    "low_first_verdict",
+    "winner",
+    "prompt",
+    "chosen",
+    "rejected",
+)
+
+
+def meta_judge_candidates(
+    model_dir: Path, candidates: pd.DataFrame, iteration: IterationConfig, t: int
+) -> tuple[pd.DataFrame, dict]:
+    """The meta-judge (``core.meta_judge``): M_t writes ``meta_judge.judgments.n``
+    judgments of each of ``pool`` candidates; for the ``candidates`` whose judgments
+    disagree most it compares the highest- and lowest-scored one, scores hidden, in
+    both orders. Off (no model loaded, no rows) when ``meta_judge.max_share`` is 0.
+
+    Args:
+        model_dir: M_t (judge and meta-judge).
+        candidates: The candidates.
+        iteration: ``meta_judge``; ``judge.constrained`` constrains the written judgments
+            to end in a score and the verdicts in ``Winner: Judgment A|B``.
+        t: The iteration number.
+
+    Returns:
+        One row per comparison, with both raw meta-judge answers, their verdicts and,
+        when both orders agree, the judge-preference pair (``prompt``: the judge prompt,
+        ``chosen``/``rejected``: the judgments); and the counts.
+    """
+    from self_rewarding.core.meta_judge import (
+        META_JUDGE_TEMPLATE_NAME,
+        consistent_winner,
+        constrained_verdict_regex,
+        most_disagreeing,
+        parse_meta_verdict,
+        render_meta_judge_prompt,
+    )
+    from self_rewarding.core.prompts import render_judge_prompt
+    from self_rewarding.core.types import JudgeConfig
+    from self_rewarding.generation.chunks import generate_in_chunks
+
+    config = iteration.meta_judge
+    counts = {
+        "pool": 0.0,
+        "compared": 0.0,
+        "consistent": 0.0,
+        "order_flipped": 0.0,
+        "unparseable_verdicts": 0.0,
+    }
+    if config.max_share == 0.0 or candidates.empty:
+        return pd.DataFrame(columns=list(META_JUDGMENT_COLUMNS)), counts
+    pool = candidates.sample(frac=1.0, random_state=config.seed + t, ignore_index=True).head(
+        config.pool
+    )
+    model_sha256 = directory_sha256(model_dir)
+    generator = open_generator(model_dir, iteration)
+    template_hash = template_sha256(META_JUDGE_TEMPLATE_NAME)
+    written = JudgeConfig(
+        mode="sampled", sampling=config.judgments, constrained=iteration.judge.constrained
+    )
+    settings = {"t": t, "meta_judge": dataclasses.asdict(config)}
+
+    def generate(step: str, prompts: list[str], sampling) -> list:
+        store = _chunk_store(
+            step, model_sha256, template_hash, settings, iteration, generator=generator
+        )
+        answers, _ = generate_in_chunks(
+            generator,
+            prompts,
+            sampling,
+            store,
+            chunk_size=iteration.generation.chunk_size,
+            description=f"iteration {t}: {step}",
+        )
+        store.clear()
+        return answers
+
+    judged = judge(
+        list(zip(pool["prompt"], pool["response"], strict=True)),
+        written,
+        lambda prompts, sampling: generate("meta_judge_judgments", prompts, sampling),
+    )
+    by_id = dict(zip(pool["candidate_id"], range(len(pool)), strict=True))
+    disagreements = most_disagreeing(
+        {cid: judged[i].sample_scores for cid, i in by_id.items()}, config.candidates
+    )
+    prompts = []
+    for found in disagreements:
+        row, texts = pool.iloc[by_id[found.candidate_id]], judged[by_id[found.candidate_id]].texts
+        high, low = texts[found.high], texts[found.low]
+        prompts += [
+            render_meta_judge_prompt(row["prompt"], row["response"], high, low),
+            render_meta_judge_prompt(row["prompt"], row["response"], low, high),
+        ]
+    verdict = config.verdict
+    if iteration.judge.constrained:  # as the judge: every answer ends in a verdict
+        verdict = dataclasses.replace(
+            verdict, regex=constrained_verdict_regex(verdict.max_new_tokens)
+        )
+    answers = generate("meta_judge_verdicts", prompts, verdict) if prompts else []
+    rows = []
+    for k, found in enumerate(disagreements):
+        row, texts = pool.iloc[by_id[found.candidate_id]], judged[by_id[found.candidate_id]].texts
+        high_first, low_first = str(answers[2 * k][0]), str(answers[2 * k + 1][0])
+        verdicts = parse_meta_verdict(high_first), parse_meta_verdict(low_first)
+        winner = consistent_winner(*verdicts)
+        preferred = {"high": texts[found.high], "low": texts[found.low]}
+        rows.append(
+            {
+                "prompt_id": row["prompt_id"],
+                "candidate_id": found.candidate_id,
+                "spread": found.spread,
+                "high_judgment": texts[found.high],
+                "low_judgment": texts[found.low],
+                "high_first_answer": high_first,
+                "low_first_answer": low_first,
+                "high_first_verdict": verdicts[0],
+                "low_first_verdict": verdicts[1],
+                "winner": winner,
+                "prompt": render_judge_prompt(row["prompt"], row["response"]),
+                "chosen": preferred[winner] if winner else None,
+                "rejected": preferred[{"high": "low", "low": "high"}[winner]] if winner else None,
+                "iteration": t,
+                **_provenance(model_dir, model_sha256, template_hash, generator),
+            }
+        )
+        counts["unparseable_verdicts"] += sum(v is None for v in verdicts)
+        counts["order_flipped"] += float(None not in verdicts and winner is None)
+    counts.update(
+        pool=float(len(pool)),
+        compared=float(len(rows)),
+        consistent=float(sum(r["winner"] is not None for r in rows)),
+    )
+    logger.info("Iteration %d meta-judge: %s", t, counts)
+    frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(META_JUDGMENT_COLUMNS))
+    return frame, counts
+
+
+def _rho_of_iteration(setting: float | Mapping[str, float], t: int) -> tuple[float, str]:
+    """Iteration t's rho and the parameter key it came from."""
+    if not isinstance(setting, Mapping):
+        return setting, "length_control_rho"
+    unknown = [key for key in setting if key != "default" and not re.fullmatch(r"iter\d+", key)]
+    if unknown:
+        raise ValueError(
+            f"length_control_rho: keys are 'default' and iter<t>, got {sorted(unknown)}"
+        )
+    if f"iter{t}" in setting:
+        return setting[f"iter{t}"], f"length_control_rho.iter{t}"
+    return setting.get("default", 0.0), "length_control_rho.default"
+
+
 def build_preference_pairs(
-    candidates: pd.DataFrame, judgments: pd.DataFrame, judgments_gate: dict, t: int
+    candidates: pd.DataFrame,
+    judgments: pd.DataFrame,
+    judgments_gate: dict,
+    t: int,
+    length_control_rho: float | Mapping[str, float] = 0.0,
 ) -> tuple[pd.DataFrame, dict]:
     """AIFT(M_t): for each prompt, its highest-scored candidate against its lowest.
     Ties and prompts with fewer than two scored candidates give no pair and are counted.
@@ -371,11 +544,16 @@ def build_preference_pairs(
         judgments: Their judge answers with parsed scores.
         judgments_gate: The passed gate of the judgments (orders this step after it).
         t: The iteration number.
+        length_control_rho: Length control (``core.pairs.select_pair``): the shortest
+            near-best against the longest near-worst, lengths in words; 0 is the paper.
+            One number, or per iteration (``{"default": 0.0, "iter2": 0.2}``).
 
     Returns:
         Pairs in TRL's ``prompt, chosen, rejected`` plus ``chosen_score,
         rejected_score`` and the candidate ids; and the pair statistics.
     """
+    rho, key = _rho_of_iteration(length_control_rho, t)
+    rho = check_length_control_rho(rho, key)
     mean_scores = {
         candidate_id: aggregate_scores(
             None if s is None or (isinstance(s, float) and math.isnan(s)) else float(s)
@@ -388,7 +566,8 @@ def build_preference_pairs(
     pairs, no_pair = [], []
     for pid, group in scored.groupby("prompt_id", sort=False):
         scores = list(group["score"])
-        choice = select_pair(scores)
+        lengths = [_words(response) for response in group["response"]]
+        choice = select_pair(scores, lengths, rho)
         if choice is None:
             no_pair.append(why_no_pair(scores))
             continue
@@ -412,30 +591,49 @@ def build_preference_pairs(
         )
     valid = scored[scored["score"].notna()]
     n_prompts = len(pairs) + len(no_pair)
+    # Undefined means (no pairs, no prompts) are None: null in JSON, absent in MLflow.
     metrics = {
         "prompts": float(n_prompts),
         "pairs": float(len(pairs)),
         **{f"no_pair_{reason}": float(no_pair.count(reason)) for reason in NO_PAIR_REASONS},
-        "tie_rate": no_pair.count("tie") / n_prompts if n_prompts else 0.0,
-        "chosen_score_mean": statistics.fmean(p["chosen_score"] for p in pairs) if pairs else 0.0,
-        "rejected_score_mean": statistics.fmean(p["rejected_score"] for p in pairs)
-        if pairs
-        else 0.0,
-        "chosen_words_mean": statistics.fmean(_words(p["chosen"]) for p in pairs) if pairs else 0.0,
-        "rejected_words_mean": statistics.fmean(_words(p["rejected"]) for p in pairs)
-        if pairs
-        else 0.0,
+        "tie_rate": no_pair.count("tie") / n_prompts if n_prompts else None,
+        "chosen_score_mean": _mean(p["chosen_score"] for p in pairs),
+        "rejected_score_mean": _mean(p["rejected_score"] for p in pairs),
+        "chosen_words_mean": _mean(_words(p["chosen"]) for p in pairs),
+        "rejected_words_mean": _mean(_words(p["rejected"]) for p in pairs),
         "score_length_correlation": pearson(
             [float(_words(r)) for r in valid["response"]], [float(s) for s in valid["score"]]
-        )
-        or 0.0,
+        ),
     }
     logger.info("Iteration %d: %d pairs from %d prompts (%s)", t, len(pairs), n_prompts, metrics)
     return pd.DataFrame(pairs), metrics
 
 
-def train_next_model(model_dir: Path, preference_pairs: pd.DataFrame, pairs_gate: dict, dpo: dict):
-    """DPO of M_t on AIFT(M_t), with M_t as the reference model: M_{t+1}.
+def judge_preference_pairs(
+    meta_judgments: pd.DataFrame, answer_pairs: int, max_share: float
+) -> list[dict]:
+    """The meta-judge's consistent pairs, most disagreeing first, as many as keep their
+    share of the DPO data at most ``max_share``."""
+    from self_rewarding.core.meta_judge import judge_pair_budget
+
+    budget = judge_pair_budget(answer_pairs, max_share)
+    if budget == 0 or meta_judgments.empty or "winner" not in meta_judgments:
+        return []
+    consistent = meta_judgments[meta_judgments["winner"].notna()]
+    consistent = consistent.sort_values("spread", ascending=False, kind="stable")
+    return consistent[["prompt", "chosen", "rejected"]].head(budget).to_dict(orient="records")
+
+
+def train_next_model(  # noqa: PLR0913, PLR0917 (a Kedro node: one input per dataset)
+    model_dir: Path,
+    preference_pairs: pd.DataFrame,
+    pairs_gate: dict,
+    dpo: dict,
+    meta_judgments: pd.DataFrame | None = None,
+    iteration: IterationConfig | None = None,
+):
+    """DPO of M_t on AIFT(M_t), with M_t as the reference model: M_{t+1}; with the
+    meta-judge on, its judge-preference pairs join the answer pairs.
 
     Args:
         model_dir: M_t.
@@ -443,9 +641,12 @@ def train_next_model(model_dir: Path, preference_pairs: pd.DataFrame, pairs_gate
         pairs_gate: The passed gate of the pairs (orders this step after it).
         dpo: ``trainer``: ``DPOConfig`` fields (paper: beta 0.1); ``precision``;
             ``launcher`` (processes, accelerate config).
+        meta_judgments: The meta-judge's comparisons (``meta_judge_candidates``).
+        iteration: ``meta_judge.max_share`` caps the judge pairs' share.
 
     Returns:
-        The staged model directory and the training metrics.
+        The staged model directory and the training metrics (``answer_pairs``,
+        ``judge_pairs`` among them).
     """
     from self_rewarding.datasets.model_directory_dataset import model_staging_directory
     from self_rewarding.generation import close_shared_generators
@@ -455,6 +656,11 @@ def train_next_model(model_dir: Path, preference_pairs: pd.DataFrame, pairs_gate
     # Beside the models, so that the catalog renames it into place (no copy).
     staging = model_staging_directory(Path(model_dir).parent, "dpo")
     rows = preference_pairs[["prompt", "chosen", "rejected"]].to_dict(orient="records")
+    max_share = iteration.meta_judge.max_share if iteration is not None else 0.0
+    judge_rows = judge_preference_pairs(
+        meta_judgments if meta_judgments is not None else pd.DataFrame(), len(rows), max_share
+    )
+    rows += judge_rows
     try:
         metrics = train_dpo(
             model_dir,
@@ -468,6 +674,11 @@ def train_next_model(model_dir: Path, preference_pairs: pd.DataFrame, pairs_gate
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    metrics = {
+        **metrics,
+        "answer_pairs": float(len(rows) - len(judge_rows)),
+        "judge_pairs": float(len(judge_rows)),
+    }
     return staging, metrics
 
 

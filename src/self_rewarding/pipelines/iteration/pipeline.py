@@ -1,5 +1,5 @@
 """``iteration``: self-instruct -> candidates -> judge -> pairs -> DPO, one namespace per
-iteration (Kedro pipelines cannot loop):
+iteration (Kedro pipelines cannot loop), as many as ``loop.iterations`` in params.yaml:
 
     kedro run --pipelines=iteration --namespaces=iter1                  # M1 -> M2
     kedro run --pipelines=iteration --namespaces=iter2 --tags=judge     # one step
@@ -9,8 +9,12 @@ that DVC runs one step of one iteration per stage. A great-expectations gate clo
 prompts, judgments and pairs steps; the next step takes the gate's verdict as an input.
 """
 
+from functools import partial
+
 from kedro.pipeline import Node, Pipeline
 
+from self_rewarding.core.topology import iterations
+from self_rewarding.loop_topology import read_iterations
 from self_rewarding.pipelines.iteration import nodes
 from self_rewarding.pipelines.validation_nodes import (
     check_generated_prompts,
@@ -21,17 +25,21 @@ from self_rewarding.pipelines.validation_nodes import (
     enforce_prompts_gate,
 )
 
-# (namespace, M_t, M_{t+1})
-ITERATIONS = (("iter1", "M1", "M2"), ("iter2", "M2", "M3"))
+
+def _of_iteration(function, t: int):
+    """``function`` with its iteration number ``t`` given, under its own name."""
+    bound = partial(function, t=t)
+    bound.__name__ = function.__name__
+    return bound
 
 
-def create_iteration_template() -> Pipeline:
-    """The steps of one iteration, on ``model_in`` (M_t) making ``model_out``."""
+def create_iteration_template(t: int) -> Pipeline:
+    """The steps of iteration ``t``, on ``model_in`` (M_t) making ``model_out``."""
     self_instruct = Pipeline(
         [
             Node(
-                nodes.generate_prompts,
-                ["model_in", "ift_train", "params:iteration", "params:t"],
+                _of_iteration(nodes.generate_prompts, t),
+                ["model_in", "ift_train", "params:iteration"],
                 ["generated_prompts", "self_instruct_metrics"],
                 name="generate_prompts_node",
             ),
@@ -53,13 +61,12 @@ def create_iteration_template() -> Pipeline:
     candidates = Pipeline(
         [
             Node(
-                nodes.generate_candidates,
+                _of_iteration(nodes.generate_candidates, t),
                 [
                     "model_in",
                     "generated_prompts",
                     "generated_prompts_gate",
                     "params:iteration",
-                    "params:t",
                 ],
                 ["candidates", "candidates_metrics"],
                 name="generate_candidates_node",
@@ -70,8 +77,8 @@ def create_iteration_template() -> Pipeline:
     judge = Pipeline(
         [
             Node(
-                nodes.judge_candidates,
-                ["model_in", "candidates", "params:iteration", "params:t"],
+                _of_iteration(nodes.judge_candidates, t),
+                ["model_in", "candidates", "params:iteration"],
                 ["judgments", "judge_metrics"],
                 name="judge_candidates_node",
             ),
@@ -87,14 +94,25 @@ def create_iteration_template() -> Pipeline:
                 "judgments_gate",
                 name="enforce_judgments_gate_node",
             ),
+            Node(
+                _of_iteration(nodes.meta_judge_candidates, t),
+                ["model_in", "candidates", "params:iteration"],
+                ["meta_judgments", "meta_judge_metrics"],
+                name="meta_judge_node",
+            ),
         ],
         tags="judge",
     )
     pairs = Pipeline(
         [
             Node(
-                nodes.build_preference_pairs,
-                ["candidates", "judgments", "judgments_gate", "params:t"],
+                _of_iteration(nodes.build_preference_pairs, t),
+                {
+                    "candidates": "candidates",
+                    "judgments": "judgments",
+                    "judgments_gate": "judgments_gate",
+                    "length_control_rho": "params:length_control_rho",
+                },
                 ["preference_pairs", "pairs_metrics"],
                 name="build_preference_pairs_node",
             ),
@@ -123,7 +141,14 @@ def create_iteration_template() -> Pipeline:
         [
             Node(
                 nodes.train_next_model,
-                ["model_in", "preference_pairs", "preference_pairs_gate", "params:dpo"],
+                [
+                    "model_in",
+                    "preference_pairs",
+                    "preference_pairs_gate",
+                    "params:dpo",
+                    "meta_judgments",
+                    "params:iteration",
+                ],
                 ["model_out", "dpo_metrics"],
                 name="train_next_model_node",
             ),
@@ -133,16 +158,16 @@ def create_iteration_template() -> Pipeline:
     return self_instruct + candidates + judge + pairs + dpo
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    template = create_iteration_template()
+def create_pipeline(iteration_count: int | None = None, **kwargs) -> Pipeline:
+    """One namespace per iteration; ``iteration_count`` defaults to params.yaml's."""
     return sum(
         Pipeline(
-            template,
-            namespace=namespace,
-            inputs={"model_in": f"model_{model_in}", "ift_train": "ift_train"},
-            outputs={"model_out": f"model_{model_out}"},
-            parameters={"params:iteration", "params:dpo"},
+            create_iteration_template(it.t),
+            namespace=it.name,
+            inputs={"model_in": f"model_{it.model}", "ift_train": "ift_train"},
+            outputs={"model_out": f"model_{it.next_model}"},
+            parameters={"params:iteration", "params:dpo", "params:length_control_rho"},
             tags="iteration",
         )
-        for namespace, model_in, model_out in ITERATIONS
+        for it in iterations(iteration_count or read_iterations())
     )

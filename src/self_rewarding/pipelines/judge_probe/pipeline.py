@@ -1,17 +1,19 @@
 """``judge_probe``: each model judges EFT-eval replies with the verbatim prompt; how many
-answers hold a parseable score. One namespace per model (``M0`` to ``M3``), so that
+answers hold a parseable score. One namespace per model (``M0``, ``M1`` and one per
+iteration, ``loop.iterations`` in params.yaml), so that
 ``kedro run --pipelines=judge_probe --namespaces=M1`` probes one model, and the probe
 never retrains anything.
 """
 
 from kedro.pipeline import Node, Pipeline
 
+from self_rewarding.core.topology import probed_models
+from self_rewarding.loop_topology import read_iterations
 from self_rewarding.pipelines.judging import probe_judge
 
-PROBED_MODELS = ("M0", "M1", "M2", "M3")
 
-
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(iteration_count: int | None = None, **kwargs) -> Pipeline:
+    """One namespace per model; ``iteration_count`` defaults to params.yaml's."""
     probe = Pipeline(
         [
             Node(
@@ -30,5 +32,5 @@ def create_pipeline(**kwargs) -> Pipeline:
             parameters={"params:judge_probe"},
             tags="judge_probe",
         )
-        for model in PROBED_MODELS
+        for model in probed_models(iteration_count or read_iterations())
     )

@@ -1,0 +1,177 @@
+# ruff: noqa: T201 (a script: it prints what it checked)
+"""Opens the MLflow UI and kedro-viz of a finished run in headless Chromium, saves their
+screenshots and checks what a user sees first:
+
+- MLflow: the experiment opens on its runs (model training) view, one parent run per
+  iteration (``iteration 1``, ``iteration 2``, ...) with the steps nested, and the chart
+  view of the iterations;
+- kedro-viz: the pipeline graph with the iterations as namespaces (``iter1``, ...).
+
+Usage (after ``make run`` or a test-environment ``dvc repro``; needs ``chromium``, e.g.
+``apt-get install chromium``)::
+
+    python scripts/ui_check.py --project . --out docs
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+EXPERIMENT = "self_rewarding"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _server(args: list[str], url: str, cwd: Path, timeout: float = 180.0):
+    """Runs a server until the block ends; waits until ``url`` answers."""
+    log = open(cwd / f".ui_check-{Path(args[0]).name}.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(args, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"{' '.join(args)} exited with {process.returncode}; see {log.name}"
+                )
+            try:
+                with urllib.request.urlopen(url, timeout=5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s") from None
+                time.sleep(1)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _browse(chromium: str, url: str, screenshot: Path) -> str:
+    """Renders ``url`` (JavaScript given time to settle), saves a screenshot, and returns
+    the rendered DOM's text."""
+    common = [
+        chromium,
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--window-size=1600,1000",
+        "--virtual-time-budget=20000",
+    ]
+    subprocess.run([*common, f"--screenshot={screenshot}", url], check=True, capture_output=True)
+    dom = subprocess.run(
+        [*common, "--dump-dom", url], check=True, capture_output=True, text=True
+    ).stdout
+    return dom
+
+
+def check_mlflow(project: Path, out: Path, chromium: str) -> list[str]:
+    import mlflow
+
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        return [f"no experiment {EXPERIMENT!r} in {project / 'mlflow.db'}"]
+    problems = []
+    if experiment.tags.get("mlflow.experimentKind") != "custom_model_development":
+        problems.append("the experiment is not tagged as model training")
+    groups = sorted(
+        run.info.run_name
+        for run in client.search_runs(
+            [experiment.experiment_id], filter_string="tags.`self_rewarding.group` != ''"
+        )
+    )
+    if not groups:
+        problems.append("no iteration parent runs")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [
+        str(Path(sys.executable).parent / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    with _server(command, f"{base}/health", project):
+        page = f"{base}/#/experiments/{experiment.experiment_id}"
+        runs_dom = _browse(chromium, page, out / "mlflow_runs.png")
+        _browse(
+            chromium,
+            f"{page}?compareRunsMode=CHART&viewStateShareKey=",
+            out / "mlflow_charts.png",
+        )
+    for group in groups:
+        if group not in runs_dom:
+            problems.append(f"runs view does not list {group!r}")
+    print(f"MLflow: experiment {experiment.experiment_id}, iteration runs {groups}")
+    return problems
+
+
+def check_kedro_viz(project: Path, out: Path, chromium: str, env: str) -> list[str]:
+    port = _free_port()
+    command = [
+        str(Path(sys.executable).parent / "kedro"),
+        "viz",
+        "run",
+        "--no-browser",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--env",
+        env,
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with _server(command, f"{url}/api/main", project, timeout=300):
+        dom = _browse(chromium, url, out / "kedro_viz.png")
+    # kedro-viz prettifies names (iter1 -> Iter1).
+    problems = [
+        f"kedro-viz graph has no {ns!r}" for ns in ("iter1", "iter2") if ns not in dom.lower()
+    ]
+    print(f"kedro-viz: {len(dom)} characters of rendered page")
+    return problems
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, default=Path("."))
+    parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--env", default=os.environ.get("KEDRO_ENV", "local"))
+    parser.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
+    args = parser.parse_args()
+    project = args.project.resolve()
+    args.out.mkdir(parents=True, exist_ok=True)
+    problems = check_mlflow(project, args.out.resolve(), args.chromium)
+    problems += check_kedro_viz(project, args.out.resolve(), args.chromium, args.env)
+    for name in ("mlflow_runs.png", "mlflow_charts.png", "kedro_viz.png"):
+        print(f"saved {args.out / name}")
+    if problems:
+        print("FAILED:\n  " + "\n  ".join(problems))
+        sys.exit(1)
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()

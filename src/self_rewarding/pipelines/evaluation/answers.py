@@ -1,0 +1,87 @@
+"""Each model as an assistant (``generate_eval_answers``): its answers to AlpacaEval and
+MT-Bench prompts."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from pathlib import Path
+
+import pandas as pd
+
+from self_rewarding.core.provenance import directory_sha256
+from self_rewarding.core.seed_data import prompt_id
+from self_rewarding.core.types import EvaluationConfig
+from self_rewarding.pipelines.evaluation.common import generate_resumably, subset
+
+logger = logging.getLogger(__name__)
+
+
+def _bench_prompts(
+    alpaca_prompts: pd.DataFrame, mt_bench_questions: pd.DataFrame, evaluation: EvaluationConfig
+) -> list[dict]:
+    """AlpacaEval prompts (seeded sample) and MT-Bench turn-1 questions (evenly over the
+    categories)."""
+    alpaca = subset(
+        alpaca_prompts.to_dict(orient="records"), evaluation.alpaca_prompts, evaluation.seed
+    )
+    rows = [
+        {
+            "benchmark": "alpaca_eval",
+            "item_id": str(row["id"]) if "id" in row else prompt_id(row["instruction"]),
+            "category": row.get("dataset", ""),
+            "prompt": row["instruction"],
+        }
+        for row in alpaca
+    ]
+    questions = mt_bench_questions.sort_values("question_id").to_dict(orient="records")
+    by_category = defaultdict(list)
+    for question in questions:
+        by_category[question["category"]].append(question)
+    limit = evaluation.mt_bench_questions
+    per_category = None if limit is None else max(1, limit // max(len(by_category), 1))
+    for category in sorted(by_category):
+        for question in by_category[category][:per_category]:
+            rows.append(
+                {
+                    "benchmark": "mt_bench",
+                    "item_id": str(question["question_id"]),
+                    "category": category,
+                    "prompt": question["turns"][0],
+                }
+            )
+    return rows
+
+
+def generate_eval_answers(
+    model_dir: Path,
+    alpaca_prompts: pd.DataFrame,
+    mt_bench_questions: pd.DataFrame,
+    evaluation: EvaluationConfig,
+) -> pd.DataFrame:
+    """The model's answers to the instruction-following benchmarks.
+
+    Returns:
+        ``benchmark, item_id, category, prompt, answer, n_tokens, finish_reason`` and the
+        model's provenance.
+    """
+    rows = _bench_prompts(alpaca_prompts, mt_bench_questions, evaluation)
+    model_sha256 = directory_sha256(model_dir)
+    answers = generate_resumably(
+        "evaluate_answers",
+        model_dir,
+        model_sha256,
+        [r["prompt"] for r in rows],
+        evaluation.answer_sampling,
+        evaluation=evaluation,
+    )
+    for row, (answer,) in zip(rows, answers, strict=True):
+        row.update(
+            answer=str(answer).strip(),
+            n_tokens=answer.n_tokens,
+            finish_reason=answer.finish_reason,
+            model_path=str(model_dir),
+            model_sha256=model_sha256,
+            seed=answer.seed,
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,440 @@
+"""The fixed evaluator (``evaluate_instruction_following``): head to head, against
+AlpacaEval's reference outputs, MT-Bench single-answer grades, and its own agreement with
+the MT-Bench human judgments."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import defaultdict
+from pathlib import Path
+
+import pandas as pd
+
+from self_rewarding.core.intervals import (
+    win_rate_interval,
+)
+from self_rewarding.core.judge import (
+    constrained_rating_regex,
+    constrained_verdict_regex,
+    parse_pairwise_verdict,
+    parse_rating,
+)
+from self_rewarding.core.metrics import (
+    combine_orders,
+    length_bucket,
+    spearman,
+    win_rate,
+)
+from self_rewarding.core.prompts import (
+    render_fastchat_prompt,
+)
+from self_rewarding.core.provenance import directory_sha256
+from self_rewarding.core.types import EvaluationConfig, JudgeConfig
+from self_rewarding.judge_service import read_judgments, render_judge_prompts
+from self_rewarding.pipelines.evaluation.common import comparisons, word_count
+from self_rewarding.pipelines.evaluation.judge_evaluation import alignment_items, pairwise_items
+
+logger = logging.getLogger(__name__)
+
+
+def open_evaluator(evaluation: EvaluationConfig, credentials: dict):
+    """The fixed evaluator: a local model on the project's generators, or an
+    OpenAI-compatible endpoint with the key from ``conf/local/credentials.yml``."""
+    evaluator = evaluation.evaluator
+    if evaluator.kind == "openai":
+        from self_rewarding.generation.openai_backend import OpenAIChatGenerator
+
+        return OpenAIChatGenerator(
+            evaluator.base_url or "",
+            evaluator.model,
+            (credentials or {}).get("api_key"),
+            timeout=evaluator.timeout_seconds,
+            max_retries=evaluator.max_retries,
+            max_concurrency=evaluator.max_concurrency,
+        )
+    from self_rewarding.generation import make_generator
+
+    return make_generator(
+        evaluator.model, evaluator.backend, precision=evaluation.generation.precision
+    )
+
+
+def _evaluator_identity(evaluation: EvaluationConfig, generator) -> dict:
+    """What fixes the evaluator's answers, for the fingerprint of its resumable chunks:
+    the endpoint and its model name (never the key), or the local model's weights with
+    the backend and precision it runs on."""
+    evaluator = evaluation.evaluator
+    if evaluator.kind == "openai":
+        return {"kind": "openai", "base_url": evaluator.base_url, "model": evaluator.model}
+    model = Path(evaluator.model)
+    return {
+        "kind": "local",
+        "model": evaluator.model,
+        "model_sha256": directory_sha256(model) if model.is_dir() else None,
+        "backend": getattr(generator, "backend", evaluator.backend),
+        "precision": getattr(generator, "precision", None),
+    }
+
+
+def _ask_evaluator(evaluation: EvaluationConfig, credentials: dict, jobs: dict) -> dict:
+    """Sends each job's prompts to the evaluator in resumable chunks: a killed
+    evaluation resumes from its finished chunks; they are removed once all jobs are done.
+
+    Args:
+        evaluation: ``evaluation.evaluator``: the evaluator, its chunk size and folder.
+        credentials: The endpoint's key (``openai`` evaluators).
+        jobs: ``name: (prompts, sampling)``.
+
+    Returns:
+        ``name``: the evaluator's answers, in prompt order.
+
+    Raises:
+        GenerationError: A chunk failed (for an endpoint: after its retries); the
+            message names the job, the evaluator and the endpoint's error.
+    """
+    from self_rewarding.generation.chunks import ChunkStore, generate_in_chunks
+
+    evaluator = evaluation.evaluator
+    named = (
+        f"{evaluator.model} at {evaluator.base_url}"
+        if evaluator.kind == "openai"
+        else evaluator.model
+    )
+    answers, stores = {}, []
+    generator = open_evaluator(evaluation, credentials)
+    try:
+        identity = _evaluator_identity(evaluation, generator)
+        for name, (prompts, sampling) in jobs.items():
+            fingerprint = {
+                "step": f"evaluator_{name}",
+                **identity,
+                "sampling": dataclasses.asdict(sampling),
+            }
+            stores.append(ChunkStore(evaluator.chunk_dir, fingerprint, f"evaluator {name}", named))
+            answers[name], figures = generate_in_chunks(
+                generator,
+                prompts,
+                sampling,
+                stores[-1],
+                chunk_size=evaluator.chunk_size,
+                description=f"evaluator {name}",
+            )
+            logger.info("Evaluator %s: %s", name, figures)
+    finally:
+        generator.close()
+    for store in stores:
+        store.clear()
+    return answers
+
+
+def _pairwise_requests(
+    answers_by_model: dict[str, pd.DataFrame],
+    reference_answers: dict[str, dict[str, str]],
+    evaluation: EvaluationConfig,
+    pair_template: dict,
+) -> list[dict]:
+    """Every pairwise question for the evaluator, each in both answer orders: each model
+    against each AlpacaEval reference, and the head-to-head comparisons."""
+    requests: list[dict] = []
+
+    def add(task: str, model: str, opponent: str, rows: list[tuple[str, str, str, str]]):
+        for item_id, question, mine, theirs in rows:
+            for order, (a, b) in (
+                ("model_first", (mine, theirs)),
+                ("model_second", (theirs, mine)),
+            ):
+                requests.append(
+                    {
+                        "task": task,
+                        "model": model,
+                        "opponent": opponent,
+                        "item_id": item_id,
+                        "order": order,
+                        "model_words": word_count(mine),
+                        "prompt": render_fastchat_prompt(
+                            pair_template, question=question, answer_a=a, answer_b=b
+                        ),
+                    }
+                )
+
+    alpaca = {
+        name: frame[frame["benchmark"] == "alpaca_eval"] for name, frame in answers_by_model.items()
+    }
+    for model, frame in alpaca.items():
+        for reference, lookup in reference_answers.items():
+            rows = [
+                (r.item_id, r.prompt, r.answer, lookup[r.prompt])
+                for r in frame.itertuples()
+                if r.prompt in lookup
+            ]
+            add(f"vs_{reference}", model, reference, rows)
+    for model, opponent in comparisons(evaluation, answers_by_model):
+        if model not in alpaca or opponent not in alpaca:
+            continue
+        theirs = dict(zip(alpaca[opponent]["item_id"], alpaca[opponent]["answer"], strict=True))
+        rows = [
+            (r.item_id, r.prompt, r.answer, theirs[r.item_id])
+            for r in alpaca[model].itertuples()
+            if r.item_id in theirs
+        ]
+        add("head_to_head", model, opponent, rows)
+    return requests
+
+
+def _human_pair_requests(
+    mt_bench_human: pd.DataFrame, evaluation: EvaluationConfig, pair_template: dict
+) -> list[dict]:
+    """The evaluator's own test: the MT-Bench human pairs (the same subset the models
+    judge), in both orders, the human-preferred answer as the "model"."""
+    items = pairwise_items(mt_bench_human, mt_bench_human.iloc[0:0], evaluation)
+    requests = []
+    for k, item in enumerate(items):
+        for order, (a, b) in (
+            ("model_first", (item["better"], item["worse"])),
+            ("model_second", (item["worse"], item["better"])),
+        ):
+            requests.append(
+                {
+                    "task": "human_agreement",
+                    "model": "human_preferred",
+                    "opponent": "human_rejected",
+                    "item_id": f"mt_bench_human:{k}",
+                    "order": order,
+                    "model_words": word_count(item["better"]),
+                    "prompt": render_fastchat_prompt(
+                        pair_template, question=item["instruction"], answer_a=a, answer_b=b
+                    ),
+                }
+            )
+    return requests
+
+
+def _evaluator_human_agreement(rows: pd.DataFrame, evaluation: EvaluationConfig) -> dict:
+    """How often the evaluator prefers the answer MT-Bench's human judges preferred: both
+    orders combined as for a win rate (agreement = a "win" of the human-preferred
+    answer), strict and ties half, with 95 % intervals over pairs."""
+    by_item = [
+        dict(zip(item["order"], item["verdict"], strict=True))
+        for _, item in rows.groupby("item_id", sort=True)
+    ]
+    outcomes = [combine_orders(v.get("model_first"), v.get("model_second")) for v in by_item]
+    found = win_rate(outcomes)
+    metrics = {
+        "evaluator.human_agreement.pairs": found["n"],
+        "evaluator.human_agreement.strict": found["strict_win_rate"],
+        "evaluator.human_agreement.ties_half": found["win_rate"],
+        "evaluator.human_agreement.tie_share": found["tie_share"],
+    }
+    for name, key in (("strict", "strict_win_rate"), ("ties_half", "win_rate")):
+        interval = win_rate_interval(
+            outcomes, key=key, n_resamples=evaluation.bootstrap_resamples, seed=evaluation.seed
+        )
+        if interval is not None:
+            low, high = interval
+            metrics[f"evaluator.human_agreement.{name}.ci_low"] = low
+            metrics[f"evaluator.human_agreement.{name}.ci_high"] = high
+    return metrics
+
+
+def _pairwise_metrics(verdicts: pd.DataFrame, evaluation: EvaluationConfig) -> dict:
+    """Wins, ties, losses and win rates per (task, model, opponent), each win rate with
+    its 95 % bootstrap interval over items, and the win rate against references by
+    answer length."""
+    metrics: dict[str, float | None] = {}
+    for (task, model, opponent), group in verdicts.groupby(["task", "model", "opponent"]):
+        outcomes, words = [], []
+        for _, item in group.groupby("item_id", sort=True):
+            by_order = dict(zip(item["order"], item["verdict"], strict=True))
+            outcomes.append(
+                combine_orders(by_order.get("model_first"), by_order.get("model_second"))
+            )
+            words.append(int(item["model_words"].iloc[0]))
+        key = f"{model}.vs_{opponent}"
+        for name, value in win_rate(outcomes).items():
+            metrics[f"{key}.{name}"] = value
+        for name in ("win_rate", "strict_win_rate"):
+            interval = win_rate_interval(
+                outcomes,
+                key=name,
+                n_resamples=evaluation.bootstrap_resamples,
+                seed=evaluation.seed,
+            )
+            if interval is not None:
+                metrics[f"{key}.{name}.ci_low"], metrics[f"{key}.{name}.ci_high"] = interval
+        if task.startswith("vs_"):
+            buckets = defaultdict(list)
+            for outcome, length in zip(outcomes, words, strict=True):
+                buckets[length_bucket(length)].append(outcome)
+            for bucket, bucket_outcomes in sorted(buckets.items()):
+                metrics[f"{key}.win_rate_{bucket}_words"] = win_rate(bucket_outcomes)["win_rate"]
+    return metrics
+
+
+def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional inputs)
+    judge_prompts: pd.DataFrame,
+    reference_gpt4_1106_preview: pd.DataFrame,
+    reference_text_davinci_003: pd.DataFrame,
+    eft_eval: pd.DataFrame,
+    mt_bench_human: pd.DataFrame,
+    evaluation: EvaluationConfig,
+    credentials: dict,
+    **per_model: pd.DataFrame,
+) -> tuple[pd.DataFrame, dict]:
+    """The fixed evaluator compares and grades every model's answers.
+
+    - head to head (``comparisons``) and against AlpacaEval's reference
+      outputs: FastChat's ``pair-v2`` prompt, both answer orders; a win needs the model
+      preferred in one order and not beaten in the other;
+    - MT-Bench single-answer grades (``single-v1``, 1-10) overall and per category;
+    - the length view: average answer length, and the win rate against the references
+      by length bucket;
+    - agreement (Spearman) of each model's judge with the evaluator's scores of the same
+      OASST1 replies;
+    - the evaluator's own agreement with the MT-Bench human pairwise judgments (same
+      prompt, both orders), so that every win rate comes with how far to trust it.
+
+    Args:
+        per_model: ``answers_<model>`` (benchmark answers) and ``scores_<model>``
+            (judge-alignment scores) of every model.
+
+    Returns:
+        Every evaluator answer with what it judged and its parsed verdict, rating or
+        score; and the metrics (``<model>.<metric>``).
+    """
+    answers_by_model = {
+        k.removeprefix("answers_"): v for k, v in per_model.items() if k.startswith("answers_")
+    }
+    scores_by_model = {
+        k.removeprefix("scores_"): v for k, v in per_model.items() if k.startswith("scores_")
+    }
+    evaluator = evaluation.evaluator
+    templates = {row["name"]: row for row in judge_prompts.to_dict(orient="records")}
+    references = {
+        "gpt4_1106_preview": reference_gpt4_1106_preview,
+        "text_davinci_003": reference_text_davinci_003,
+    }
+    reference_answers = {
+        name: dict(zip(frame["instruction"], frame["output"], strict=False))
+        for name, frame in references.items()
+    }
+    pairwise = _pairwise_requests(
+        answers_by_model, reference_answers, evaluation, templates["pair-v2"]
+    )
+    pairwise += _human_pair_requests(mt_bench_human, evaluation, templates["pair-v2"])
+    grading = [
+        {
+            "task": "mt_bench_grade",
+            "model": model,
+            "item_id": r.item_id,
+            "category": r.category,
+            "model_words": word_count(r.answer),
+            "prompt": render_fastchat_prompt(
+                templates["single-v1"], question=r.prompt, answer=r.answer
+            ),
+        }
+        for model, frame in answers_by_model.items()
+        for r in frame[frame["benchmark"] == "mt_bench"].itertuples()
+    ]
+    oasst_items = alignment_items(eft_eval, evaluation)
+    pointwise = [
+        {
+            "task": "oasst_score",
+            "model": evaluator.name,
+            "item_id": r.response_id,
+            "model_words": word_count(r.response),
+            "prompt": prompt,
+        }
+        for r, prompt in zip(
+            oasst_items.itertuples(),
+            render_judge_prompts(zip(oasst_items["prompt"], oasst_items["response"])),
+            strict=True,
+        )
+    ]
+
+    sampling = evaluator.sampling
+    verdict_sampling = rating_sampling = sampling
+    if evaluator.constrained and evaluator.kind == "local":
+        budget = sampling.max_new_tokens
+        verdict_sampling = dataclasses.replace(sampling, regex=constrained_verdict_regex(budget))
+        rating_sampling = dataclasses.replace(sampling, regex=constrained_rating_regex(budget))
+    answers = _ask_evaluator(
+        evaluation,
+        credentials,
+        {
+            "verdicts": ([p["prompt"] for p in pairwise], verdict_sampling),
+            "ratings": ([g["prompt"] for g in grading], rating_sampling),
+            "scores": ([p["prompt"] for p in pointwise], sampling),
+        },
+    )
+    verdicts, ratings, oasst = answers["verdicts"], answers["ratings"], answers["scores"]
+
+    rows = [
+        {**item, "evaluator_text": str(text), "verdict": parse_pairwise_verdict(text)}
+        for item, (text,) in zip(pairwise, verdicts, strict=True)
+    ]
+    rows += [
+        {**item, "evaluator_text": str(text), "rating": parse_rating(text)}
+        for item, (text,) in zip(grading, ratings, strict=True)
+    ]
+    evaluator_judge = JudgeConfig(mode="sampled", sampling=sampling)
+    rows += [
+        {**item, "evaluator_text": reply.texts[0], "score": reply.score}
+        for item, reply in zip(pointwise, read_judgments(oasst, evaluator_judge), strict=True)
+    ]
+    judged = pd.DataFrame(rows).drop(columns=["prompt"])
+    judged["evaluator"] = evaluator.name
+    judged["evaluator_model"] = evaluator.model
+
+    pair_rows = judged[judged["task"].isin(["head_to_head", *[f"vs_{r}" for r in references]])]
+    human_rows = judged[judged["task"] == "human_agreement"]
+    metrics = {
+        **_evaluator_human_agreement(human_rows, evaluation),
+        "evaluator.verdict_parse_rate": float(pair_rows["verdict"].notna().mean())
+        if len(pair_rows)
+        else None,
+        **_pairwise_metrics(pair_rows, evaluation),
+    }
+    grades = judged[judged["task"] == "mt_bench_grade"]
+    metrics["evaluator.rating_parse_rate"] = (
+        float(grades["rating"].notna().mean()) if len(grades) else None
+    )
+    for model, group in grades.groupby("model"):
+        rated = group[group["rating"].notna()]
+        metrics[f"{model}.mt_bench.score"] = float(rated["rating"].mean()) if len(rated) else None
+        for category, by_category in rated.groupby("category"):
+            metrics[f"{model}.mt_bench.score_{category}"] = float(by_category["rating"].mean())
+    for model, frame in answers_by_model.items():
+        lengths = [word_count(a) for a in frame.loc[frame["benchmark"] == "alpaca_eval", "answer"]]
+        metrics[f"{model}.answers.alpaca_words_mean"] = (
+            sum(lengths) / len(lengths) if lengths else None
+        )
+    any_answers = next(
+        iter(answers_by_model.values()), pd.DataFrame(columns=["benchmark", "prompt"])
+    )
+    asked = any_answers.loc[any_answers["benchmark"] == "alpaca_eval", "prompt"]
+    for name, lookup in reference_answers.items():
+        words = [word_count(lookup[p]) for p in asked if p in lookup]
+        metrics[f"{name}.answers.alpaca_words_mean"] = sum(words) / len(words) if words else None
+
+    oasst_rows = judged[judged["task"] == "oasst_score"]
+    evaluator_scores = dict(zip(oasst_rows["item_id"], oasst_rows["score"], strict=True))
+    metrics["evaluator.score_parse_rate"] = (
+        float(oasst_rows["score"].notna().mean()) if len(oasst_rows) else None
+    )
+    for model, scores in scores_by_model.items():
+        replies = scores[scores["source"] == "oasst1_validation"]
+        both = [
+            (score, evaluator_scores[rid])
+            for rid, score in zip(replies["response_id"], replies["score"], strict=True)
+            if pd.notna(score) and pd.notna(evaluator_scores.get(rid))
+        ]
+        metrics[f"{model}.monitor.evaluator_agreement_spearman"] = spearman(
+            [a for a, _ in both], [b for _, b in both]
+        )
+    logger.info("Instruction following, judged by %s: %s", evaluator.name, metrics)
+    return judged, metrics
+
+
+# The judge table's columns: (metric key, column title); a key with an interval is shown
+# with it.

@@ -1,0 +1,190 @@
+"""Each model as a judge (``evaluate_judge``): human-ranked OASST1-validation replies
+(paper Table 4), MT-Bench human pairwise judgments and HH-RLHF harmless pairs, judged with
+the verbatim prompt; plus the reward-hacking monitors of its own scores."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from self_rewarding.core.intervals import (
+    ALIGNMENT_INTERVAL_KEYS,
+    judge_alignment_intervals,
+)
+from self_rewarding.core.metrics import (
+    judge_alignment,
+    pearson,
+)
+from self_rewarding.core.prompts import (
+    JUDGE_TEMPLATE_NAME,
+    split_hh_dialogue,
+    template_sha256,
+)
+from self_rewarding.core.provenance import directory_sha256
+from self_rewarding.core.types import EvaluationConfig
+from self_rewarding.judge_service import judge
+from self_rewarding.pipelines.evaluation.common import (
+    PAIR_METRICS,
+    generate_resumably,
+    interval_metrics,
+    subset,
+    word_count,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def alignment_items(eft_eval: pd.DataFrame, evaluation: EvaluationConfig) -> pd.DataFrame:
+    """The human-ranked replies every model and the evaluator judge: all replies of a
+    seeded sample of prompts with at least two different human ranks."""
+    ranked = [
+        pid
+        for pid, group in eft_eval.groupby("prompt_id", sort=True)
+        if group["human_rank"].nunique() > 1
+    ]
+    chosen = set(subset(ranked, evaluation.judge_alignment_prompts, evaluation.seed))
+    return eft_eval[eft_eval["prompt_id"].isin(chosen)].reset_index(drop=True)
+
+
+def pairwise_items(
+    mt_bench_human: pd.DataFrame, hh_harmless: pd.DataFrame, evaluation: EvaluationConfig
+) -> list[dict]:
+    """Human preference pairs: ``source, instruction, better, worse``."""
+    items = []
+    for row in subset(
+        mt_bench_human.to_dict(orient="records"), evaluation.mt_bench_human_pairs, evaluation.seed
+    ):
+        better, worse = (
+            (row["output_1"], row["output_2"])
+            if int(row["label"]) == 1
+            else (row["output_2"], row["output_1"])
+        )
+        items.append(
+            {
+                "source": "mt_bench_human",
+                "instruction": row["input"],
+                "better": better,
+                "worse": worse,
+            }
+        )
+    for row in subset(
+        hh_harmless.to_dict(orient="records"), evaluation.hh_harmless_pairs, evaluation.seed
+    ):
+        context, chosen = split_hh_dialogue(row["chosen"])
+        _, rejected = split_hh_dialogue(row["rejected"])
+        items.append(
+            {"source": "hh_harmless", "instruction": context, "better": chosen, "worse": rejected}
+        )
+    return items
+
+
+def evaluate_judge(
+    model_dir: Path,
+    eft_eval: pd.DataFrame,
+    mt_bench_human: pd.DataFrame,
+    hh_harmless: pd.DataFrame,
+    evaluation: EvaluationConfig,
+) -> tuple[pd.DataFrame, dict]:
+    """A model as a judge: Table 4 against human rankings, pairwise accuracy on other
+    human judgments, and its own scores' length correlation and mean.
+
+    Args:
+        model_dir: The model under test.
+        eft_eval: OASST1-validation replies with human ranks.
+        mt_bench_human: MT-Bench human pairwise judgments.
+        hh_harmless: HH-RLHF harmless-base pairs.
+        evaluation: Subset sizes and the judge's sampling.
+
+    Returns:
+        One row per judged reply (``source, prompt_id, response_id, human_rank, score,
+        top_score``, the samples' scores, raw texts and seeds): the OASST1 replies
+        (``source`` ``oasst1_validation``) and both replies of each human preference pair
+        (``mt_bench_human``, ``hh_harmless``; ``prompt_id`` names the pair). And the
+        metrics, each with its 95 % bootstrap interval over prompts (pairs) as
+        ``<metric>.ci_low``/``.ci_high``; an undefined metric is None.
+    """
+    replies = alignment_items(eft_eval, evaluation)
+    pairs = pairwise_items(mt_bench_human, hh_harmless, evaluation)
+    judged_pairs = list(zip(replies["prompt"], replies["response"]))
+    for item in pairs:
+        judged_pairs.append((item["instruction"], item["better"]))
+        judged_pairs.append((item["instruction"], item["worse"]))
+    model_sha256 = directory_sha256(model_dir)
+
+    def generate(prompts: list[str], sampling) -> list:
+        return generate_resumably(
+            "evaluate_judge",
+            model_dir,
+            model_sha256,
+            prompts,
+            sampling,
+            evaluation=evaluation,
+        )
+
+    judged = judge(judged_pairs, evaluation.judge, generate)
+    means = [reply.score for reply in judged]
+    model_provenance = {
+        "scoring_mode": evaluation.judge.mode,
+        "model_path": str(model_dir),
+        "model_sha256": model_sha256,
+        "template_sha256": template_sha256(JUDGE_TEMPLATE_NAME),
+    }
+
+    def rows(items: list[dict], replies_judged) -> list[dict]:
+        return [
+            {
+                **item,
+                "score": reply.score,
+                "top_score": reply.judgment.top_score,
+                "sample_scores": list(reply.sample_scores),
+                "judge_texts": list(reply.texts),
+                "sample_seeds": list(reply.seeds),
+                **model_provenance,
+            }
+            for item, reply in zip(items, replies_judged, strict=True)
+        ]
+
+    n_replies = len(replies)
+    oasst_items = [
+        {"source": "oasst1_validation", **item}
+        for item in replies[["prompt_id", "response_id", "human_rank"]].to_dict(orient="records")
+    ]
+    # Each human preference pair is one "prompt" of two replies: better (rank 0), worse.
+    pair_items = [
+        {"source": item["source"], "prompt_id": f"{item['source']}:{k}", **reply}
+        for k, item in enumerate(pairs)
+        for reply in (
+            {"response_id": "better", "human_rank": 0},
+            {"response_id": "worse", "human_rank": 1},
+        )
+    ]
+    scores = pd.DataFrame(rows(oasst_items + pair_items, judged))
+
+    metrics: dict[str, float | None] = {}
+    for source, prefix in (
+        ("oasst1_validation", "judge_alignment"),
+        ("mt_bench_human", "mt_bench_human"),
+        ("hh_harmless", "hh_harmless"),
+    ):
+        records = scores[scores["source"] == source].to_dict(orient="records")
+        flat = [s for row in records for s in row["sample_scores"]]
+        found = judge_alignment(records, len(flat), sum(s is not None for s in flat))
+        if source != "oasst1_validation":  # one pair per item: the pair metrics only
+            found = {k: found[k] for k in PAIR_METRICS}
+        metrics.update({f"{prefix}.{k}": v for k, v in found.items()})
+        intervals = judge_alignment_intervals(
+            records,
+            keys=[k for k in ALIGNMENT_INTERVAL_KEYS if k in found],
+            n_resamples=evaluation.bootstrap_resamples,
+            seed=evaluation.seed,
+        )
+        metrics.update(interval_metrics(prefix, intervals))
+    valid = [(r, s) for r, s in zip(replies["response"], means[:n_replies]) if s is not None]
+    metrics["monitor.self_score_mean"] = sum(s for _, s in valid) / len(valid) if valid else None
+    metrics["monitor.self_score_length_correlation"] = pearson(
+        [float(word_count(r)) for r, _ in valid], [s for _, s in valid]
+    )
+    logger.info("Judge evaluation of %s: %s", model_dir, metrics)
+    return scores, metrics

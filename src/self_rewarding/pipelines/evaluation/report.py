@@ -1,0 +1,276 @@
+"""The report over all models (``summarise_evaluation``, ``plot_evaluation``,
+``log_model_runs``): one table with intervals and paired comparisons, plots, and one
+MLflow run per model."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pandas as pd
+
+from self_rewarding.core.intervals import (
+    format_interval,
+    paired_difference,
+)
+from self_rewarding.core.types import EvaluationConfig
+from self_rewarding.pipelines.evaluation.common import comparisons
+from self_rewarding.registry import registered_version, role_alias
+
+logger = logging.getLogger(__name__)
+
+
+JUDGE_COLUMNS = (
+    ("judge_alignment.pairwise_accuracy", "OASST1 pairwise acc. (strict) [95% CI]"),
+    ("judge_alignment.tie_share", "tie share"),
+    ("judge_alignment.pairwise_accuracy_ties_half", "ties half"),
+    ("judge_alignment.five_best", "5-best"),
+    ("judge_alignment.five_best_count", "scored 5"),
+    ("judge_alignment.spearman", "Spearman"),
+    ("judge_alignment.kendall_tau", "Kendall tau"),
+    ("judge_alignment.constant_judge_share", "constant-judge prompts"),
+    ("judge_alignment.parse_rate", "parse rate"),
+    ("mt_bench_human.pairwise_accuracy", "MT-Bench human acc. [95% CI]"),
+    ("hh_harmless.pairwise_accuracy", "HH harmless acc. [95% CI]"),
+)
+ANSWER_COLUMNS = (
+    ("vs_gpt4_1106_preview.win_rate", "win vs GPT-4 Turbo [95% CI]"),
+    ("vs_text_davinci_003.win_rate", "win vs davinci-003 [95% CI]"),
+    ("mt_bench.score", "MT-Bench (1-10)"),
+    ("answers.alpaca_words_mean", "answer words"),
+    ("monitor.self_score_mean", "self-score mean"),
+    ("monitor.self_score_length_correlation", "self-score/length corr."),
+    ("monitor.evaluator_agreement_spearman", "agreement with evaluator"),
+)
+
+
+def _with_interval(row: dict, key: str) -> str:
+    interval = (row[f"{key}.ci_low"], row[f"{key}.ci_high"]) if f"{key}.ci_low" in row else None
+    return format_interval(row.get(key), interval)
+
+
+def _oasst(scores: pd.DataFrame) -> list[dict]:
+    return scores[scores["source"] == "oasst1_validation"].to_dict(orient="records")
+
+
+def _judge_differences(
+    scores: dict[str, pd.DataFrame], evaluation: EvaluationConfig
+) -> dict[tuple[str, str], dict]:
+    """Each comparison's paired difference in strict OASST1 pairwise accuracy, both
+    judges on the same replies."""
+    return {
+        (model, opponent): paired_difference(
+            _oasst(scores[model]),
+            _oasst(scores[opponent]),
+            n_resamples=evaluation.bootstrap_resamples,
+            seed=evaluation.seed,
+        )
+        for model, opponent in comparisons(evaluation, scores)
+        if model in scores and opponent in scores
+    }
+
+
+def _verdict(interval, null: float) -> str:
+    if interval is None:
+        return "undefined"
+    return "significant" if not interval[0] <= null <= interval[1] else "within noise"
+
+
+def summarise_evaluation(
+    instruction_following: dict, evaluation: EvaluationConfig, **per_model
+) -> tuple[list[dict], str]:
+    """One row per model with every metric under the same key, and a Markdown report:
+    the judge table and the answers table with 95 % intervals, then each comparison of
+    ``comparisons`` as a paired difference of judge accuracy and a head-to-head
+    win rate, each said to be significant or within noise.
+
+    Args:
+        instruction_following: The evaluator's metrics (``<model>.<metric>``).
+        evaluation: Names the evaluator; the comparisons and bootstrap settings.
+        per_model: ``<model>``: the model's judge metrics, and ``scores_<model>``: its
+            judged replies.
+
+    Returns:
+        The rows (also DVC's plot data and each model's MLflow run) and the report.
+    """
+    scores = {k.removeprefix("scores_"): v for k, v in per_model.items() if k.startswith("scores_")}
+    judge_metrics = {k: v for k, v in per_model.items() if not k.startswith("scores_")}
+    differences = _judge_differences(scores, evaluation)
+    rows = []
+    for model, metrics in judge_metrics.items():
+        row = {"model": model, **metrics}
+        prefix = f"{model}."
+        for key, value in instruction_following.items():
+            if key.startswith(prefix):
+                row[_relative_key(key.removeprefix(prefix), judge_metrics)] = value
+        for (compared, opponent), found in differences.items():
+            if compared == model:
+                role = _relative_key(f"vs_{opponent}.x", judge_metrics).split(".")[0]
+                row[f"judge_difference.{role}"] = found["difference"]
+                if found["interval"] is not None:
+                    low, high = found["interval"]
+                    row[f"judge_difference.{role}.ci_low"] = low
+                    row[f"judge_difference.{role}.ci_high"] = high
+        rows.append(row)
+
+    def table(columns) -> list[str]:
+        header = ["model", *(title for _, title in columns)]
+        lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+        for row in rows:
+            cells = [row["model"], *(_with_interval(row, key) for key, _ in columns)]
+            lines.append("| " + " | ".join(cells) + " |")
+        return lines
+
+    first = next(iter(judge_metrics.values()), {})
+    agreement = "evaluator.human_agreement"
+    lines = [
+        f"The model as a judge ({evaluation.judge.mode} scoring): "
+        f"{_cell(first.get('judge_alignment.human_pairs'))} OASST1-validation reply pairs, "
+        f"{_cell(first.get('mt_bench_human.human_pairs'))} MT-Bench human pairs, "
+        f"{_cell(first.get('hh_harmless.human_pairs'))} HH-RLHF pairs. Ties count wrong "
+        "(strict); 95 % bootstrap intervals over prompts.",
+        "",
+        *table(JUDGE_COLUMNS),
+        "",
+        f"Answers judged by the fixed evaluator **{evaluation.evaluator.name}** "
+        f"(`{evaluation.evaluator.model}`), which agrees with MT-Bench's human judges on "
+        f"{_with_interval(instruction_following, f'{agreement}.strict')} of "
+        f"{_cell(instruction_following.get(f'{agreement}.pairs'))} pairs (strict; ties "
+        f"half {_cell(instruction_following.get(f'{agreement}.ties_half'))}). Win rates "
+        "count ties half.",
+        "",
+        *table(ANSWER_COLUMNS),
+        "",
+        "| comparison | judge acc. difference [95% CI] | | head-to-head win rate [95% CI] "
+        "| wins / ties / losses | |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for model, opponent in comparisons(evaluation, judge_metrics):
+        found = differences.get((model, opponent))
+        judge_cell = (
+            f"{found['difference']:+.3f} [{found['interval'][0]:+.3f}, {found['interval'][1]:+.3f}]"
+            if found and found["interval"] is not None
+            else "n/a"
+        )
+        base = f"{model}.vs_{opponent}"
+        win_interval = (
+            (
+                instruction_following[f"{base}.win_rate.ci_low"],
+                instruction_following[f"{base}.win_rate.ci_high"],
+            )
+            if f"{base}.win_rate.ci_low" in instruction_following
+            else None
+        )
+        counts = (
+            "/".join(
+                str(int(instruction_following[f"{base}.{k}"])) for k in ("wins", "ties", "losses")
+            )
+            if f"{base}.wins" in instruction_following
+            else "n/a"
+        )
+        lines.append(
+            f"| {model} vs {opponent} | {judge_cell} | "
+            f"{_verdict(found['interval'] if found else None, 0.0)} | "
+            f"{format_interval(instruction_following.get(f'{base}.win_rate'), win_interval)} | "
+            f"{counts} | {_verdict(win_interval, 0.5)} |"
+        )
+    return rows, "\n".join(lines) + "\n"
+
+
+def _relative_key(key: str, models) -> str:
+    """Names a head-to-head opponent by its role, so every model has the same keys:
+    ``vs_M1.win_rate`` of M2 becomes ``vs_previous.win_rate``; ``vs_sft_baseline`` and
+    the AlpacaEval references keep their names."""
+    opponent, _, rest = key.removeprefix("vs_").partition(".")
+    if key.startswith("vs_") and opponent in models and opponent != "sft_baseline":
+        return f"vs_previous.{rest}"
+    return key
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.0f}" if float(value).is_integer() and abs(value) >= 1 else f"{value:.3f}"
+
+
+def plot_evaluation(summary: list[dict], **scores: pd.DataFrame) -> tuple:
+    """PNG figures: metrics by model (in loop order), judge score histograms, length
+    drift of the answers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = [row["model"] for row in summary]
+    by_model, axis = plt.subplots(figsize=(8, 4.5))
+    for key, title in (
+        ("judge_alignment.pairwise_accuracy", "judge pairwise accuracy"),
+        ("vs_gpt4_1106_preview.win_rate", "win rate vs GPT-4 Turbo"),
+        ("vs_text_davinci_003.win_rate", "win rate vs davinci-003"),
+        ("judge_alignment.parse_rate", "judge parse rate"),
+    ):
+        axis.plot(models, [row.get(key, float("nan")) for row in summary], marker="o", label=title)
+    axis.set_ylim(0, 1)
+    axis.set_title("Metrics by model, in loop order")
+    axis.legend(fontsize=8)
+    by_model.tight_layout()
+
+    histograms, axes = plt.subplots(
+        1, len(scores), figsize=(3 * max(len(scores), 1), 3), squeeze=False
+    )
+    for axis, (name, frame) in zip(axes[0], scores.items(), strict=True):
+        values = [s for s in frame["score"] if pd.notna(s)]
+        axis.hist(values, bins=[-0.5 + k * 0.5 for k in range(13)])
+        axis.set_title(name.removeprefix("scores_"))
+        axis.set_xlabel("judge score (OASST1 replies)")
+    histograms.tight_layout()
+
+    lengths, axis = plt.subplots(figsize=(6, 4))
+    axis.bar(models, [row.get("answers.alpaca_words_mean", 0.0) for row in summary])
+    axis.set_ylabel("words per AlpacaEval answer")
+    axis.set_title("Length drift")
+    lengths.tight_layout()
+    return by_model, histograms, lengths
+
+
+def log_model_runs(summary: list[dict], evaluation: EvaluationConfig) -> dict:
+    """One nested MLflow run per model under the active run, every metric under the same
+    key, tagged with the model, its iteration and the evaluator, so that the MLflow UI
+    compares models side by side.
+
+    Returns:
+        The run ids by model.
+    """
+    import mlflow
+
+    if mlflow.active_run() is None:
+        return {}
+    run_ids = {}
+    for row in summary:
+        model = row["model"]
+        with mlflow.start_run(run_name=f"evaluation.{model}", nested=True) as run:
+            version = registered_version(role_alias(f"model_{model}"))
+            mlflow.set_tags(
+                {
+                    "model": model,
+                    "iteration": _made_by_iteration(model),
+                    "evaluator": evaluation.evaluator.name,
+                    # Which registered model version these numbers belong to.
+                    **(
+                        {"model_version": version.version, "model_sha256": version.tags["sha256"]}
+                        if version is not None
+                        else {}
+                    ),
+                }
+            )
+            mlflow.log_params({"model": model, "evaluator": evaluation.evaluator.name})
+            mlflow.log_metrics({k: float(v) for k, v in row.items() if isinstance(v, int | float)})
+            run_ids[model] = run.info.run_id
+    return run_ids
+
+
+def _made_by_iteration(model: str) -> str:
+    """The iteration that made a model: M<k> comes out of iteration k - 1 (M0, M1 and the
+    SFT baseline out of 0, before the loop)."""
+    match = re.fullmatch(r"M(\d+)", model)
+    return str(max(int(match.group(1)) - 1, 0)) if match else "0"
