@@ -23,16 +23,21 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 EXPERIMENT = "self_rewarding"
+MLFLOW_RUNS_VIEW = "workflowType=machine_learning"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _free_port(first: int = 4141) -> int:
+    """A free local port from ``first`` up (kedro-viz refuses ports above 49151)."""
+    for port in range(first, 49152):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise RuntimeError(f"no free local port from {first} to 49151")
 
 
 @contextlib.contextmanager
@@ -115,11 +120,15 @@ def check_mlflow(project: Path, out: Path, chromium: str) -> list[str]:
         str(port),
     ]
     with _server(command, f"{base}/health", project):
-        page = f"{base}/#/experiments/{experiment.experiment_id}"
+        # The UI opens on its GenAI side until the user switches (kept in the browser's
+        # local storage); the link that opens the model-training side is `MLFLOW_RUNS_VIEW`.
+        page = f"{base}/#/experiments/{experiment.experiment_id}/runs?{MLFLOW_RUNS_VIEW}"
         runs_dom = _browse(chromium, page, out / "mlflow_runs.png")
+        # The chart view of the iteration parents alone: their steps' metrics, side by side.
+        parents = urllib.parse.quote("tags.`self_rewarding.group` != ''")
         _browse(
             chromium,
-            f"{page}?compareRunsMode=CHART&viewStateShareKey=",
+            f"{page}&compareRunsMode=CHART&searchFilter={parents}",
             out / "mlflow_charts.png",
         )
     for group in groups:
