@@ -2,9 +2,9 @@
 """Opens the MLflow UI and kedro-viz of a finished run in headless Chromium, saves their
 screenshots and checks what a user sees first:
 
-- MLflow: the experiment opens on its runs (model training) view, one parent run per
-  iteration (``iteration 1``, ``iteration 2``, ...) with the steps nested, and the chart
-  view of the iterations;
+- MLflow: the experiment is tagged as model training, and its runs view (the UI's
+  model-training side) lists one parent run per iteration (``iteration 1``, ...) with
+  the steps nested; the chart view of those parents shows the iterations side by side;
 - kedro-viz: the pipeline graph with the iterations as namespaces (``iter1``, ...).
 
 Usage (after ``make run`` or a test-environment ``dvc repro``; needs ``chromium``, e.g.
