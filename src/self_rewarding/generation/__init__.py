@@ -18,6 +18,7 @@ __all__ = [
     "FakeGenerator",
     "Generator",
     "close_shared_generators",
+    "generator_for",
     "make_generator",
     "shared_generator",
 ]
@@ -136,6 +137,21 @@ def shared_generator(
             tensor_parallel_size=tensor_parallel_size,
         )
     return _shared[key]
+
+
+def generator_for(model_path: str | Path, generation, *, shared: bool = False):
+    """The engine a ``GenerationConfig`` describes on ``model_path``; ``shared`` keeps it
+    open between nodes (``shared_generator``)."""
+    open_engine = shared_generator if shared else make_generator
+    return open_engine(
+        model_path,
+        generation.backend,
+        generation.batch_size,
+        generation.precision,
+        generation.request_timeout_seconds,
+        replicas=generation.replicas,
+        tensor_parallel_size=generation.tensor_parallel_size,
+    )
 
 
 def close_shared_generators() -> None:

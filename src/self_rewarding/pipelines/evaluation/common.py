@@ -36,18 +36,9 @@ def comparisons(evaluation: EvaluationConfig, models) -> list[tuple[str, str]]:
 
 
 def model_generator(model_dir: Path, evaluation: EvaluationConfig):
-    from self_rewarding.generation import make_generator
+    from self_rewarding.generation import generator_for
 
-    generation = evaluation.generation
-    return make_generator(
-        model_dir,
-        generation.backend,
-        generation.batch_size,
-        generation.precision,
-        generation.request_timeout_seconds,
-        replicas=generation.replicas,
-        tensor_parallel_size=generation.tensor_parallel_size,
-    )
+    return generator_for(model_dir, evaluation.generation)
 
 
 def generate_resumably(

@@ -55,18 +55,9 @@ NO_PAIR_REASONS = ("tie", "fewer_than_2_valid")
 
 def open_generator(model_dir: Path, config: IterationConfig):
     """The iteration's engine on M_t, shared by the generation steps of one run."""
-    from self_rewarding.generation import shared_generator
+    from self_rewarding.generation import generator_for
 
-    generation = config.generation
-    return shared_generator(
-        model_dir,
-        generation.backend,
-        generation.batch_size,
-        generation.precision,
-        generation.request_timeout_seconds,
-        replicas=generation.replicas,
-        tensor_parallel_size=generation.tensor_parallel_size,
-    )
+    return generator_for(model_dir, config.generation, shared=True)
 
 
 def _chunk_store(
