@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny random Llama with the embedded model's tokenizer."""
+"""Shared fixtures: a tiny random Llama with the embedded model's tokenizer, and a real
+MLflow tracking store."""
 
 from __future__ import annotations
 
@@ -21,3 +22,27 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
     path = tmp_path_factory.mktemp("models") / "tiny"
     return save_base_model(BaseModelConfig(base="embedded", tiny=TinyModelConfig()), path)
+
+
+@pytest.fixture
+def mlflow_store(tmp_path, monkeypatch):
+    """A real MLflow sqlite tracking store in tmp_path with one experiment: yields its URI
+    and the experiment id; restores MLflow afterwards."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    previous = mlflow.get_tracking_uri()
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri)
+    experiment_id = client.create_experiment(
+        "tests", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    try:
+        yield uri, experiment_id
+    finally:
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+        mlflow.set_tracking_uri(previous)

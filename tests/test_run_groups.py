@@ -13,20 +13,9 @@ from self_rewarding.hooks import EXPERIMENT_KIND, RunContextHooks, run_group
 
 
 @pytest.fixture
-def experiment(tmp_path, monkeypatch):
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-    previous = mlflow.get_tracking_uri()
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    mlflow.set_tracking_uri(uri)
-    client = MlflowClient(uri)
-    experiment_id = client.create_experiment("groups", artifact_location=tmp_path.as_uri())
-    try:
-        yield client, experiment_id
-    finally:
-        while mlflow.active_run() is not None:
-            mlflow.end_run()
-        mlflow.set_tracking_uri(previous)
+def experiment(mlflow_store):
+    uri, experiment_id = mlflow_store
+    return MlflowClient(uri), experiment_id
 
 
 def _step(experiment_id, tmp_path, namespace: str, metrics: dict) -> str:

@@ -507,26 +507,6 @@ def test_atomic_datasets_inside_mlflow_artifact_dataset(
 # --- MetricsDataset -----------------------------------------------------------------
 
 
-@pytest.fixture
-def mlflow_store(tmp_path, monkeypatch):
-    """A real MLflow sqlite tracking store in tmp_path; restores MLflow afterwards."""
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-    previous = mlflow.get_tracking_uri()
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    mlflow.set_tracking_uri(uri)
-    client = MlflowClient(uri)
-    experiment_id = client.create_experiment(
-        "metrics-test", artifact_location=(tmp_path / "artifacts").as_uri()
-    )
-    try:
-        yield uri, experiment_id
-    finally:
-        while mlflow.active_run() is not None:
-            mlflow.end_run()
-        mlflow.set_tracking_uri(previous)
-
-
 def test_metrics_saved_as_sorted_json(tmp_path):
     path = tmp_path / "reporting" / "metrics.json"
     dataset = MetricsDataset(filepath=str(path), prefix="seed_data")
