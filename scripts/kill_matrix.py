@@ -28,7 +28,7 @@ A stage fails the matrix if a dead process still holds a write entry after the r
 Usage (from the project root; the copy uses this checkout's committed HEAD and .venv)::
 
     .venv/bin/python scripts/kill_matrix.py
-    .venv/bin/python scripts/kill_matrix.py --stages base_model judge@iter1 --keep
+    .venv/bin/python scripts/kill_matrix.py --stages base_model generate@iter1 --keep
     .venv/bin/python scripts/kill_matrix.py --reuse /tmp/kill-matrix-abc/project
 
 The environment is the ``test`` one: ``kedro_env: test`` in the copy's ``params.yaml``
@@ -59,17 +59,15 @@ import yaml
 
 PROJECT = Path(__file__).resolve().parent.parent
 
-# One stage of each kind: data processing, base model, SFT, self-instruct, candidates,
-# judge, DPO, evaluation, report.
+# One stage of each kind: data processing, base model, SFT, generation (self-instruct,
+# candidates, judge), DPO, evaluation, report.
 STAGES = [
     "data_processing",
     "base_model",
     "sft_baseline",
-    "self_instruct@iter1",
-    "candidates@iter1",
-    "judge@iter1",
+    "generate@iter1",
     "dpo@iter1",
-    "evaluate_judge@M1",
+    "evaluate_model@M1",
     "evaluation_report",
 ]
 

@@ -21,13 +21,10 @@ STAGE_NODES = {
     "sft_baseline": ["pipelines.sft.nodes"],
     "sft_m1": ["pipelines.sft.nodes", "pipelines.judging", "pipelines.validation_nodes"],
     "judge_probe": ["pipelines.judging"],
-    "self_instruct": ["pipelines.iteration.nodes", "pipelines.validation_nodes"],
-    "candidates": ["pipelines.iteration.nodes"],
-    "judge": ["pipelines.iteration.nodes", "pipelines.validation_nodes"],
+    "generate": ["pipelines.iteration.nodes", "pipelines.validation_nodes"],
     "pairs": ["pipelines.iteration.nodes", "pipelines.validation_nodes"],
     "dpo": ["pipelines.iteration.nodes"],
-    "evaluate_judge": ["pipelines.evaluation.nodes"],
-    "evaluate_answers": ["pipelines.evaluation.nodes"],
+    "evaluate_model": ["pipelines.evaluation.nodes"],
     "evaluate_instruction_following": ["pipelines.evaluation.nodes"],
     "evaluation_report": ["pipelines.evaluation.nodes"],
 }
@@ -43,7 +40,7 @@ NOT_RUN = {
         "train/callbacks.py",
         "train/__init__.py",
     }
-    for stage in ("self_instruct", "candidates", "judge", "pairs")
+    for stage in ("generate", "pairs")
 } | {"sft_baseline": set()}
 EVALUATION_ONLY = {"core/metrics.py", "core/intervals.py", "generation/openai_backend.py"}
 

@@ -97,7 +97,7 @@ def test_timeline_finds_each_stage_and_its_heaviest_node(km):
         (0.0, "Running stage 'base_model':\n"),
         (2.0, "INFO kedro.pipeline.node: Running node: prepare_base_model_node: f() -> [M0]\n"),
         (9.0, "INFO kedro.runner: Completed 1 out of 1 tasks\n"),
-        (10.0, "Running stage 'judge@iter1':\n"),
+        (10.0, "Running stage 'generate@iter1':\n"),
         (12.0, "Running node: iter1.judge_node: judge(...)\n"),
         (40.0, "Completed 1 out of 2 tasks\n"),
         (40.5, "Running node: iter1.check_judgments_node: check(...)\n"),
@@ -105,10 +105,10 @@ def test_timeline_finds_each_stage_and_its_heaviest_node(km):
     ]
     run.seconds = 42.0
     stages = km.timeline(run)
-    assert list(stages) == ["base_model", "judge@iter1"]
+    assert list(stages) == ["base_model", "generate@iter1"]
     assert stages["base_model"].heaviest == ("prepare_base_model_node", 7.0)
-    assert (stages["judge@iter1"].start, stages["judge@iter1"].end) == (10.0, 42.0)
-    assert stages["judge@iter1"].heaviest == ("iter1.judge_node", 28.0)
+    assert (stages["generate@iter1"].start, stages["generate@iter1"].end) == (10.0, 42.0)
+    assert stages["generate@iter1"].heaviest == ("iter1.judge_node", 28.0)
 
 
 def test_test_environment_in_params_yaml_or_the_variable(tmp_path, km):

@@ -29,7 +29,7 @@ from self_rewarding.pipelines.iteration.pipeline import create_pipeline as itera
 from self_rewarding.pipelines.judge_probe.pipeline import create_pipeline as judge_probe
 
 PROJECT = Path(__file__).resolve().parents[1]
-STEPS = ("self_instruct", "candidates", "judge", "pairs", "dpo")
+STEPS = ("generate", "pairs", "dpo")
 FIXED_STAGES = {
     "data_processing",
     "base_model",
@@ -102,8 +102,7 @@ def test_the_dvc_stage_list_follows_the_number_of_iterations(count, tmp_path):
         *FIXED_STAGES,
         *(f"{step}@iter{t}" for step in STEPS for t in range(1, count + 1)),
         *(f"judge_probe@{m}" for m in probed_models(count)),
-        *(f"evaluate_judge@{m}" for m in models),
-        *(f"evaluate_answers@{m}" for m in models),
+        *(f"evaluate_model@{m}" for m in models),
     }
     for model in models:
         assert f"- data/07_model_output/{model}/eval_answers.jsonl" in rendered

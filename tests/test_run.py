@@ -86,10 +86,22 @@ def project(tmp_path_factory) -> Path:
     return root
 
 
+REPRO_LOG = "repro.log"
+
+
 @pytest.fixture(scope="module")
 def reproduced(project) -> Path:
-    _run(["dvc", "repro"], project)
+    result = _run(["dvc", "repro"], project)
+    # Beside the project, not in it: what each stage printed, for the tests below.
+    (project.parent / REPRO_LOG).write_text(result.stdout + result.stderr, encoding="utf-8")
     return project
+
+
+def _stage_logs(reproduced: Path) -> dict[str, str]:
+    """What each stage of the first `dvc repro` printed, by stage name."""
+    log = (reproduced.parent / REPRO_LOG).read_text(encoding="utf-8")
+    parts = re.split(r"Running stage '([^']+)'", log)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
 
 
 def test_dvc_repro_produces_a_loadable_m1(reproduced):
@@ -239,7 +251,7 @@ def test_every_iteration_step_is_an_mlflow_run_with_the_same_metric_keys(reprodu
     def tags(run: str) -> dict[str, str]:
         return dict(connection.execute("select key, value from tags where run_uuid = ?", (run,)))
 
-    for step in ("self_instruct", "candidates", "judge", "pairs", "dpo"):
+    for step in ("generate", "pairs", "dpo"):
         first, second = run_of(f"iter1.{step}"), run_of(f"iter2.{step}")
         assert keys(first) == keys(second)
         assert tags(first)["iteration"] == "1" and tags(second)["iteration"] == "2"
@@ -247,9 +259,10 @@ def test_every_iteration_step_is_an_mlflow_run_with_the_same_metric_keys(reprodu
         # Nested in the UI: one parent run per iteration.
         assert tags(tags(first)["mlflow.parentRunId"])["mlflow.runName"] == "iteration 1"
         assert tags(tags(second)["mlflow.parentRunId"])["mlflow.runName"] == "iteration 2"
-    judge_keys = keys(run_of("iter1.judge"))
-    assert {"judge.parse_rate", "judge.score_std", "judge.score_share_5"} <= judge_keys
-    assert {"judge.tokens_per_second", "judge.prompts_per_second"} <= judge_keys
+    generate_keys = keys(run_of("iter1.generate"))
+    assert {"judge.parse_rate", "judge.score_std", "judge.score_share_5"} <= generate_keys
+    assert {"judge.tokens_per_second", "judge.prompts_per_second"} <= generate_keys
+    assert {"self_instruct.accepted", "candidates.tokens_per_second"} <= generate_keys
     assert {"pairs.pairs", "pairs.tie_rate", "pairs.score_length_correlation"} <= keys(
         run_of("iter1.pairs")
     )
@@ -272,6 +285,16 @@ def test_every_iteration_step_is_an_mlflow_run_with_the_same_metric_keys(reprodu
 
 
 EVALUATED = ("M0", "sft_baseline", "M1", "M2", "M3")
+
+
+def test_each_iteration_and_each_evaluated_model_starts_one_engine(reproduced):
+    logs = _stage_logs(reproduced)
+    stages = [*(f"generate@iter{t}" for t in (1, 2)), *(f"evaluate_model@{m}" for m in EVALUATED)]
+    for stage in stages:
+        assert logs[stage].count("Generating with ") == 1, stage
+    # Self-instruct, candidates and judge of one iteration, on that engine.
+    for node in ("generate_prompts_node", "generate_candidates_node", "judge_candidates_node"):
+        assert f"Running node: {node}" in logs["generate@iter1"]
 
 
 def test_evaluation_writes_metrics_and_per_reply_scores_for_every_model(reproduced):
@@ -326,8 +349,7 @@ def test_second_repro_has_nothing_to_do(reproduced):
 
 
 EVALUATION_STAGES = {
-    *(f"evaluate_judge@{m}" for m in EVALUATED),
-    *(f"evaluate_answers@{m}" for m in EVALUATED),
+    *(f"evaluate_model@{m}" for m in EVALUATED),
     "evaluate_instruction_following",
     "evaluation_report",
 }
@@ -400,10 +422,9 @@ def test_a_third_iteration_makes_m4_and_going_back_reruns_nothing(reproduced):
 
     ran = set(re.findall(r"Running stage '([^']+)'", third.stdout))
     assert ran == {
-        *(f"{step}@iter3" for step in ("self_instruct", "candidates", "judge", "pairs", "dpo")),
+        *(f"{step}@iter3" for step in ("generate", "pairs", "dpo")),
         "judge_probe@M4",
-        "evaluate_judge@M4",
-        "evaluate_answers@M4",
+        "evaluate_model@M4",
         "evaluate_instruction_following",
         "evaluation_report",
     }
@@ -425,7 +446,10 @@ def test_a_third_iteration_makes_m4_and_going_back_reruns_nothing(reproduced):
     assert "| M4 " not in (reproduced / "data/08_reporting/evaluation_table.md").read_text()
 
 
-def test_a_sampling_change_reruns_only_the_stages_downstream_of_it(reproduced):
+def test_a_sampling_change_reruns_only_the_steps_downstream_of_it(reproduced):
+    prompts = reproduced / "data/03_primary/iter1/generated_prompts.jsonl"
+    candidates = reproduced / "data/07_model_output/iter1/candidates.jsonl"
+    prompts_before, candidates_before = prompts.read_bytes(), candidates.read_bytes()
     # Up to M2 only, to keep the suite short; everything downstream of dpo@iter1 would
     # follow in a plain `dvc exp run`.
     result = _run(
@@ -440,9 +464,17 @@ def test_a_sampling_change_reruns_only_the_stages_downstream_of_it(reproduced):
         reproduced,
     )
     ran = set(re.findall(r"Running stage '([^']+)'", result.stdout))
-    assert ran == {"candidates@iter1", "judge@iter1", "pairs@iter1", "dpo@iter1"}
+    assert ran == {"generate@iter1", "pairs@iter1", "dpo@iter1"}
     skipped = set(re.findall(r"Stage '([^']+)' didn't change, skipping", result.stdout))
-    assert {"data_processing", "base_model", "sft_m1", "self_instruct@iter1"} <= skipped
+    assert {"data_processing", "base_model", "sft_m1"} <= skipped
+    # In the generate stage, self-instruct was read back from its kept chunks: same
+    # prompts; the candidates were sampled again.
+    assert prompts.read_bytes() == prompts_before
+    self_instruct = json.loads(
+        (reproduced / "data/08_reporting/iter1/self_instruct.json").read_text()
+    )
+    assert self_instruct["chunks_reused"] == self_instruct["rounds"] > 0
+    assert candidates.read_bytes() != candidates_before
     shown = _run(["dvc", "exp", "show", "--json"], reproduced)
     assert "0.9" in shown.stdout
 

@@ -132,12 +132,12 @@ def render_dvc_yaml(text: str, count: int) -> str:
     round_trip = _yaml()
     pipeline = round_trip.load(text)
     stages = pipeline["stages"]
-    table = stages["self_instruct"]["foreach"]  # the anchor the other iteration stages alias
+    table = stages["generate"]["foreach"]  # the anchor the other iteration stages alias
     table.clear()
     for it in iterations(count):
         table[it.name] = _flow_map(model=it.model, next_model=it.next_model)
     _replace_list(stages["judge_probe"]["foreach"], probed_models(count))
-    _replace_list(stages["evaluate_judge"]["foreach"], evaluated_models(count))
+    _replace_list(stages["evaluate_model"]["foreach"], evaluated_models(count))
     for name in AGGREGATING_STAGES:
         deps = stages[name]["deps"]
         _replace_list(deps, _per_model_deps(list(deps), evaluated_models(count)))

@@ -70,6 +70,34 @@ def test_a_changed_job_does_not_reuse_chunks(tmp_path):
     assert len(changed.calls) == 3
 
 
+def test_the_newest_finished_job_of_a_kind_is_kept_and_older_ones_removed(tmp_path):
+    def run(temperature: float, kind: str = "iter1/candidates") -> tuple[ChunkStore, FakeGenerator]:
+        fingerprint = {"step": kind, "temperature": temperature}
+        store = ChunkStore(tmp_path, fingerprint, kind=kind)
+        generator = FakeGenerator(_echo)
+        generate_in_chunks(generator, PROMPTS, SAMPLING, store, chunk_size=4, description="t")
+        store.keep_as_newest()
+        return store, generator
+
+    older, _ = run(0.7)
+    other_kind, _ = run(0.7, kind="iter2/candidates")
+    # Unchanged: read back, nothing generated.
+    same, generator = run(0.7)
+    assert same.directory == older.directory and generator.calls == [] and same.reused == 3
+    # Changed: generated, and the older job of the kind is gone; other kinds stay.
+    newer, generator = run(0.8)
+    assert len(generator.calls) == 3
+    assert newer.directory.is_dir() and not older.directory.exists()
+    assert other_kind.directory.is_dir()
+    # A killed job of the kind (chunks, never finished) goes too when a newer one finishes.
+    killed = ChunkStore(
+        tmp_path, {"step": "iter1/candidates", "temperature": 0.9}, kind="iter1/candidates"
+    )
+    killed.save(0, PROMPTS[:4], FakeGenerator(_echo).generate(PROMPTS[:4], SAMPLING))
+    run(0.8)
+    assert not killed.directory.exists() and newer.directory.is_dir()
+
+
 _SLOW_JOB = textwrap.dedent(
     """
     import json, sys, time

@@ -115,9 +115,11 @@ def shared_generator(
     tensor_parallel_size: int = 1,
 ):
     """A generator kept open between nodes: the steps of an iteration that generate with
-    M_t (prompts, candidates, judgments) share one engine when they run in one process.
-    ``close_shared_generators`` stops them (the project's hooks call it before training
-    and when the run ends). Sharing changes no result: seeds are per request."""
+    M_t (prompts, candidates, judgments), and a model's judge and answer evaluations,
+    share one engine when they run in one process. One shared engine at a time: opening
+    another (the next model's) stops the one before. ``close_shared_generators`` stops it
+    (the project's hooks call it before training and when the run ends). Sharing changes
+    no result: seeds are per request."""
     key = (
         str(Path(model_path).resolve()),
         backend,
@@ -127,6 +129,7 @@ def shared_generator(
         tensor_parallel_size,
     )
     if key not in _shared:
+        close_shared_generators()
         _shared[key] = make_generator(
             model_path,
             backend,

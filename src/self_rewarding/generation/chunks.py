@@ -3,7 +3,10 @@ to disk, so that a run killed midway redoes only the chunk it was in.
 
 A chunk's file name holds a hash of everything that determines it (the job's
 fingerprint: model hash, sampling, step; and the chunk's prompts), so a changed job never
-reuses stale results. The store is removed once the job's output is complete.
+reuses stale results. The store is removed once the job's output is complete, or, for a
+job of a named ``kind`` (one step of one iteration), kept as that kind's newest finished
+job until the next one of the kind finishes: a stage that runs several steps re-runs the
+unchanged ones from disk.
 """
 
 from __future__ import annotations
@@ -27,6 +30,17 @@ def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
+# Names a job directory's kind; chunk files are named <index>-<digest>.json.
+JOB_FILE = "job.json"
+
+
+def _kind_of(job: Path) -> str | None:
+    try:
+        return json.loads((job / JOB_FILE).read_text(encoding="utf-8"))["kind"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 class GenerationError(RuntimeError):
     """A generation chunk failed (engine crash, deadline, API error): names the step,
     the model and the chunk."""
@@ -36,17 +50,25 @@ class ChunkStore:
     """Finished chunks of one generation job, in ``root/<job fingerprint hash>/``."""
 
     def __init__(
-        self, root: str | Path, fingerprint: Mapping, description: str = "", model: str = ""
+        self,
+        root: str | Path,
+        fingerprint: Mapping,
+        description: str = "",
+        model: str = "",
+        kind: str | None = None,
     ):
         """Args:
         root: Where job directories are made.
         fingerprint: Everything that determines the job's output.
         description: The step, as errors name it.
         model: The model, as errors name it.
+        kind: What the job is (``iter1/candidates``), for ``keep_as_newest``.
         """
-        self.directory = Path(root) / _digest(dict(fingerprint))
+        self.root = Path(root)
+        self.directory = self.root / _digest(dict(fingerprint))
         self.description = description or str(fingerprint.get("step", "generation"))
         self.model = model or str(fingerprint.get("model_sha256", "?"))
+        self.kind = kind
         self.reused = 0
 
     def _path(self, index: int, prompts: Sequence[str]) -> Path:
@@ -63,6 +85,8 @@ class ChunkStore:
 
     def save(self, index: int, prompts: Sequence[str], completions: list[list[Completion]]) -> None:
         """Writes a finished chunk (atomically: a kill leaves it whole or absent)."""
+        if self.kind is not None and not (self.directory / JOB_FILE).is_file():
+            self._write_kind()
         write_text_atomic(
             self._path(index, prompts),
             json.dumps([[c.to_dict() for c in row] for row in completions]),
@@ -94,8 +118,21 @@ class ChunkStore:
         self.save(index, prompts, completions)
         return completions
 
+    def _write_kind(self) -> None:
+        write_text_atomic(self.directory / JOB_FILE, json.dumps({"kind": self.kind}))
+
     def clear(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+
+    def keep_as_newest(self) -> None:
+        """Keeps this finished job's chunks as the newest of its kind and removes the
+        other jobs of the kind (older settings, inputs or models, finished or not)."""
+        if self.kind is None:
+            raise ValueError(f"{self.description}: only a job of a named kind can be kept")
+        self._write_kind()
+        for job in self.root.iterdir():
+            if job != self.directory and _kind_of(job) == self.kind:
+                shutil.rmtree(job, ignore_errors=True)
 
 
 class Throughput:

@@ -36,9 +36,11 @@ def comparisons(evaluation: EvaluationConfig, models) -> list[tuple[str, str]]:
 
 
 def model_generator(model_dir: Path, evaluation: EvaluationConfig):
+    """The engine on the model under test, shared by its judge and answer evaluations
+    (the hooks stop it when the run ends)."""
     from self_rewarding.generation import generator_for
 
-    return generator_for(model_dir, evaluation.generation)
+    return generator_for(model_dir, evaluation.generation, shared=True)
 
 
 def generate_resumably(
@@ -66,17 +68,14 @@ def generate_resumably(
     store = ChunkStore(
         evaluation.generation.chunk_dir, fingerprint, description=step, model=str(model_dir)
     )
-    try:
-        answers, _ = generate_in_chunks(
-            generator,
-            prompts,
-            sampling,
-            store,
-            chunk_size=evaluation.generation.chunk_size,
-            description=f"{step} of {model_dir}",
-        )
-    finally:
-        generator.close()
+    answers, _ = generate_in_chunks(
+        generator,
+        prompts,
+        sampling,
+        store,
+        chunk_size=evaluation.generation.chunk_size,
+        description=f"{step} of {model_dir}",
+    )
     store.clear()
     return answers
 

@@ -69,7 +69,9 @@ def _chunk_store(
     *,
     generator,
 ):
-    """Finished chunks of one step, keyed by everything that changes what it generates."""
+    """Finished chunks of one step, keyed by everything that changes what it generates;
+    the step's newest finished job stays on disk (``keep_as_newest``), so that the
+    ``generate`` stage re-runs an unchanged step from it."""
     from self_rewarding.generation.chunks import ChunkStore
 
     fingerprint = {
@@ -86,6 +88,7 @@ def _chunk_store(
         fingerprint,
         description=f"iteration {t}: {step}",
         model=generator.model_path,
+        kind=f"iter{t}/{step}",
     )
 
 
@@ -185,7 +188,7 @@ def generate_prompts(
                 )
     finally:
         progress.close()
-    store.clear()
+    store.keep_as_newest()
     reasons = [row["reason"] for row in rows if row["reason"] is not None]
     metrics = {
         "generated": float(len(rows)),
@@ -251,7 +254,7 @@ def generate_candidates(
         chunk_size=iteration.generation.chunk_size,
         description=f"iteration {t}: candidates",
     )
-    store.clear()
+    store.keep_as_newest()
     provenance = _provenance(model_dir, model_sha256, None, generator)
     rows = [
         {
@@ -328,7 +331,7 @@ def judge_candidates(
         return answers
 
     judged = judge(list(zip(candidates["prompt"], candidates["response"])), judge_config, generate)
-    store.clear()
+    store.keep_as_newest()
     provenance = _provenance(model_dir, model_sha256, judge_template_sha256, generator)
     rows = [
         {
@@ -442,7 +445,7 @@ def meta_judge_candidates(
             chunk_size=iteration.generation.chunk_size,
             description=f"iteration {t}: {step}",
         )
-        store.clear()
+        store.keep_as_newest()
         return answers
 
     judged = judge(
