@@ -37,6 +37,19 @@ def _kedro_run(namespace: str, tags: str, chunk_dir: str, name: str) -> float:
     return time.perf_counter() - started
 
 
+def _per_step(namespace: str, chunk_dir: str) -> dict[str, float]:
+    """One ``kedro run`` per step, in order."""
+    return {
+        step: _kedro_run(namespace, step, chunk_dir, f"benchmark.{namespace}.{step}")
+        for step in STEPS
+    }
+
+
+def _together(namespace: str, chunk_dir: str) -> float:
+    """One ``kedro run`` of the three steps, as the ``generate`` stage runs them."""
+    return _kedro_run(namespace, ",".join(STEPS), chunk_dir, f"benchmark.{namespace}.generate")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--namespace", default="iter1")
@@ -45,24 +58,13 @@ def main() -> None:
 
     for repeat in range(args.repeats):
         with tempfile.TemporaryDirectory() as split_dir, tempfile.TemporaryDirectory() as one_dir:
-
-            def split() -> dict[str, float]:
-                return {
-                    step: _kedro_run(
-                        args.namespace, step, split_dir, f"benchmark.{args.namespace}.{step}"
-                    )
-                    for step in STEPS
-                }
-
-            def one() -> float:
-                name = f"benchmark.{args.namespace}.generate"
-                return _kedro_run(args.namespace, ",".join(STEPS), one_dir, name)
-
             # Alternate which goes first, so that warm file caches favour neither.
             if repeat % 2 == 0:
-                per_step, together = split(), one()
+                per_step = _per_step(args.namespace, split_dir)
+                together = _together(args.namespace, one_dir)
             else:
-                together, per_step = one(), split()
+                together = _together(args.namespace, one_dir)
+                per_step = _per_step(args.namespace, split_dir)
         split_total = sum(per_step.values())
         steps = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in per_step.items())
         print(  # noqa: T201
