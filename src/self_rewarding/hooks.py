@@ -15,6 +15,8 @@
   as the run starts, before any data or model loads, and the trainer blocks (TRL's
   configs) before a pipeline that trains runs; it sets the run-wide ``precision`` that
   the blocks' ``precision: auto`` follow.
+- ``MemoryHooks`` measures the run's peak resident memory, with the processes it starts
+  (``memory.py``), for its MLflow run and, under DVC, the stage's metrics file.
 - ``GenerationEngineHooks`` stops the generation engines shared between nodes when the
   run ends or fails, so that no engine outlives its run.
 """
@@ -235,3 +237,56 @@ class GenerationEngineHooks:
         from self_rewarding.generation import close_shared_generators
 
         close_shared_generators()
+
+
+class MemoryHooks:
+    def __init__(self):
+        self._sampler = None
+        self._run_id: str | None = None
+        self._project_path: Path | None = None
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        self._project_path = Path(context.project_path)
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        from self_rewarding.memory import PeakMemorySampler
+
+        self._run_id = None
+        self._sampler = PeakMemorySampler().start()
+
+    @hook_impl
+    def before_node_run(self) -> None:
+        import mlflow
+
+        # The stage's own run; the evaluation nests runs per model beneath it later.
+        if self._run_id is None and (run := mlflow.active_run()) is not None:
+            self._run_id = run.info.run_id
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._finish(write_file=True)
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._finish(write_file=False)
+
+    def _finish(self, *, write_file: bool) -> None:
+        if self._sampler is None:
+            return
+        from self_rewarding.memory import stage_memory_file, write_stage_memory
+
+        peaks = self._sampler.stop()
+        self._sampler = None
+        logger.info("Peak resident memory: %.2f GiB (%s)", peaks["peak_rss_gb"], peaks)
+        if self._run_id is not None:
+            import mlflow
+
+            client = mlflow.MlflowClient()
+            for name, value in peaks.items():
+                # kedro-mlflow may have ended the run already: log to it by id.
+                client.log_metric(self._run_id, f"memory.{name}", value)
+        stage = os.environ.get("DVC_STAGE")
+        if write_file and stage and self._project_path is not None:
+            write_stage_memory(stage_memory_file(self._project_path, stage), peaks)

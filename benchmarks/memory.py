@@ -1,0 +1,259 @@
+"""Peak resident memory, per DVC stage and per SFT and DPO batching.
+
+``stages`` (the default) prints every stage's peak from the metrics files that the stages
+write (``data/08_reporting/memory/<stage>.json``, ``MemoryHooks``), in ``dvc.yaml`` order,
+against a budget::
+
+    python benchmarks/memory.py                 # after make run (or any dvc repro)
+    python benchmarks/memory.py --budget-gb 4
+
+``sft`` trains the same longest IFT + EFT examples (the M1 stage's data; the longest, so
+that the peak is the stage's worst batch) under each batching, one fresh process each,
+alternating, and prints peak memory and seconds per optimizer step with paired ratios;
+``dpo`` does the same with pairs made of the longest IFT answers::
+
+    python benchmarks/memory.py sft --steps 2 --repeats 2
+    python benchmarks/memory.py dpo --steps 2
+"""
+
+# ruff: noqa: T201 (a benchmark: it prints its results)
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT / "src"))
+
+# The same effective batch (8 examples per optimizer step) split differently: the
+# step's activations and full-vocabulary logits scale with the micro-batch.
+SFT_VARIANTS = {
+    "batch8": {"per_device_train_batch_size": 8, "gradient_accumulation_steps": 1},
+    "batch2x4": {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 4},
+    "batch1x8": {"per_device_train_batch_size": 1, "gradient_accumulation_steps": 8},
+    # Activations recomputed in the backward pass instead of kept.
+    "batch2x4_checkpointing": {
+        "per_device_train_batch_size": 2,
+        "gradient_accumulation_steps": 4,
+        "gradient_checkpointing": True,
+    },
+    "batch1x8_checkpointing": {
+        "per_device_train_batch_size": 1,
+        "gradient_accumulation_steps": 8,
+        "gradient_checkpointing": True,
+    },
+    # The optimizer step in one kernel, without the per-parameter temporaries.
+    "batch1x8_fused_adamw": {
+        "per_device_train_batch_size": 1,
+        "gradient_accumulation_steps": 8,
+        "optim": "adamw_torch_fused",
+    },
+}
+# DPO: 4 pairs per optimizer step, each pair two sequences (chosen, rejected).
+DPO_VARIANTS = {
+    "batch4": {"per_device_train_batch_size": 4, "gradient_accumulation_steps": 1},
+    "batch1x4": {"per_device_train_batch_size": 1, "gradient_accumulation_steps": 4},
+    "batch1x4_checkpointing": {
+        "per_device_train_batch_size": 1,
+        "gradient_accumulation_steps": 4,
+        "gradient_checkpointing": True,
+    },
+    # The reference log-probabilities computed once, by the policy before training: no
+    # reference model in memory, no reference forward pass per step.
+    "batch1x4_checkpointing_precomputed_reference": {
+        "per_device_train_batch_size": 1,
+        "gradient_accumulation_steps": 4,
+        "gradient_checkpointing": True,
+        "precompute_ref_log_probs": True,
+    },
+}
+VARIANTS = {"sft": SFT_VARIANTS, "dpo": DPO_VARIANTS}
+
+
+def print_stages(budget_gb: float) -> int:
+    import yaml
+
+    from self_rewarding.memory import MEMORY_DIR
+
+    stages = yaml.safe_load((PROJECT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    order = []
+    for name, stage in stages.items():
+        items = stage.get("foreach")
+        keys = list(items) if isinstance(items, dict | list) else [None]
+        order += [name if key is None else f"{name}_{key}" for key in keys]
+    rows = []
+    for stage in order:
+        path = PROJECT / MEMORY_DIR / f"{stage}.json"
+        if path.is_file():
+            rows.append((stage, json.loads(path.read_text(encoding="utf-8"))))
+    if not rows:
+        print(f"No stage has written {MEMORY_DIR}/ yet: run `make run` (or dvc repro) first.")
+        return 1
+    print(
+        f"| stage | peak GiB (process tree) | own process | largest child | over {budget_gb} GiB |"
+    )
+    print("| --- | --- | --- | --- | --- |")
+    for stage, peaks in rows:
+        over = "yes" if peaks["peak_rss_gb"] > budget_gb else "no"
+        print(
+            f"| {stage} | {peaks['peak_rss_gb']:.2f} | {peaks['peak_rss_process_gb']:.2f} "
+            f"| {peaks['peak_rss_largest_child_gb']:.2f} | {over} |"
+        )
+    worst = max(rows, key=lambda row: row[1]["peak_rss_gb"])
+    print(f"\nLargest: {worst[0]} at {worst[1]['peak_rss_gb']:.2f} GiB; {len(rows)} stages.")
+    return 0
+
+
+def sft_examples(count: int) -> list[dict]:
+    """The ``count`` longest IFT + EFT examples (prompt and response)."""
+    from self_rewarding.core.records import read_jsonl
+
+    rows = [
+        {"prompt": row["prompt"], "response": row["response"]}
+        for name in ("ift_train", "eft_candidates")
+        for row in read_jsonl(PROJECT / f"data/05_model_input/{name}.jsonl")
+    ]
+    rows.sort(key=lambda row: len(row["prompt"]) + len(row["response"]), reverse=True)
+    return rows[:count]
+
+
+def dpo_pairs(count: int) -> list[dict]:
+    """``count`` pairs of the longest IFT answers: each prompt's own answer against the
+    next-longest one (what DPO learns does not matter here, only the lengths)."""
+    from self_rewarding.core.records import read_jsonl
+
+    rows = read_jsonl(PROJECT / "data/05_model_input/ift_train.jsonl")
+    rows.sort(key=lambda row: len(row["prompt"]) + len(row["response"]), reverse=True)
+    return [
+        {"prompt": row["prompt"], "chosen": row["response"], "rejected": other["response"]}
+        for row, other in zip(rows[:count], rows[1 : count + 1], strict=True)
+    ]
+
+
+def run_variant(kind: str, variant: str, steps: int, model: str, precision: str) -> dict:
+    """One variant, in this process: trains ``steps`` optimizer steps, returns its numbers."""
+    from kedro.config import OmegaConfigLoader
+
+    from self_rewarding.memory import PeakMemorySampler
+    from self_rewarding.train.dpo import train_dpo
+    from self_rewarding.train.sft import train_sft
+
+    loader = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env="local")
+    trainer = dict(loader["parameters"][kind]["trainer"])
+    trainer.update(VARIANTS[kind][variant], num_train_epochs=1, logging_steps=1000)
+    trainer["report_to"] = "none"
+    examples = sft_examples(8 * steps) if kind == "sft" else dpo_pairs(4 * steps)
+    train = train_sft if kind == "sft" else train_dpo
+    sampler = PeakMemorySampler(interval_s=0.1).start()
+    with tempfile.TemporaryDirectory() as scratch:
+        metrics = train(
+            PROJECT / model, examples, Path(scratch) / "model", trainer, precision=precision
+        )
+    peaks = sampler.stop()
+    return {
+        "variant": variant,
+        "steps": metrics["train_steps"],
+        "seconds_per_step": round(metrics["train_runtime"] / metrics["train_steps"], 2),
+        "train_loss": round(metrics["train_loss"], 4),
+        "peak_rss_gb": peaks["peak_rss_gb"],
+    }
+
+
+def compare(
+    kind: str, variants: list[str], *, steps: int, repeats: int, model: str, precision: str
+) -> None:
+    import torch
+
+    print(
+        f"# {platform.machine()}, "
+        f"torch CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+        f"{torch.get_num_threads()} threads, precision {precision}, {time.strftime('%Y-%m-%d')}"
+    )
+    results: dict[str, list[dict]] = {variant: [] for variant in variants}
+    for repeat in range(repeats):
+        for variant in variants:  # alternating, so that drift hits every variant alike
+            completed = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    f"{kind}-one",
+                    variant,
+                    "--steps",
+                    str(steps),
+                    "--model",
+                    model,
+                    "--precision",
+                    precision,
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if completed.returncode != 0:
+                raise SystemExit(f"{variant} failed:\n{completed.stderr[-3000:]}")
+            result = json.loads(completed.stdout.strip().splitlines()[-1])
+            results[variant].append(result)
+            print(json.dumps({"repeat": repeat + 1, **result}), flush=True)
+    reference = variants[0]
+    examples = (
+        f"{8 * steps} longest IFT + EFT examples"
+        if kind == "sft"
+        else (f"{4 * steps} pairs of the longest IFT answers")
+    )
+    print(
+        f"\n| {kind.upper()} batching ({examples}, {steps} steps) "
+        f"| peak GiB | s/step | time vs {reference} (paired, per repeat) |"
+    )
+    print("| --- | --- | --- | --- |")
+    for variant in variants:
+        ratios = [
+            run["seconds_per_step"] / base["seconds_per_step"]
+            for run, base in zip(results[variant], results[reference], strict=True)
+        ]
+        peaks = ", ".join(f"{run['peak_rss_gb']:.2f}" for run in results[variant])
+        seconds = ", ".join(f"{run['seconds_per_step']:.1f}" for run in results[variant])
+        print(f"| {variant} | {peaks} | {seconds} | {', '.join(f'{r:.2f}x' for r in ratios)} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("stages", help="every stage's peak from its metrics file (the default)")
+    parser.add_argument("--budget-gb", type=float, default=4.0, help="stages over it are marked")
+    for kind, variants in VARIANTS.items():
+        for name in (kind, f"{kind}-one"):
+            command = sub.add_parser(name)
+            if name.endswith("-one"):
+                command.add_argument("variant", choices=variants)
+            else:
+                command.add_argument("--variants", nargs="+", default=list(variants))
+                command.add_argument("--repeats", type=int, default=1)
+            command.add_argument("--steps", type=int, default=2)
+            command.add_argument("--model", default="data/06_models/M0")
+            command.add_argument("--precision", default="auto")
+    args = parser.parse_args()
+    if args.command in VARIANTS:
+        compare(
+            args.command,
+            args.variants,
+            steps=args.steps,
+            repeats=args.repeats,
+            model=args.model,
+            precision=args.precision,
+        )
+    elif args.command and args.command.endswith("-one"):
+        kind = args.command.removesuffix("-one")
+        print(json.dumps(run_variant(kind, args.variant, args.steps, args.model, args.precision)))
+    else:
+        raise SystemExit(print_stages(args.budget_gb))
+
+
+if __name__ == "__main__":
+    main()

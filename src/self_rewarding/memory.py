@@ -1,0 +1,95 @@
+"""Peak resident memory of a run: the process and everything it starts (the vLLM engine,
+``accelerate launch`` ranks), sampled as one sum, because that sum is what a laptop must
+hold at once. ``getrusage`` adds the exact peak of this process and of its largest
+finished child, which sampling can miss between two ticks.
+
+``MemoryHooks`` (settings.py) measures every ``kedro run``: the peak goes to the stage's
+MLflow run (``memory.peak_rss_gb``, ...) and, under DVC, to
+``data/08_reporting/memory/<stage>.json`` (the stage's DVC metrics file; ``@`` becomes
+``_``). ``benchmarks/memory.py`` prints those files as a table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import threading
+from pathlib import Path
+
+from self_rewarding.core.records import write_text_atomic
+
+MEMORY_DIR = Path("data/08_reporting/memory")
+GIB = 1024**3
+
+
+def _ru_maxrss_bytes(who: int) -> int:
+    # Linux reports kilobytes, macOS bytes.
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(who).ru_maxrss * scale
+
+
+def tree_rss_bytes(process) -> int:
+    """Resident bytes of a ``psutil.Process`` and all its live descendants."""
+    import psutil
+
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue  # ended between listing and reading
+    return total
+
+
+class PeakMemorySampler:
+    """Samples this process tree's resident memory on a daemon thread until stopped."""
+
+    def __init__(self, interval_s: float = 0.25):
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.peak_tree_bytes = 0
+
+    def start(self) -> PeakMemorySampler:
+        import psutil
+
+        process = psutil.Process(os.getpid())
+
+        def sample() -> None:
+            while True:
+                self.peak_tree_bytes = max(self.peak_tree_bytes, tree_rss_bytes(process))
+                if self._stop.wait(self._interval_s):
+                    return
+
+        self._thread = threading.Thread(target=sample, name="peak-memory", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict[str, float]:
+        """Stops sampling; returns the peaks in GiB.
+
+        ``peak_rss_gb`` is the larger of the sampled tree peak and this process's own
+        exact peak: the number a stage is held to.
+        """
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        own = _ru_maxrss_bytes(resource.RUSAGE_SELF)
+        children = _ru_maxrss_bytes(resource.RUSAGE_CHILDREN)
+        return {
+            "peak_rss_gb": round(max(self.peak_tree_bytes, own) / GIB, 3),
+            "peak_rss_tree_sampled_gb": round(self.peak_tree_bytes / GIB, 3),
+            "peak_rss_process_gb": round(own / GIB, 3),
+            "peak_rss_largest_child_gb": round(children / GIB, 3),
+        }
+
+
+def stage_memory_file(project_path: Path, dvc_stage: str) -> Path:
+    """The metrics file of a DVC stage (``generate@iter1`` -> ``memory/generate_iter1.json``)."""
+    return Path(project_path) / MEMORY_DIR / f"{dvc_stage.replace('@', '_')}.json"
+
+
+def write_stage_memory(path: Path, peaks: dict[str, float]) -> None:
+    write_text_atomic(path, json.dumps(peaks, indent=2, sort_keys=True) + "\n")

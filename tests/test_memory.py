@@ -1,0 +1,96 @@
+"""Peak resident memory: the sampler sees the processes a run starts, the hook writes the
+stage's metrics file and logs to the stage's MLflow run, and every DVC stage declares the
+file the hook writes for it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from self_rewarding.hooks import MemoryHooks
+from self_rewarding.memory import GIB, PeakMemorySampler, stage_memory_file
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+ALLOCATE = "import time; block = bytearray({mib} * 2**20); time.sleep({seconds})"
+
+
+def test_the_sampler_counts_a_child_process_resident_memory():
+    sampler = PeakMemorySampler(interval_s=0.05).start()
+    baseline = sampler.peak_tree_bytes
+    # bytearray zero-fills its block, so all of it is resident while the child sleeps.
+    subprocess.run([sys.executable, "-c", ALLOCATE.format(mib=400, seconds=1.0)], check=True)
+    peaks = sampler.stop()
+    assert peaks["peak_rss_tree_sampled_gb"] * GIB - baseline >= 350 * 2**20
+    # getrusage saw the same child once it was reaped.
+    assert peaks["peak_rss_largest_child_gb"] >= 0.35
+    assert peaks["peak_rss_gb"] == max(
+        peaks["peak_rss_tree_sampled_gb"], peaks["peak_rss_process_gb"]
+    )
+
+
+def test_a_stage_name_maps_to_its_file():
+    assert stage_memory_file(Path("/p"), "generate@iter1") == Path(
+        "/p/data/08_reporting/memory/generate_iter1.json"
+    )
+    assert stage_memory_file(Path("/p"), "sft_m1") == Path(
+        "/p/data/08_reporting/memory/sft_m1.json"
+    )
+
+
+def test_every_dvc_stage_declares_the_memory_file_the_hook_writes():
+    stages = yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        items = stage.get("foreach")
+        body = stage.get("do", stage)
+        declared = {next(iter(entry)) for entry in body.get("metrics", [])}
+        for key in list(items) if items else [None]:
+            dvc_stage = name if key is None else f"{name}@{key}"
+            expected = stage_memory_file(Path("."), dvc_stage).as_posix()
+            found = {
+                path.replace("${item}", str(key)).replace("${key}", str(key)) for path in declared
+            }
+            assert expected in found, f"{dvc_stage}: no metrics entry {expected}"
+
+
+def test_the_hook_writes_the_stage_file_and_logs_to_the_stage_run(
+    mlflow_store, tmp_path, monkeypatch
+):
+    import mlflow
+
+    class Context:
+        project_path = tmp_path
+
+    monkeypatch.setenv("DVC_STAGE", "dpo@iter2")
+    hooks = MemoryHooks()
+    hooks.after_context_created(Context())
+    hooks.before_pipeline_run()
+    with mlflow.start_run(experiment_id=mlflow_store[1]) as run:
+        hooks.before_node_run()
+    # After the run ended, as kedro-mlflow ends it before the other hooks' turn.
+    hooks.after_pipeline_run()
+    written = json.loads((tmp_path / "data/08_reporting/memory/dpo_iter2.json").read_text())
+    assert written["peak_rss_gb"] > 0.05
+    logged = mlflow.MlflowClient().get_run(run.info.run_id).data.metrics
+    assert logged["memory.peak_rss_gb"] == written["peak_rss_gb"]
+
+
+def test_a_failed_run_logs_its_peak_but_writes_no_stage_file(mlflow_store, tmp_path, monkeypatch):
+    import mlflow
+
+    class Context:
+        project_path = tmp_path
+
+    monkeypatch.setenv("DVC_STAGE", "sft_m1")
+    hooks = MemoryHooks()
+    hooks.after_context_created(Context())
+    hooks.before_pipeline_run()
+    with mlflow.start_run(experiment_id=mlflow_store[1]) as run:
+        hooks.before_node_run()
+    hooks.on_pipeline_error()
+    assert not (tmp_path / "data/08_reporting/memory").exists()
+    assert "memory.peak_rss_gb" in mlflow.MlflowClient().get_run(run.info.run_id).data.metrics
