@@ -101,3 +101,74 @@ def test_the_mlmodel_file_is_rewritten_to_the_same_bytes(model_dirs):
     assert (path / MLMODEL_FILE).read_bytes() == first
     assert dvc_md5(path) == with_mlmodel != before
     assert re.fullmatch(r"[0-9a-f]{32}\.dir", with_mlmodel)
+
+
+@pytest.fixture
+def server_store(monkeypatch):
+    """A real tracking server on PostgreSQL (scripts/mlflow-server) on free loopback ports."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+
+    if not any(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")) and not shutil.which("pg_ctl"):
+        if os.environ.get("SELF_REWARDING_REQUIRE_POSTGRESQL"):
+            pytest.fail("PostgreSQL is not installed: apt-get install postgresql")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+
+    def free_port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    script = Path(__file__).parents[1] / "scripts" / "mlflow-server"
+    # A folder the `postgres` user can reach when the tests run as root.
+    server_dir = Path(tempfile.mkdtemp(prefix="mlflow-server-"))
+    server_dir.chmod(0o755)
+    port = free_port()
+    environment = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "SERVER_DIR": str(server_dir),
+        "MLFLOW_PORT": str(port),
+        "PG_PORT": str(free_port()),
+    }
+    subprocess.run([str(script), "start"], env=environment, check=True, capture_output=True)
+    uri = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+        subprocess.run([str(script), "stop"], env=environment, check=False, capture_output=True)
+        shutil.rmtree(server_dir, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_on_a_tracking_server_a_version_points_at_the_dvc_directory_and_loads(
+    server_store, model_dirs
+):
+    import mlflow
+
+    m2, run_id = _register(server_store, model_dirs["M2"], "m2")
+    # The server refuses a local directory as the source: the run holds a pointer to it.
+    assert m2.source == f"runs:/{run_id}/model"
+    assert {a.path for a in server_store.list_artifacts(run_id, "model")} == {
+        "model/MLmodel",
+        "model/dvc_model.json",
+    }
+    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL_NAME}@m2")
+    assert len(model.predict(["Say hello."], params={"max_new_tokens": 2})) == 1
+
+    # Where the directory is not pulled, loading says what to do.
+    shutil.rmtree(model_dirs["M2"])
+    with pytest.raises(FileNotFoundError, match="dvc pull"):
+        mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL_NAME}@m2")

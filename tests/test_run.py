@@ -635,6 +635,9 @@ def test_a_shared_tracking_server_on_postgresql_holds_runs_groups_registry_and_a
         assert any((server_dir / "artifacts").rglob("sample_pairs.json"))
         version = client.get_model_version_by_alias("self_rewarding", "m3")
         assert version.run_id == step.info.run_id
+        # A pointer to the DVC-versioned directory, not a local path the server refuses.
+        assert version.source == f"runs:/{step.info.run_id}/model"
+        assert version.tags["dvc_stage"] == ""  # a kedro run, not a DVC stage
         # The store is PostgreSQL's, not a file beside the project.
         assert (server_dir / "postgres" / "PG_VERSION").is_file()
     finally:

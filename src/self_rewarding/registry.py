@@ -12,10 +12,18 @@ module), so ``mlflow.pyfunc.load_model("models:/self_rewarding@m2")`` gives a te
 generator and ``mlflow.artifacts.download_artifacts`` the transformers directory. A model
 directory that DVC has since replaced is what the version points at: the ``sha256`` tag
 says which content the version was.
+
+A tracking server (``scripts/mlflow-server``) refuses a local directory as a version's
+source, and the directory would mean nothing on a colleague's machine anyway. There the
+run gets a ``model`` artifact of two small files, the ``MLmodel`` and a pointer to the
+DVC-versioned directory (``dvc_model.json``: path, DVC hash, SHA-256), and the version's
+source is that artifact: loading it loads the directory at that path in the project where
+it runs, after ``dvc pull``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 import re
@@ -32,6 +40,8 @@ REGISTERED_MODEL_NAME = "self_rewarding"
 # a re-run of an earlier step would take): the newest M_t is "newest".
 NEWEST_ALIAS = "newest"
 MLMODEL_FILE = "MLmodel"
+POINTER_FILE = "dvc_model.json"
+POINTER_ARTIFACT = "model"
 _ITERATION_MODEL = re.compile(r"m(\d+)")
 
 
@@ -103,9 +113,12 @@ def register_model(
             REGISTERED_MODEL_NAME,
             description="Every model of the self-rewarding loop; aliases name the roles.",
         )
+    source = model_dir.as_uri()
+    if run_id is not None and _store_is_remote():
+        source = _log_pointer(client, model_dir, run_id, tags)
     version = client.create_model_version(
         REGISTERED_MODEL_NAME,
-        source=model_dir.as_uri(),
+        source=source,
         run_id=run_id,
         tags={"role": alias, **tags},
     )
@@ -120,6 +133,50 @@ def register_model(
         alias,
     )
     return version
+
+
+def _store_is_remote() -> bool:
+    """Whether the registry is a server (which refuses local sources), not a local store."""
+    import mlflow
+
+    return mlflow.get_registry_uri().split(":", 1)[0] in {"http", "https", "databricks"}
+
+
+def _log_pointer(client, model_dir: Path, run_id: str, tags: dict[str, str]) -> str:
+    """Logs the ``MLmodel`` and a pointer to the DVC-versioned directory as the run's
+    ``model`` artifact; returns it as a version source."""
+    pointer = {
+        "path": tags.get("path", str(model_dir)),
+        "dvc_md5": tags.get("dvc_md5"),
+        "sha256": tags.get("sha256"),
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / POINTER_ARTIFACT
+        folder.mkdir()
+        (folder / MLMODEL_FILE).write_bytes((model_dir / MLMODEL_FILE).read_bytes())
+        (folder / POINTER_FILE).write_text(json.dumps(pointer, indent=2), encoding="utf-8")
+        client.log_artifacts(run_id, str(folder), POINTER_ARTIFACT)
+    return f"runs:/{run_id}/{POINTER_ARTIFACT}"
+
+
+def resolve_model_directory(data_path: str | Path) -> Path:
+    """The transformers directory a registered version loads: ``data_path`` itself, or the
+    DVC-versioned directory its pointer names (relative paths from the working directory).
+
+    Raises:
+        FileNotFoundError: The pointed-at directory holds no model (not pulled yet).
+    """
+    pointer = Path(data_path) / POINTER_FILE
+    if not pointer.is_file():
+        return Path(data_path)
+    record = json.loads(pointer.read_text(encoding="utf-8"))
+    model_dir = Path(record["path"])
+    if not (model_dir / "config.json").is_file():
+        raise FileNotFoundError(
+            f"{pointer}: the weights are DVC's, at {model_dir} (DVC hash {record['dvc_md5']}), "
+            f"which holds no model here: run `dvc pull {record['path']}` in the project"
+        )
+    return model_dir
 
 
 def registered_version(alias: str) -> Any | None:
@@ -199,4 +256,4 @@ def _prompts(model_input: Any) -> list[str]:
 
 def _load_pyfunc(data_path: str) -> TextGenerator:
     """Called by ``mlflow.pyfunc.load_model`` (the ``loader_module`` of ``MLmodel``)."""
-    return TextGenerator(data_path)
+    return TextGenerator(resolve_model_directory(data_path))
