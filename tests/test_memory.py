@@ -57,20 +57,29 @@ def test_every_dvc_stage_declares_the_memory_file_the_hook_writes():
             assert expected in found, f"{dvc_stage}: no metrics entry {expected}"
 
 
+def _hooks_through_a_run(project_path, experiment_id, monkeypatch, dvc_stage):
+    """MemoryHooks of a DVC stage's run, up to and including its first node."""
+    import mlflow
+
+    class Context:
+        pass
+
+    Context.project_path = project_path
+    monkeypatch.setenv("DVC_STAGE", dvc_stage)
+    hooks = MemoryHooks()
+    hooks.after_context_created(Context())
+    hooks.before_pipeline_run()
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        hooks.before_node_run()
+    return hooks, run
+
+
 def test_the_hook_writes_the_stage_file_and_logs_to_the_stage_run(
     mlflow_store, tmp_path, monkeypatch
 ):
     import mlflow
 
-    class Context:
-        project_path = tmp_path
-
-    monkeypatch.setenv("DVC_STAGE", "dpo@iter2")
-    hooks = MemoryHooks()
-    hooks.after_context_created(Context())
-    hooks.before_pipeline_run()
-    with mlflow.start_run(experiment_id=mlflow_store[1]) as run:
-        hooks.before_node_run()
+    hooks, run = _hooks_through_a_run(tmp_path, mlflow_store[1], monkeypatch, "dpo@iter2")
     # After the run ended, as kedro-mlflow ends it before the other hooks' turn.
     hooks.after_pipeline_run()
     written = json.loads((tmp_path / "data/08_reporting/memory/dpo_iter2.json").read_text())
@@ -82,15 +91,7 @@ def test_the_hook_writes_the_stage_file_and_logs_to_the_stage_run(
 def test_a_failed_run_logs_its_peak_but_writes_no_stage_file(mlflow_store, tmp_path, monkeypatch):
     import mlflow
 
-    class Context:
-        project_path = tmp_path
-
-    monkeypatch.setenv("DVC_STAGE", "sft_m1")
-    hooks = MemoryHooks()
-    hooks.after_context_created(Context())
-    hooks.before_pipeline_run()
-    with mlflow.start_run(experiment_id=mlflow_store[1]) as run:
-        hooks.before_node_run()
+    hooks, run = _hooks_through_a_run(tmp_path, mlflow_store[1], monkeypatch, "sft_m1")
     hooks.on_pipeline_error()
     assert not (tmp_path / "data/08_reporting/memory").exists()
     assert "memory.peak_rss_gb" in mlflow.MlflowClient().get_run(run.info.run_id).data.metrics
