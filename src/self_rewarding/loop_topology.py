@@ -53,6 +53,9 @@ PER_MODEL_DEPS = {
     re.compile(r"^data/08_reporting/[^/]+/judge_alignment_scores\.jsonl$"): (
         "data/08_reporting/{model}/judge_alignment_scores.jsonl"
     ),
+    re.compile(r"^data/07_model_output/(?!evaluation/)[^/]+/ifeval_responses\.jsonl$"): (
+        "data/07_model_output/{model}/ifeval_responses.jsonl"
+    ),
 }
 AGGREGATING_STAGES = ("evaluate_instruction_following", "evaluation_report")
 

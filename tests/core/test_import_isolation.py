@@ -4,23 +4,19 @@ framework (pipelines, tracking, data validation or ML stacks)."""
 from __future__ import annotations
 
 import json
+import pkgutil
 import subprocess
 import sys
 
+import self_rewarding.core
+
+# Every module of the core, found on disk, so that a new one is checked too.
 CORE_MODULES = (
     "self_rewarding.core",
-    "self_rewarding.core.prompts",
-    "self_rewarding.core.judge",
-    "self_rewarding.core.records",
-    "self_rewarding.core.seed_data",
-    "self_rewarding.core.types",
-    "self_rewarding.core.provenance",
-    "self_rewarding.core.filters",
-    "self_rewarding.core.pairs",
-    "self_rewarding.core.precision",
-    "self_rewarding.core.correlation",
-    "self_rewarding.core.metrics",
-    "self_rewarding.core.intervals",
+    *(
+        f"self_rewarding.core.{module.name}"
+        for module in pkgutil.iter_modules(self_rewarding.core.__path__)
+    ),
 )
 
 FORBIDDEN = (

@@ -293,21 +293,25 @@ def win_rate_interval(
     )
 
 
-def format_interval(value: float | None, interval: Interval | None, digits: int = 3) -> str:
+def format_interval(
+    value: float | None, interval: Interval | None, digits: int = 3, *, signed: bool = False
+) -> str:
     """A value and its interval for a report table: ``0.458 [0.360, 0.560]``.
 
     Args:
         value: The point estimate; None (or NaN) when undefined.
         interval: ``(lower, upper)``; None to print the value alone.
         digits: Decimals shown.
+        signed: Show the sign of every number (a difference: ``+0.050 [-0.010, +0.110]``).
 
     Returns:
         The text; ``n/a`` for an undefined value.
     """
     if _undefined(value):
         return "n/a"
-    text = f"{value:.{digits}f}"
+    spec = f"{'+' if signed else ''}.{digits}f"
+    text = format(value, spec)
     if interval is None:
         return text
     lower, upper = interval
-    return f"{text} [{lower:.{digits}f}, {upper:.{digits}f}]"
+    return f"{text} [{format(lower, spec)}, {format(upper, spec)}]"

@@ -403,6 +403,28 @@ class EvaluatorConfig:
 
 
 @config_model
+class IfevalConfig:
+    """IFEval: instructions checked by code (``if-verifiable``), no judge involved.
+
+    Attributes:
+        prompts: Prompts answered, a stratified subset of the 541 (None: all 541).
+        sampling: Greedy decoding; ``max_new_tokens`` sized so that the long-answer
+            instructions (most ask for at most 400 words) can be met.
+        nltk_data: The folder with NLTK's ``tokenizers/punkt_tab`` (two checkers count
+            sentences with it; shipped, as NLTK would download it).
+        langdetect_seed: ``langdetect`` is random unless seeded (three checkers detect
+            the response's language).
+    """
+
+    prompts: int | None = 80
+    sampling: SamplingConfig = SamplingConfig(
+        temperature=0.0, top_p=1.0, max_new_tokens=640, n=1, seed=0
+    )
+    nltk_data: str = "data/01_raw/nltk_data"
+    langdetect_seed: int = 0
+
+
+@config_model
 class EvaluationConfig:
     """What the evaluation measures, and on how much data (None: the whole set).
 
@@ -422,6 +444,7 @@ class EvaluationConfig:
             against the one before and every later model against the SFT baseline.
         generation: Engine of the models under test.
         evaluator: The fixed evaluator.
+        ifeval: IFEval, checked by code.
         seed: Seed of the subsets and of the bootstrap.
         bootstrap_resamples: Resamples of the 95 % bootstrap intervals (over prompts).
     """
@@ -436,5 +459,6 @@ class EvaluationConfig:
     comparisons: tuple[tuple[str, str], ...] | None = None
     generation: GenerationConfig = GenerationConfig()
     evaluator: EvaluatorConfig = EvaluatorConfig()
+    ifeval: IfevalConfig = IfevalConfig()
     seed: int = 0
     bootstrap_resamples: int = 2000

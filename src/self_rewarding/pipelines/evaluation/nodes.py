@@ -7,6 +7,8 @@ the module of what it does.
   own scores.
 - ``generate_eval_answers`` (per model, ``answers``): its answers to AlpacaEval and
   MT-Bench prompts.
+- ``evaluate_ifeval`` (per model, ``ifeval``): its greedy answers to IFEval, each
+  instruction checked by code.
 - ``evaluate_instruction_following`` (``evaluator``): the fixed evaluator compares and
   grades the answers: head to head, against AlpacaEval's reference outputs, MT-Bench
   single-answer grades.
@@ -20,6 +22,7 @@ from self_rewarding.pipelines.evaluation.evaluator import (
     evaluate_instruction_following,
     open_evaluator,
 )
+from self_rewarding.pipelines.evaluation.ifeval import evaluate_ifeval
 from self_rewarding.pipelines.evaluation.judge_evaluation import alignment_items, evaluate_judge
 from self_rewarding.pipelines.evaluation.report import (
     log_model_runs,
@@ -31,6 +34,7 @@ __all__ = [
     "alignment_items",
     "comparisons",
     "evaluate_instruction_following",
+    "evaluate_ifeval",
     "evaluate_judge",
     "generate_eval_answers",
     "interval_metrics",

@@ -5,8 +5,8 @@
     kedro run --pipelines=evaluation --tags=evaluation_report
 
 Per model (namespaces ``M0``, ``sft_baseline``, ``M1`` and one per iteration,
-``loop.iterations`` in params.yaml): ``evaluate_judge``
-and ``evaluate_answers``. Then, over all models: the fixed evaluator
+``loop.iterations`` in params.yaml): ``evaluate_judge``, ``evaluate_answers`` and
+``evaluate_ifeval`` (IFEval, checked by code). Then, over all models: the fixed evaluator
 (``evaluate_instruction_following``) and the table, plots and per-model MLflow runs
 (``evaluation_report``).
 """
@@ -47,7 +47,19 @@ def _per_model(models: list[str]) -> Pipeline:
         ],
         tags="evaluate_answers",
     )
+    ifeval = Pipeline(
+        [
+            Node(
+                nodes.evaluate_ifeval,
+                ["model", "ifeval_prompts", "params:evaluation"],
+                ["ifeval_responses", "ifeval"],
+                name="evaluate_ifeval_node",
+            )
+        ],
+        tags="evaluate_ifeval",
+    )
     shared = {
+        "ifeval_prompts",
         "eft_eval",
         "mt_bench_human_judgments",
         "hh_rlhf_harmless",
@@ -56,7 +68,7 @@ def _per_model(models: list[str]) -> Pipeline:
     }
     return sum(
         Pipeline(
-            judge + answers,
+            judge + answers + ifeval,
             namespace=model,
             inputs={"model": f"model_{model}", **{name: name for name in shared}},
             parameters={"params:evaluation"},
@@ -99,6 +111,7 @@ def _comparison(models: list[str]) -> Pipeline:
                     "evaluation": "params:evaluation",
                     **{m: f"{m}.judge_evaluation" for m in models},
                     **{f"scores_{m}": f"{m}.judge_alignment_scores" for m in models},
+                    **{f"ifeval_{m}": f"{m}.ifeval_responses" for m in models},
                 },
                 ["evaluation_summary", "evaluation_table"],
                 name="summarise_evaluation_node",

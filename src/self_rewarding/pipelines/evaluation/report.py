@@ -9,12 +9,14 @@ import re
 
 import pandas as pd
 
+from self_rewarding.core.ifeval import ifeval_paired_difference, ifeval_steps
 from self_rewarding.core.intervals import (
     format_interval,
     paired_difference,
 )
 from self_rewarding.core.types import EvaluationConfig
 from self_rewarding.pipelines.evaluation.common import comparisons
+from self_rewarding.pipelines.evaluation.ifeval import ifeval_metrics, outcomes_of
 from self_rewarding.registry import registered_version, role_alias
 
 logger = logging.getLogger(__name__)
@@ -94,11 +96,20 @@ def summarise_evaluation(
         The rows (also DVC's plot data and each model's MLflow run) and the report.
     """
     scores = {k.removeprefix("scores_"): v for k, v in per_model.items() if k.startswith("scores_")}
-    judge_metrics = {k: v for k, v in per_model.items() if not k.startswith("scores_")}
+    ifeval = {
+        k.removeprefix("ifeval_"): outcomes_of(v)
+        for k, v in per_model.items()
+        if k.startswith("ifeval_")
+    }
+    judge_metrics = {
+        k: v for k, v in per_model.items() if not k.startswith(("scores_", "ifeval_"))
+    }
     differences = _judge_differences(scores, evaluation)
     rows = []
     for model, metrics in judge_metrics.items():
         row = {"model": model, **metrics}
+        if model in ifeval:
+            row.update(ifeval_metrics(ifeval[model], evaluation))
         prefix = f"{model}."
         for key, value in instruction_following.items():
             if key.startswith(prefix):
@@ -141,6 +152,7 @@ def summarise_evaluation(
         "",
         *table(ANSWER_COLUMNS),
         "",
+        *_ifeval_lines(ifeval, rows, evaluation),
         "| comparison | judge acc. difference [95% CI] | | head-to-head win rate [95% CI] "
         "| wins / ties / losses | |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -175,6 +187,58 @@ def summarise_evaluation(
             f"{counts} | {_verdict(win_interval, 0.5)} |"
         )
     return rows, "\n".join(lines) + "\n"
+
+
+IFEVAL_COLUMNS = (
+    ("ifeval.prompt_strict", "prompt-level strict [95% CI]"),
+    ("ifeval.prompt_loose", "prompt-level loose [95% CI]"),
+    ("ifeval.instruction_strict", "instruction-level strict [95% CI]"),
+    ("ifeval.instruction_loose", "instruction-level loose [95% CI]"),
+)
+
+
+def _ifeval_lines(
+    ifeval: dict[str, list], rows: list[dict], evaluation: EvaluationConfig
+) -> list[str]:
+    """The IFEval table and its paired steps (prompt-level loose and strict), each said
+    to be significant or within noise."""
+    if not ifeval:
+        return []
+    n_prompts = len(next(iter(ifeval.values())))
+    lines = [
+        f"IFEval, checked by code (no referee): {n_prompts} prompts of 541, greedy, "
+        f"at most {evaluation.ifeval.sampling.max_new_tokens} new tokens; 95 % bootstrap "
+        "intervals over prompts.",
+        "",
+        "| model | " + " | ".join(title for _, title in IFEVAL_COLUMNS) + " |",
+        "|" + " --- |" * (len(IFEVAL_COLUMNS) + 1),
+    ]
+    for row in rows:
+        if row["model"] in ifeval:
+            cells = [_with_interval(row, key) for key, _ in IFEVAL_COLUMNS]
+            lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| IFEval step | prompt loose difference [95% CI] | | prompt strict difference "
+        "[95% CI] | |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for model, opponent in ifeval_steps(list(ifeval)):
+        cells = []
+        for metric in ("prompt_loose", "prompt_strict"):
+            found = ifeval_paired_difference(
+                ifeval[model],
+                ifeval[opponent],
+                metric,
+                n_resamples=evaluation.bootstrap_resamples,
+                seed=evaluation.seed,
+            )
+            cells += [
+                format_interval(found["difference"], found["interval"], signed=True),
+                _verdict(found["interval"], 0.0),
+            ]
+        lines.append(f"| {model} - {opponent} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _relative_key(key: str, models) -> str:
