@@ -44,9 +44,7 @@ class IfevalOutcome:
             )
 
 
-def stratified_subset(
-    prompts: Sequence[Mapping], size: int | None, seed: int
-) -> list[Mapping]:
+def stratified_subset(prompts: Sequence[Mapping], size: int | None, seed: int) -> list[Mapping]:
     """A fixed subset whose instruction kinds keep their shares in the full set.
 
     Prompts are stratified by their first instruction id; each stratum gets its share of

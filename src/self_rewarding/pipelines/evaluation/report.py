@@ -101,9 +101,7 @@ def summarise_evaluation(
         for k, v in per_model.items()
         if k.startswith("ifeval_")
     }
-    judge_metrics = {
-        k: v for k, v in per_model.items() if not k.startswith(("scores_", "ifeval_"))
-    }
+    judge_metrics = {k: v for k, v in per_model.items() if not k.startswith(("scores_", "ifeval_"))}
     differences = _judge_differences(scores, evaluation)
     rows = []
     for model, metrics in judge_metrics.items():

@@ -1,0 +1,103 @@
+"""A referee's verdict probabilities: one forward pass per prompt, the answer prefilled
+with ``[[`` and the next token's log-probabilities of ``A``, ``B`` and ``C`` read
+(``core.verdicts`` turns them into verdicts). No text is generated, so a referee of a
+billion parameters costs one prefill per verdict on a CPU."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from self_rewarding.core.verdicts import VERDICT_LABELS, VERDICT_PREFIX
+
+logger = logging.getLogger(__name__)
+
+
+def referee_source(referee: str) -> tuple[str, dict]:
+    """A model directory, or a referee name of ``models.referees`` (its assembled GGUF),
+    as ``from_pretrained`` arguments.
+
+    Raises:
+        FileNotFoundError: A named referee that was not assembled (the command is named).
+    """
+    from self_rewarding.models.referees import REFEREES, referee_gguf
+
+    if referee in REFEREES:
+        gguf = referee_gguf(referee)
+        if not gguf.is_file():
+            raise FileNotFoundError(
+                f"{gguf}: referee {referee} not assembled; run "
+                f"`python -m self_rewarding.models.referees fetch {referee}`"
+            )
+        return str(gguf.parent), {"gguf_file": gguf.name}
+    if not Path(referee).is_dir():
+        raise FileNotFoundError(f"{referee}: no model directory, and no referee of that name")
+    return referee, {}
+
+
+class VerdictReader:
+    """Reads verdict log-probabilities with transformers, one prompt at a time (a batch
+    of one keeps memory at the weights plus one prompt's activations)."""
+
+    def __init__(self, referee: str, precision: str = "fp32", max_prompt_tokens: int = 4096):
+        """Loads the referee.
+
+        Args:
+            referee: A model directory or a referee name (``models.referees``).
+            precision: ``fp32``, ``bf16`` or ``fp16`` (resolved, not ``auto``).
+            max_prompt_tokens: Longer prompts keep their end (where the answers and the
+                verdict instruction are) and are counted in ``truncated``.
+        """
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from self_rewarding.core.precision import dtype_name
+
+        source, kwargs = referee_source(referee)
+        self.referee = referee
+        self.precision = precision
+        self.max_prompt_tokens = max_prompt_tokens
+        self.tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        self.model = AutoModelForCausalLM.from_pretrained(
+            source, dtype=getattr(torch, dtype_name(precision)), **kwargs
+        ).eval()
+        self.label_ids = {}
+        for label in VERDICT_LABELS:
+            ids = self.tokenizer.encode(label, add_special_tokens=False)
+            if len(ids) != 1:
+                raise ValueError(f"{referee}: verdict label {label!r} is not one token: {ids}")
+            self.label_ids[label] = ids[0]
+        self.verdicts = 0
+        self.truncated = 0
+        self.seconds = 0.0
+
+    def _input_ids(self, prompt: str) -> list[int]:
+        chat = self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
+        ids = self.tokenizer.encode(chat + VERDICT_PREFIX, add_special_tokens=False)
+        if len(ids) > self.max_prompt_tokens:
+            self.truncated += 1
+            ids = ids[-self.max_prompt_tokens :]
+        return ids
+
+    def read(self, prompts: Sequence[str]) -> list[dict[str, float]]:
+        """The log-probabilities of ``A``, ``B`` and ``C`` after each prompt's ``[[``."""
+        import torch
+
+        found = []
+        for prompt in prompts:
+            started = time.perf_counter()
+            ids = torch.tensor([self._input_ids(prompt)])
+            with torch.inference_mode():
+                logits = self.model(input_ids=ids, logits_to_keep=1).logits[0, -1].float()
+            logprobs = torch.log_softmax(logits, dim=-1)
+            found.append({label: float(logprobs[i]) for label, i in self.label_ids.items()})
+            self.seconds += time.perf_counter() - started
+            self.verdicts += 1
+        return found
+
+    def close(self) -> None:
+        del self.model
