@@ -29,7 +29,7 @@ from self_rewarding.pipelines.iteration.pipeline import create_pipeline as itera
 from self_rewarding.pipelines.judge_probe.pipeline import create_pipeline as judge_probe
 
 PROJECT = Path(__file__).resolve().parents[1]
-STEPS = ("generate", "pairs", "dpo")
+STEPS = ("generate", "pairs", "pair_precision", "dpo")
 FIXED_STAGES = {
     "data_processing",
     "base_model",

@@ -251,7 +251,7 @@ def test_every_iteration_step_is_an_mlflow_run_with_the_same_metric_keys(reprodu
     def tags(run: str) -> dict[str, str]:
         return dict(connection.execute("select key, value from tags where run_uuid = ?", (run,)))
 
-    for step in ("generate", "pairs", "dpo"):
+    for step in ("generate", "pairs", "pair_precision", "dpo"):
         first, second = run_of(f"iter1.{step}"), run_of(f"iter2.{step}")
         assert keys(first) == keys(second)
         assert tags(first)["iteration"] == "1" and tags(second)["iteration"] == "2"
@@ -263,6 +263,8 @@ def test_every_iteration_step_is_an_mlflow_run_with_the_same_metric_keys(reprodu
     assert {"judge.parse_rate", "judge.score_std", "judge.score_share_5"} <= generate_keys
     assert {"judge.tokens_per_second", "judge.prompts_per_second"} <= generate_keys
     assert {"self_instruct.accepted", "candidates.tokens_per_second"} <= generate_keys
+    precision_keys = keys(run_of("iter1.pair_precision"))
+    assert {"pair_precision.precision", "pair_precision.position_consistency"} <= precision_keys
     assert {"pairs.pairs", "pairs.tie_rate", "pairs.score_length_correlation"} <= keys(
         run_of("iter1.pairs")
     )
@@ -309,6 +311,25 @@ def test_evaluation_writes_metrics_and_per_reply_scores_for_every_model(reproduc
         _run([sys.executable, "scripts/recompute_table4.py", str(folder)], reproduced)
         answers = _read_jsonl(reproduced / "data/07_model_output" / model / "eval_answers.jsonl")
         assert {row["benchmark"] for row in answers} == {"alpaca_eval", "mt_bench"}
+        # IFEval, checked by code: the test profile's 4 prompts, every instruction checked.
+        ifeval = json.loads((folder / "ifeval.json").read_text())
+        responses = _read_jsonl(
+            reproduced / "data/07_model_output" / model / "ifeval_responses.jsonl"
+        )
+        assert ifeval["ifeval.prompts"] == len(responses) == 4
+        assert ifeval["ifeval.instructions"] == sum(len(r["strict"]) for r in responses)
+        assert 0 <= ifeval["ifeval.prompt_loose"] <= 1
+    table = (reproduced / "data/08_reporting/evaluation_table.md").read_text()
+    assert "IFEval, checked by code" in table and "| M3 - M1 |" in table
+    summary = json.loads((reproduced / "data/08_reporting/evaluation_summary.json").read_text())
+    assert all("ifeval.prompt_loose" in row for row in summary)
+    for t in (1, 2):
+        precision = json.loads(
+            (reproduced / f"data/08_reporting/iter{t}/pair_precision.json").read_text()
+        )
+        verdicts = _read_jsonl(reproduced / f"data/07_model_output/iter{t}/pair_verdicts.jsonl")
+        assert precision["pairs"] == len(verdicts) > 0
+        assert {row["outcome"] for row in verdicts} <= {"win", "tie", "loss"}
     following = json.loads(
         (reproduced / "data/08_reporting/instruction_following.json").read_text()
     )
@@ -441,7 +462,7 @@ def test_engine_placement_reruns_nothing_and_length_control_only_pairs_onwards(r
     assert rho == {"pairs@iter1", "pairs@iter2"}
 
 
-def test_editing_an_evaluation_module_reruns_only_the_evaluation(reproduced):
+def test_editing_an_evaluation_module_reruns_only_the_measurements(reproduced):
     metrics = reproduced / "src/self_rewarding/core/metrics.py"
     original = metrics.read_text()
     metrics.write_text(original + "\n# an edit\n")
@@ -449,7 +470,8 @@ def test_editing_an_evaluation_module_reruns_only_the_evaluation(reproduced):
         changed = _changed_stages(reproduced)
     finally:
         metrics.write_text(original)
-    assert changed == EVALUATION_STAGES
+    # The evaluation, and the pairs' precision (a measurement, with the same statistics).
+    assert changed == EVALUATION_STAGES | {"pair_precision@iter1", "pair_precision@iter2"}
     assert _changed_stages(reproduced) == set()
 
 
@@ -470,7 +492,7 @@ def test_a_third_iteration_makes_m4_and_going_back_reruns_nothing(reproduced):
 
     ran = set(re.findall(r"Running stage '([^']+)'", third.stdout))
     assert ran == {
-        *(f"{step}@iter3" for step in ("generate", "pairs", "dpo")),
+        *(f"{step}@iter3" for step in ("generate", "pairs", "pair_precision", "dpo")),
         "judge_probe@M4",
         "evaluate_model@M4",
         "evaluate_instruction_following",

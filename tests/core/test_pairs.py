@@ -95,3 +95,16 @@ def test_rho_outside_zero_to_half_is_refused_by_name(rho):
         check_length_control_rho(rho, "iter2.length_control_rho")
     with pytest.raises(ValueError, match="length_control_rho"):
         select_pair(SCORES, LENGTHS, rho)
+
+
+def test_min_margin_drops_pairs_within_the_judges_noise():
+    assert select_pair([4.0, 3.8], min_margin=0.3) is None
+    assert select_pair([4.0, 3.6], min_margin=0.3) == PairChoice(0, 1, 4.0, 3.6)
+    # Under length control the margin is the chosen and rejected candidates' own, 0.7
+    # here (the shortest near-best, 3.9, against the longest near-worst, 3.2), not the
+    # score range of 1.0.
+    scores, lengths = [4.0, 3.9, 3.0, 3.2], [9, 1, 1, 9]
+    assert select_pair(scores, lengths, 0.4, min_margin=0.8) is None
+    assert select_pair(scores, lengths, 0.4, min_margin=0.6) == PairChoice(1, 3, 3.9, 3.2)
+    with pytest.raises(ValueError, match="min_margin"):
+        select_pair([4.0, 1.0], min_margin=-1)

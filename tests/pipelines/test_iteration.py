@@ -4,8 +4,10 @@ each step writes, the counts it reports, and the gates that stop a run."""
 
 from __future__ import annotations
 
+import math
 import re
 from functools import partial
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -96,6 +98,31 @@ def _config(meta_judge: MetaJudgeConfig | None = None, **gates) -> IterationConf
     )
 
 
+JUDGE_PROMPTS = Path(__file__).resolve().parents[2] / "data/01_raw/mt_bench/judge_prompts.jsonl"
+
+
+class ExclaimingReferee:
+    """A referee (``VerdictReader``'s interface) that prefers the answer with more "!":
+    fixed log-probabilities, 0.7 for that answer's label."""
+
+    def __init__(self, referee, precision, max_prompt_tokens):
+        self.verdicts, self.seconds = 0, 0.0
+
+    def read(self, prompts):
+        found = []
+        for prompt in prompts:
+            answer_a = prompt.split("[The Start of Assistant A's Answer]")[1].split("[The End")[0]
+            answer_b = prompt.split("[The Start of Assistant B's Answer]")[1].split("[The End")[0]
+            a_wins = answer_a.count("!") > answer_b.count("!")
+            probabilities = (0.7, 0.2, 0.1) if a_wins else (0.2, 0.7, 0.1)
+            found.append({k: math.log(p) for k, p in zip("ABC", probabilities, strict=True)})
+            self.verdicts += 1
+        return found
+
+    def close(self):
+        pass
+
+
 @pytest.fixture
 def run_iteration(tmp_path, monkeypatch):
     """Runs iteration 1 on fakes; returns the catalog (or raises what the run raised)."""
@@ -123,6 +150,7 @@ def run_iteration(tmp_path, monkeypatch):
             return {"train_pairs": float(len(pairs))}
 
         monkeypatch.setattr("self_rewarding.train.dpo.train_dpo", fake_dpo)
+        monkeypatch.setattr("self_rewarding.generation.verdicts.VerdictReader", ExclaimingReferee)
         config = IterationConfig(
             **{
                 **{f: getattr(config, f) for f in config.__dataclass_fields__},
@@ -135,6 +163,8 @@ def run_iteration(tmp_path, monkeypatch):
         catalog["ift_train"] = pd.DataFrame({"prompt": SEED_PROMPTS})
         catalog["params:iteration"] = config
         catalog["params:length_control_rho"] = 0.0
+        catalog["params:pairs.min_margin"] = 0.0
+        catalog["mt_bench_judge_prompts"] = pd.read_json(JUDGE_PROMPTS, lines=True)
         catalog["params:dpo"] = {"trainer": {}}
         for name in pipeline.all_outputs():
             catalog[name] = KeptDataset()
@@ -196,6 +226,11 @@ def test_one_iteration_writes_every_artifact(run_iteration):
     assert set(pairs["chosen"]) == {"An answer!!!!!!!!!"}
     assert set(pairs["rejected"]) == {"An answer"}
     assert catalog.load("iter1.pairs_metrics")["pairs"] == 4.0
+    # The referee prefers every chosen answer in both orders: precision 1.
+    precision = catalog.load("iter1.pair_precision_metrics")
+    assert (precision["pairs"], precision["precision"]) == (4.0, 1.0)
+    assert precision["position_consistency"] == 1.0
+    assert set(catalog.load("iter1.pair_verdicts")["outcome"]) == {"win"}
 
     model_out = catalog.load("model_M2")
     assert (model_out / "trained_on.txt").read_text() == "4"
@@ -353,6 +388,19 @@ def test_length_control_pairs_the_shortest_near_best_with_the_longest_near_worst
     ) == ("p-0", "p-3")
     assert (paper_metrics["chosen_words_mean"], paper_metrics["rejected_words_mean"]) == (2, 3)
     assert (metrics["chosen_words_mean"], metrics["rejected_words_mean"]) == (1, 4)
+
+
+def test_a_margin_below_min_margin_gives_no_pair_and_is_counted():
+    # Margins: "wide" 4.5 - 2 = 2.5, "narrow" 3.2 - 3 = 0.2.
+    candidates, judgments = _pairs({"wide": [[4.5], [2]], "narrow": [[3.2], [3]]})
+    every, every_metrics = nodes.build_preference_pairs(candidates, judgments, {}, t=1)
+    kept, metrics = nodes.build_preference_pairs(candidates, judgments, {}, t=1, min_margin=0.5)
+
+    assert sorted(every["prompt_id"]) == ["narrow", "wide"]
+    assert every_metrics["no_pair_below_min_margin"] == 0.0
+    assert list(kept["prompt_id"]) == ["wide"]
+    assert metrics["no_pair_below_min_margin"] == 1.0
+    assert metrics["margin_mean"] == 2.5
 
 
 def test_length_control_rho_out_of_range_names_the_iteration_parameter():

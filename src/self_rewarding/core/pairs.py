@@ -45,6 +45,7 @@ def select_pair(
     scores: Sequence[float | None],
     lengths: Sequence[int] | None = None,
     length_control_rho: float = 0.0,
+    min_margin: float = 0.0,
 ) -> PairChoice | None:
     """Picks best vs worst among a prompt's candidates.
 
@@ -56,9 +57,12 @@ def select_pair(
             takes in: the chosen is the shortest candidate scoring in
             ``[(1 - rho) S_max + rho S_min, S_max]``, the rejected the longest in
             ``[S_min, (1 - rho) S_min + rho S_max]``. 0: the highest against the lowest.
+        min_margin: Least score difference of chosen over rejected: a smaller one is
+            within the judge's noise and gives no pair.
 
     Returns:
-        The pair, or None when fewer than two scores are valid or best and worst tie.
+        The pair, or None when fewer than two scores are valid, best and worst tie, or
+        the pair's margin is below ``min_margin``.
         Among candidates equal in the deciding key (score, or length under length
         control), the first is taken.
     """
@@ -70,8 +74,11 @@ def select_pair(
     worst = min(valid, key=lambda item: item[1])
     if best[1] == worst[1]:
         return None
+    if min_margin < 0:
+        raise ValueError(f"min_margin: must be at least 0, got {min_margin}")
     if rho == 0:
-        return PairChoice(best[0], worst[0], best[1], worst[1])
+        choice = PairChoice(best[0], worst[0], best[1], worst[1])
+        return choice if choice.chosen_score - choice.rejected_score >= min_margin else None
     if lengths is None or len(lengths) != len(scores):
         raise ValueError("length control needs one length per candidate")
     s_max, s_min = best[1], worst[1]
@@ -82,6 +89,8 @@ def select_pair(
     near_worst = [(i, s) for i, s in valid if s <= bottom_ceiling or s == s_min]
     chosen = min(near_best, key=lambda item: (lengths[item[0]], item[0]))
     rejected = max(near_worst, key=lambda item: (lengths[item[0]], -item[0]))
+    if chosen[1] - rejected[1] < min_margin:
+        return None
     return PairChoice(chosen[0], rejected[0], chosen[1], rejected[1])
 
 

@@ -316,12 +316,15 @@ class GateConfig:
         min_score_std: Least spread of judge scores: below it the judge has collapsed
             to (nearly) one score and its pairs carry no signal.
         min_pairs: Fewest preference pairs worth a DPO run.
+        max_word_ratio: Largest median of the pairs' chosen/rejected word ratio: above
+            it the pairs teach length more than quality. None: no gate.
     """
 
     min_prompts: int = 8
     min_parse_rate: float = 0.5
     min_score_std: float = 0.3
     min_pairs: int = 4
+    max_word_ratio: float | None = None
 
 
 @config_model
@@ -349,6 +352,28 @@ class MetaJudgeConfig:
 
 
 @config_model
+class PairPrecisionConfig:
+    """The precision of the self-reward: a referee judges a fixed sample of the
+    iteration's pairs, chosen against rejected in both orders, from its verdict
+    probabilities (``core.verdicts``); the share it agrees with is the precision of the
+    reward DPO trains on.
+
+    Attributes:
+        referee: A model directory or a referee name of ``models.referees``.
+        pairs: Pairs judged, a seeded sample (None: all; 0: off).
+        seed: Seed of the sample.
+        precision: The referee's numeric precision (``auto``: from the hardware).
+        max_prompt_tokens: Longer prompts keep their end.
+    """
+
+    referee: str = "data/06_models/M1"
+    pairs: int | None = 32
+    seed: int = 0
+    precision: Precision = "auto"
+    max_prompt_tokens: int = 4096
+
+
+@config_model
 class IterationConfig:
     """One self-rewarding iteration, M_t -> M_{t+1} (the ``iteration`` parameters)."""
 
@@ -359,6 +384,7 @@ class IterationConfig:
     judge: JudgeConfig = JudgeConfig()
     meta_judge: MetaJudgeConfig = MetaJudgeConfig()
     gates: GateConfig = GateConfig()
+    pair_precision: PairPrecisionConfig = PairPrecisionConfig()
 
 
 @config_model

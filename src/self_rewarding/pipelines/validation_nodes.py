@@ -94,8 +94,13 @@ _PROMPT_HINTS = {
 }
 _PAIR_HINTS = {
     "expect_table_row_count_to_be_between": (
-        "Too few preference pairs (below iteration.gates.min_pairs): most prompts tied or "
-        "had fewer than 2 scored candidates."
+        "Too few preference pairs (below iteration.gates.min_pairs): most prompts tied, "
+        "had fewer than 2 scored candidates, or a margin below pairs.min_margin."
+    ),
+    "expect_column_median_to_be_between": (
+        "The chosen answers are much longer than the rejected ones (median word ratio "
+        "above iteration.gates.max_word_ratio): the pairs teach length. Raise "
+        "length_control_rho or pairs.min_margin."
     ),
 }
 
@@ -149,11 +154,17 @@ def enforce_judgments_gate(report: dict) -> dict:
 def check_preference_pairs(
     preference_pairs: pd.DataFrame, iteration: IterationConfig
 ) -> tuple[dict, str]:
-    """Runs the pairs suite (chosen above rejected, enough pairs)."""
+    """Runs the pairs suite (chosen above rejected, enough pairs, the length ratio)."""
     from self_rewarding.validation.expectations import suite_preference_pairs
 
-    suite = suite_preference_pairs(iteration.gates.min_pairs)
-    return _checked("preference_pairs", suite, preference_pairs)
+    suite = suite_preference_pairs(iteration.gates.min_pairs, iteration.gates.max_word_ratio)
+    pairs = preference_pairs
+    if len(pairs):
+        words = {c: pairs[c].astype(str).str.split().str.len() for c in ("chosen", "rejected")}
+        pairs = pairs.assign(word_ratio=words["chosen"] / words["rejected"].clip(lower=1))
+    else:
+        pairs = pairs.assign(word_ratio=pd.Series(dtype=float))
+    return _checked("preference_pairs", suite, pairs)
 
 
 def enforce_pairs_gate(report: dict) -> dict:

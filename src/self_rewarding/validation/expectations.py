@@ -95,8 +95,15 @@ def suite_judgments(min_parse_rate: float, min_score_std: float) -> list:
     ]
 
 
-def suite_preference_pairs(min_pairs: int) -> list:
-    """Preference pairs: text present, chosen scored above rejected, enough pairs."""
+def suite_preference_pairs(min_pairs: int, max_word_ratio: float | None = None) -> list:
+    """Preference pairs: text present, chosen scored above rejected, enough pairs, and
+    (with ``max_word_ratio``) chosen answers not systematically longer than rejected
+    ones (the median of ``word_ratio``, chosen over rejected words)."""
+    length = (
+        [gxe.ExpectColumnMedianToBeBetween(column="word_ratio", max_value=max_word_ratio)]
+        if max_word_ratio is not None
+        else []
+    )
     return [
         *_non_empty_text(["prompt_id", "prompt", "chosen", "rejected"]),
         gxe.ExpectColumnValuesToBeBetween(column="chosen_score", min_value=0, max_value=5),
@@ -105,6 +112,7 @@ def suite_preference_pairs(min_pairs: int) -> list:
             column_A="chosen_score", column_B="rejected_score", or_equal=False
         ),
         gxe.ExpectTableRowCountToBeBetween(min_value=min_pairs),
+        *length,
     ]
 
 

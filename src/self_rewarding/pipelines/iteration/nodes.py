@@ -50,7 +50,7 @@ REJECTION_REASONS = (
     "duplicate",
     "too_similar",
 )
-NO_PAIR_REASONS = ("tie", "fewer_than_2_valid")
+NO_PAIR_REASONS = ("tie", "fewer_than_2_valid", "below_min_margin")
 
 
 def open_generator(model_dir: Path, config: IterationConfig):
@@ -527,11 +527,14 @@ def build_preference_pairs(
     candidates: pd.DataFrame,
     judgments: pd.DataFrame,
     judgments_gate: dict,
+    *,
     t: int,
     length_control_rho: float | Mapping[str, float] = 0.0,
+    min_margin: float = 0.0,
 ) -> tuple[pd.DataFrame, dict]:
     """AIFT(M_t): for each prompt, its highest-scored candidate against its lowest.
-    Ties and prompts with fewer than two scored candidates give no pair and are counted.
+    Ties, prompts with fewer than two scored candidates and pairs whose score margin is
+    below ``min_margin`` give no pair and are counted.
 
     Args:
         candidates: The candidates.
@@ -541,6 +544,7 @@ def build_preference_pairs(
         length_control_rho: Length control (``core.pairs.select_pair``): the shortest
             near-best against the longest near-worst, lengths in words; 0 is the paper.
             One number, or per iteration (``{"default": 0.0, "iter2": 0.2}``).
+        min_margin: ``pairs.min_margin``: least score difference of a pair.
 
     Returns:
         Pairs in TRL's ``prompt, chosen, rejected`` plus ``chosen_score,
@@ -561,9 +565,9 @@ def build_preference_pairs(
     for pid, group in scored.groupby("prompt_id", sort=False):
         scores = list(group["score"])
         lengths = [_words(response) for response in group["response"]]
-        choice = select_pair(scores, lengths, rho)
+        choice = select_pair(scores, lengths, rho, min_margin)
         if choice is None:
-            no_pair.append(why_no_pair(scores))
+            no_pair.append(why_no_pair(scores) or "below_min_margin")
             continue
         chosen, rejected = group.iloc[choice.chosen], group.iloc[choice.rejected]
         pairs.append(
@@ -593,6 +597,7 @@ def build_preference_pairs(
         "tie_rate": no_pair.count("tie") / n_prompts if n_prompts else None,
         "chosen_score_mean": _mean(p["chosen_score"] for p in pairs),
         "rejected_score_mean": _mean(p["rejected_score"] for p in pairs),
+        "margin_mean": _mean(p["chosen_score"] - p["rejected_score"] for p in pairs),
         "chosen_words_mean": _mean(_words(p["chosen"]) for p in pairs),
         "rejected_words_mean": _mean(_words(p["rejected"]) for p in pairs),
         "score_length_correlation": pearson(

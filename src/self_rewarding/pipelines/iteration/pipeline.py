@@ -4,8 +4,10 @@ iteration (Kedro pipelines cannot loop), as many as ``loop.iterations`` in param
     kedro run --pipelines=iteration --namespaces=iter1                  # M1 -> M2
     kedro run --pipelines=iteration --namespaces=iter2 --tags=judge     # one step
 
-Each step is tagged (``self_instruct``, ``candidates``, ``judge``, ``pairs``, ``dpo``), so
-that DVC runs one step of one iteration per stage. A great-expectations gate closes the
+Each step is tagged (``self_instruct``, ``candidates``, ``judge``, ``pairs``,
+``pair_precision``, ``dpo``), so that DVC runs one step of one iteration per stage;
+``pair_precision`` (a referee on a sample of the pairs) only measures, DPO does not wait
+for it. A great-expectations gate closes the
 prompts, judgments and pairs steps; the next step takes the gate's verdict as an input.
 """
 
@@ -16,6 +18,7 @@ from kedro.pipeline import Node, Pipeline
 from self_rewarding.core.topology import iterations
 from self_rewarding.loop_topology import read_iterations
 from self_rewarding.pipelines.iteration import nodes
+from self_rewarding.pipelines.iteration.pair_precision import measure_pair_precision
 from self_rewarding.pipelines.validation_nodes import (
     check_generated_prompts,
     check_judgments,
@@ -112,6 +115,7 @@ def create_iteration_template(t: int) -> Pipeline:
                     "judgments": "judgments",
                     "judgments_gate": "judgments_gate",
                     "length_control_rho": "params:length_control_rho",
+                    "min_margin": "params:pairs.min_margin",
                 },
                 ["preference_pairs", "pairs_metrics"],
                 name="build_preference_pairs_node",
@@ -137,6 +141,17 @@ def create_iteration_template(t: int) -> Pipeline:
         ],
         tags="pairs",
     )
+    precision = Pipeline(
+        [
+            Node(
+                measure_pair_precision,
+                ["preference_pairs", "mt_bench_judge_prompts", "params:iteration"],
+                ["pair_verdicts", "pair_precision_metrics"],
+                name="measure_pair_precision_node",
+            )
+        ],
+        tags="pair_precision",
+    )
     dpo = Pipeline(
         [
             Node(
@@ -155,7 +170,7 @@ def create_iteration_template(t: int) -> Pipeline:
         ],
         tags=["dpo", "training"],
     )
-    return self_instruct + candidates + judge + pairs + dpo
+    return self_instruct + candidates + judge + pairs + precision + dpo
 
 
 def create_pipeline(iteration_count: int | None = None, **kwargs) -> Pipeline:
@@ -164,9 +179,18 @@ def create_pipeline(iteration_count: int | None = None, **kwargs) -> Pipeline:
         Pipeline(
             create_iteration_template(it.t),
             namespace=it.name,
-            inputs={"model_in": f"model_{it.model}", "ift_train": "ift_train"},
+            inputs={
+                "model_in": f"model_{it.model}",
+                "ift_train": "ift_train",
+                "mt_bench_judge_prompts": "mt_bench_judge_prompts",
+            },
             outputs={"model_out": f"model_{it.next_model}"},
-            parameters={"params:iteration", "params:dpo", "params:length_control_rho"},
+            parameters={
+                "params:iteration",
+                "params:dpo",
+                "params:length_control_rho",
+                "params:pairs.min_margin",
+            },
             tags="iteration",
         )
         for it in iterations(iteration_count or read_iterations())
