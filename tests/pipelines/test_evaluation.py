@@ -270,6 +270,10 @@ def test_summary_table_plots_and_one_mlflow_run_per_model(tmp_path):
         "M2.vs_M1.wins": 2.0,
         "M2.vs_M1.ties": 2.0,
         "M2.vs_M1.losses": 0.0,
+        # A referee that agrees with the human judges more often than a coin.
+        "evaluator.human_agreement.strict": 0.7,
+        "evaluator.human_agreement.strict.ci_low": 0.6,
+        "evaluator.human_agreement.strict.ci_high": 0.8,
     }
 
     def judged(right: bool) -> pd.DataFrame:
@@ -303,6 +307,14 @@ def test_summary_table_plots_and_one_mlflow_run_per_model(tmp_path):
         "| M2 vs M1 | -1.000 [-1.000, -1.000] | significant | 0.750 [0.500, 1.000] | 2/2/0 "
         "| within noise |" in table
     )
+    # The same win rate under a referee whose agreement interval contains 0.5.
+    coin = {**following, "evaluator.human_agreement.strict.ci_low": 0.45}
+    _, untrusted = nodes.summarise_evaluation(
+        coin, _config(), **judge_metrics, scores_M1=judged(True), scores_M2=judged(False)
+    )
+    assert "0.750 [0.500, 1.000]" not in untrusted
+    assert "| 2/2/0 | referee not trusted |" in untrusted
+    assert "(referee not trusted)" in untrusted
     scores = pd.DataFrame({"score": [1.0, 2.0, None]})
     figures = nodes.plot_evaluation(summary, scores_M1=scores, scores_M2=scores)
     assert len(figures) == 3
@@ -342,3 +354,26 @@ def test_summary_table_plots_and_one_mlflow_run_per_model(tmp_path):
         | {f"vs_previous.{k}": v for k, v in (("wins", 2.0), ("ties", 2.0), ("losses", 0.0))}
         | {f"judge_difference.vs_previous{k}": -1.0 for k in ("", ".ci_low", ".ci_high")},
     ]
+
+
+def test_summary_has_ifeval_per_model_and_paired_steps():
+    def checked(passes: list[bool]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "key": list(range(len(passes))),
+                "strict": [[p] for p in passes],
+                "loose": [[p] for p in passes],
+            }
+        )
+
+    baseline, m1 = checked([False] * 30), checked([True] * 30)
+    summary, table = nodes.summarise_evaluation(
+        {}, _config(), sft_baseline={}, M1={}, ifeval_sft_baseline=baseline, ifeval_M1=m1
+    )
+    assert [row["ifeval.prompt_loose"] for row in summary] == [0.0, 1.0]
+    assert "IFEval, checked by code (no referee): 30 prompts" in table
+    # M1 passes every prompt the baseline fails: +1 in every resample.
+    assert (
+        "| M1 - sft_baseline | +1.000 [+1.000, +1.000] | significant "
+        "| +1.000 [+1.000, +1.000] | significant |" in table
+    )

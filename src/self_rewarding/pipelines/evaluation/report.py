@@ -72,6 +72,17 @@ def _judge_differences(
     }
 
 
+NOT_TRUSTED = "referee not trusted"
+
+
+def referee_trusted(instruction_following: dict) -> bool:
+    """Whether the evaluator's win rates mean anything: its strict agreement with the
+    MT-Bench human pairs is above a coin's with 95 % confidence (the interval lies above
+    0.5; one that contains 0.5, or lies below it, is not trusted)."""
+    low = instruction_following.get("evaluator.human_agreement.strict.ci_low")
+    return low is not None and low > 0.5
+
+
 def _verdict(interval, null: float) -> str:
     if interval is None:
         return "undefined"
@@ -122,11 +133,18 @@ def summarise_evaluation(
                     row[f"judge_difference.{role}.ci_high"] = high
         rows.append(row)
 
+    trusted = referee_trusted(instruction_following)
+
+    def cell(row: dict, key: str) -> str:
+        if ".win_rate" in key and not trusted:
+            return NOT_TRUSTED
+        return _with_interval(row, key)
+
     def table(columns) -> list[str]:
         header = ["model", *(title for _, title in columns)]
         lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
         for row in rows:
-            cells = [row["model"], *(_with_interval(row, key) for key, _ in columns)]
+            cells = [row["model"], *(cell(row, key) for key, _ in columns)]
             lines.append("| " + " | ".join(cells) + " |")
         return lines
 
@@ -146,7 +164,13 @@ def summarise_evaluation(
         f"{_with_interval(instruction_following, f'{agreement}.strict')} of "
         f"{_cell(instruction_following.get(f'{agreement}.pairs'))} pairs (strict; ties "
         f"half {_cell(instruction_following.get(f'{agreement}.ties_half'))}). Win rates "
-        "count ties half.",
+        "count ties half"
+        + (
+            "."
+            if trusted
+            else "; they are not shown: the referee's agreement interval does not lie "
+            "above 0.5 (referee not trusted)."
+        ),
         "",
         *table(ANSWER_COLUMNS),
         "",
@@ -171,6 +195,7 @@ def summarise_evaluation(
             if f"{base}.win_rate.ci_low" in instruction_following
             else None
         )
+        win_cell = format_interval(instruction_following.get(f"{base}.win_rate"), win_interval)
         counts = (
             "/".join(
                 str(int(instruction_following[f"{base}.{k}"])) for k in ("wins", "ties", "losses")
@@ -181,8 +206,8 @@ def summarise_evaluation(
         lines.append(
             f"| {model} vs {opponent} | {judge_cell} | "
             f"{_verdict(found['interval'] if found else None, 0.0)} | "
-            f"{format_interval(instruction_following.get(f'{base}.win_rate'), win_interval)} | "
-            f"{counts} | {_verdict(win_interval, 0.5)} |"
+            f"{win_cell if trusted else NOT_TRUSTED} | "
+            f"{counts} | {_verdict(win_interval, 0.5) if trusted else NOT_TRUSTED} |"
         )
     return rows, "\n".join(lines) + "\n"
 

@@ -58,9 +58,7 @@ def measure_pair_precision(
         from self_rewarding.hardware import resolve
 
         template = judge_prompts.set_index("name").loc["pair-v2"].to_dict()
-        reader = VerdictReader(
-            config.referee, resolve(config.precision), config.max_prompt_tokens
-        )
+        reader = VerdictReader(config.referee, resolve(config.precision), config.max_prompt_tokens)
         try:
             for row in rows:
                 orders = ((row["chosen"], row["rejected"]), (row["rejected"], row["chosen"]))

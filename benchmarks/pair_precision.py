@@ -1,0 +1,113 @@
+"""Is the self-reward right, and does a minimum margin make it more often right?
+
+A referee judges every preference pair of the last run's iterations
+(``data/05_model_input/iter<t>/preference_pairs.jsonl``), chosen against rejected in
+both orders, from its verdict probabilities (``measure_pair_precision``, the pipeline's
+own step, with every pair). Printed per referee: the precision of the pairs (the
+referee prefers the chosen answer; a tie counts as not) with a 95 % interval over
+pairs, then the precision and the pairs kept at each ``pairs.min_margin``::
+
+    python benchmarks/pair_precision.py
+    python benchmarks/pair_precision.py --referees data/06_models/M1 qwen2.5-coder-0.5b-instruct
+"""
+
+# ruff: noqa: T201 (a benchmark: it prints its results)
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT / "src"))
+
+MARGINS = (0.0, 0.1, 0.2, 0.3, 0.5)
+
+
+def judge_one(referee: str, out: Path) -> None:
+    """In a fresh process: the referee's verdicts on every pair of every iteration."""
+    import pandas as pd
+
+    from self_rewarding.core.types import IterationConfig, PairPrecisionConfig
+    from self_rewarding.pipelines.iteration.pair_precision import measure_pair_precision
+
+    judge_prompts = pd.read_json(PROJECT / "data/01_raw/mt_bench/judge_prompts.jsonl", lines=True)
+    config = IterationConfig(pair_precision=PairPrecisionConfig(referee=referee, pairs=None))
+    frames, seconds = [], []
+    for path in sorted(PROJECT.glob("data/05_model_input/iter*/preference_pairs.jsonl")):
+        pairs = pd.read_json(path, lines=True)
+        verdicts, metrics = measure_pair_precision(pairs, judge_prompts, config)
+        frames.append(verdicts.assign(iteration=path.parent.name))
+        seconds.append(metrics["seconds_per_verdict"])
+    rows = pd.concat(frames).to_dict(orient="records")
+    out.write_text(
+        json.dumps(
+            {
+                "referee": referee,
+                "rows": rows,
+                "seconds_per_verdict": sum(seconds) / len(seconds),
+                "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+            }
+        )
+    )
+
+
+def summarise(found: dict) -> None:
+    from self_rewarding.core.intervals import format_interval, win_rate_interval
+    from self_rewarding.core.metrics import win_rate
+
+    rows = found["rows"]
+    print(
+        f"\n{found['referee']}: {len(rows)} pairs ({found['seconds_per_verdict']:.2f} s per "
+        f"verdict, peak {found['peak_rss_gib']:.2f} GiB)"
+    )
+    print("| min_margin | pairs kept | precision [95% CI] | tie share | position consistency |")
+    print("| --- | --- | --- | --- | --- |")
+    for margin in MARGINS:
+        kept = [row for row in rows if row["margin"] >= margin]
+        outcomes = [row["outcome"] for row in kept]
+        rates = win_rate(outcomes)
+        interval = win_rate_interval(outcomes, key="strict_win_rate") if outcomes else None
+        consistent = sum(row["consistent"] for row in kept) / len(kept) if kept else None
+        print(
+            f"| {margin:.1f} | {len(kept)} | "
+            f"{format_interval(rates['strict_win_rate'], interval)} | "
+            f"{format_interval(rates['tie_share'], None)} | "
+            f"{format_interval(consistent, None)} |"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--referees", nargs="+", default=["data/06_models/M1"])
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.one:
+        judge_one(arguments.one, arguments.out)
+        return 0
+
+    import torch
+
+    print(
+        f"{time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
+        f"torch CPU capability {torch.backends.cpu.get_cpu_capability()}, fp32"
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        for k, referee in enumerate(arguments.referees):
+            out = Path(scratch) / f"{k}.json"
+            command = [sys.executable, __file__, "--one", referee, "--out", str(out)]
+            subprocess.run(command, check=True, cwd=PROJECT)
+            summarise(json.loads(out.read_text()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
