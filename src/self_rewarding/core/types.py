@@ -396,7 +396,12 @@ class EvaluatorConfig:
         name: How results name it (every result carries it).
         kind: ``local`` (a model directory or hub id, on the project's generators) or
             ``openai`` (an OpenAI-compatible chat-completions endpoint).
-        model: The local model path, or the endpoint's model name.
+        model: The local model path, a referee name of ``models.referees`` (with
+            ``verdicts: probability``), or the endpoint's model name.
+        verdicts: How a ``local`` evaluator gives pairwise verdicts: ``generated`` (it
+            writes its explanation and ``[[A]]``/``[[B]]``/``[[C]]``), or ``probability``
+            (one forward pass: the labels' probabilities after a prefilled ``[[``,
+            averaged over both answer orders, ``core.verdicts``).
         base_url: The endpoint (``openai`` only), e.g. ``https://api.openai.com/v1``.
         backend: Generator of a ``local`` evaluator (``auto``: vLLM when installed).
         constrained: End every verdict in ``[[A]]``/``[[B]]``/``[[C]]`` and every rating
@@ -417,6 +422,7 @@ class EvaluatorConfig:
     name: str = "M1"
     kind: Literal["local", "openai"] = "local"
     model: str = "data/06_models/M1"
+    verdicts: Literal["generated", "probability"] = "generated"
     base_url: str | None = None
     backend: Literal["auto", "vllm", "transformers"] = "auto"
     constrained: bool = True

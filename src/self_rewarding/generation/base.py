@@ -13,12 +13,15 @@ class Completion(str):
     (``stop``: end of sequence or pattern complete, ``length``: ``max_new_tokens``), the
     sampler seed that produced it (None where the backend has none, e.g. an API) and,
     when ``SamplingConfig.score_logprobs`` asked for them, the log-probabilities of the
-    digits 0-5 at its score digit (None: not asked, or no score digit found)."""
+    digits 0-5 at its score digit (None: not asked, or no score digit found); from a
+    verdict reader (``generation.verdicts``), the log-probabilities of the verdict labels
+    ``A``, ``B`` and ``C``."""
 
     n_tokens: int
     finish_reason: str | None
     seed: int | None
     digit_logprobs: dict[str, float] | None
+    label_logprobs: dict[str, float] | None
 
     def __new__(
         cls,
@@ -27,12 +30,15 @@ class Completion(str):
         finish_reason: str | None = None,
         seed: int | None = None,
         digit_logprobs: dict[str, float] | None = None,
+        *,
+        label_logprobs: dict[str, float] | None = None,
     ):
         completion = super().__new__(cls, text)
         completion.n_tokens = n_tokens
         completion.finish_reason = finish_reason
         completion.seed = seed
         completion.digit_logprobs = digit_logprobs
+        completion.label_logprobs = label_logprobs
         return completion
 
     def to_dict(self) -> dict:
@@ -42,6 +48,7 @@ class Completion(str):
             "finish_reason": self.finish_reason,
             "seed": self.seed,
             "digit_logprobs": self.digit_logprobs,
+            "label_logprobs": self.label_logprobs,
         }
 
     @classmethod
@@ -52,6 +59,7 @@ class Completion(str):
             row["finish_reason"],
             row.get("seed"),
             row.get("digit_logprobs"),
+            label_logprobs=row.get("label_logprobs"),
         )
 
 

@@ -72,6 +72,7 @@ class VerdictReader:
         self.verdicts = 0
         self.truncated = 0
         self.seconds = 0.0
+        self.backend = "transformers-verdicts"
 
     def _input_ids(self, prompt: str) -> list[int]:
         chat = self.tokenizer.apply_chat_template(
@@ -99,5 +100,27 @@ class VerdictReader:
             self.verdicts += 1
         return found
 
+    def generate(self, prompts: Sequence[str], sampling=None, chat: bool = True) -> list:
+        """The ``Generator`` interface (so that resumable chunks work alike): one
+        completion per prompt, the most probable verdict (``[[A]]``) with the labels'
+        log-probabilities in ``label_logprobs``; ``sampling`` is not used."""
+        from self_rewarding.generation.base import Completion
+
+        return [
+            [
+                Completion(
+                    f"[[{max(found, key=found.get)}]]",
+                    n_tokens=1,
+                    finish_reason="stop",
+                    label_logprobs=found,
+                )
+            ]
+            for found in self.read(prompts)
+        ]
+
+    @property
+    def tokens_generated(self) -> int:
+        return self.verdicts
+
     def close(self) -> None:
-        del self.model
+        self.model = None

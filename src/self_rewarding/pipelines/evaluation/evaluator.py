@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from self_rewarding.core.intervals import (
+    bootstrap_interval,
     win_rate_interval,
 )
 from self_rewarding.core.judge import (
@@ -31,6 +32,7 @@ from self_rewarding.core.prompts import (
 )
 from self_rewarding.core.provenance import directory_sha256
 from self_rewarding.core.types import EvaluationConfig, JudgeConfig
+from self_rewarding.core.verdicts import position_averaged_verdict
 from self_rewarding.judge_service import read_judgments, render_judge_prompts
 from self_rewarding.pipelines.evaluation.common import comparisons, word_count
 from self_rewarding.pipelines.evaluation.judge_evaluation import alignment_items, pairwise_items
@@ -70,6 +72,7 @@ def _evaluator_identity(evaluation: EvaluationConfig, generator) -> dict:
     model = Path(evaluator.model)
     return {
         "kind": "local",
+        "verdicts": evaluator.verdicts,
         "model": evaluator.model,
         "model_sha256": directory_sha256(model) if model.is_dir() else None,
         "backend": getattr(generator, "backend", evaluator.backend),
@@ -77,7 +80,17 @@ def _evaluator_identity(evaluation: EvaluationConfig, generator) -> dict:
     }
 
 
-def _ask_evaluator(evaluation: EvaluationConfig, credentials: dict, jobs: dict) -> dict:
+def open_verdict_reader(evaluation: EvaluationConfig):
+    """The evaluator as a verdict reader (``verdicts: probability``)."""
+    from self_rewarding.generation.verdicts import VerdictReader
+    from self_rewarding.hardware import resolve
+
+    return VerdictReader(evaluation.evaluator.model, resolve(evaluation.generation.precision))
+
+
+def _ask_evaluator(
+    evaluation: EvaluationConfig, credentials: dict, jobs: dict, open_engine=None
+) -> dict:
     """Sends each job's prompts to the evaluator in resumable chunks: a killed
     evaluation resumes from its finished chunks; they are removed once all jobs are done.
 
@@ -85,6 +98,7 @@ def _ask_evaluator(evaluation: EvaluationConfig, credentials: dict, jobs: dict) 
         evaluation: ``evaluation.evaluator``: the evaluator, its chunk size and folder.
         credentials: The endpoint's key (``openai`` evaluators).
         jobs: ``name: (prompts, sampling)``.
+        open_engine: Opens the engine (default: ``open_evaluator``).
 
     Returns:
         ``name``: the evaluator's answers, in prompt order.
@@ -102,7 +116,9 @@ def _ask_evaluator(evaluation: EvaluationConfig, credentials: dict, jobs: dict) 
         else evaluator.model
     )
     answers, stores = {}, []
-    generator = open_evaluator(evaluation, credentials)
+    if not any(prompts for prompts, _ in jobs.values()):
+        return {name: [] for name in jobs}
+    generator = (open_engine or (lambda: open_evaluator(evaluation, credentials)))()
     try:
         identity = _evaluator_identity(evaluation, generator)
         for name, (prompts, sampling) in jobs.items():
@@ -126,6 +142,18 @@ def _ask_evaluator(evaluation: EvaluationConfig, credentials: dict, jobs: dict) 
     for store in stores:
         store.clear()
     return answers
+
+
+def _ask_for_every_job(evaluation: EvaluationConfig, credentials: dict, jobs: dict) -> dict:
+    """The evaluator's answers to every job; with ``verdicts: probability`` the verdicts
+    are read (one forward pass each, on their own engine) before the written jobs."""
+    evaluator = evaluation.evaluator
+    if evaluator.verdicts != "probability" or evaluator.kind != "local":
+        return _ask_evaluator(evaluation, credentials, jobs)
+    written = dict(jobs)
+    read = {"verdicts": written.pop("verdicts")}
+    answers = _ask_evaluator(evaluation, credentials, read, lambda: open_verdict_reader(evaluation))
+    return answers | _ask_evaluator(evaluation, credentials, written)
 
 
 def _pairwise_requests(
@@ -190,6 +218,7 @@ def _human_pair_requests(
     items = pairwise_items(mt_bench_human, mt_bench_human.iloc[0:0], evaluation)
     requests = []
     for k, item in enumerate(items):
+        question = f"mt_bench_question:{item.get('question_id', k)}"
         for order, (a, b) in (
             ("model_first", (item["better"], item["worse"])),
             ("model_second", (item["worse"], item["better"])),
@@ -200,6 +229,7 @@ def _human_pair_requests(
                     "model": "human_preferred",
                     "opponent": "human_rejected",
                     "item_id": f"mt_bench_human:{k}",
+                    "question_id": question,
                     "order": order,
                     "model_words": word_count(item["better"]),
                     "prompt": render_fastchat_prompt(
@@ -210,25 +240,47 @@ def _human_pair_requests(
     return requests
 
 
+def item_outcome(item: pd.DataFrame) -> str:
+    """One pair's outcome from its two order rows: the position-averaged verdict
+    probabilities where the evaluator read them (``verdicts: probability``), else the
+    written verdicts combined (``combine_orders``)."""
+    by_order = {row["order"]: row for row in item.to_dict(orient="records")}
+    first, second = by_order.get("model_first"), by_order.get("model_second")
+    labels = [row.get("label_logprobs") if row else None for row in (first, second)]
+    if all(isinstance(found, dict) for found in labels):
+        return position_averaged_verdict(*labels).outcome
+    return combine_orders(
+        first["verdict"] if first else None, second["verdict"] if second else None
+    )
+
+
 def _evaluator_human_agreement(rows: pd.DataFrame, evaluation: EvaluationConfig) -> dict:
     """How often the evaluator prefers the answer MT-Bench's human judges preferred: both
     orders combined as for a win rate (agreement = a "win" of the human-preferred
-    answer), strict and ties half, with 95 % intervals over pairs."""
-    by_item = [
-        dict(zip(item["order"], item["verdict"], strict=True))
+    answer), strict and ties half, with 95 % intervals clustered by question (the 200
+    pairs come from 75 questions)."""
+    items = [
+        (item["question_id"].iloc[0], item_outcome(item))
         for _, item in rows.groupby("item_id", sort=True)
     ]
-    outcomes = [combine_orders(v.get("model_first"), v.get("model_second")) for v in by_item]
+    outcomes = [outcome for _, outcome in items]
     found = win_rate(outcomes)
+    by_question = defaultdict(list)
+    for question, outcome in items:
+        by_question[question].append(outcome)
     metrics = {
         "evaluator.human_agreement.pairs": found["n"],
+        "evaluator.human_agreement.questions": float(len(by_question)),
         "evaluator.human_agreement.strict": found["strict_win_rate"],
         "evaluator.human_agreement.ties_half": found["win_rate"],
         "evaluator.human_agreement.tie_share": found["tie_share"],
     }
     for name, key in (("strict", "strict_win_rate"), ("ties_half", "win_rate")):
-        interval = win_rate_interval(
-            outcomes, key=key, n_resamples=evaluation.bootstrap_resamples, seed=evaluation.seed
+        interval = bootstrap_interval(
+            list(by_question.values()),
+            lambda groups, key=key: win_rate([o for group in groups for o in group])[key],
+            n_resamples=evaluation.bootstrap_resamples,
+            seed=evaluation.seed,
         )
         if interval is not None:
             low, high = interval
@@ -245,10 +297,7 @@ def _pairwise_metrics(verdicts: pd.DataFrame, evaluation: EvaluationConfig) -> d
     for (task, model, opponent), group in verdicts.groupby(["task", "model", "opponent"]):
         outcomes, words = [], []
         for _, item in group.groupby("item_id", sort=True):
-            by_order = dict(zip(item["order"], item["verdict"], strict=True))
-            outcomes.append(
-                combine_orders(by_order.get("model_first"), by_order.get("model_second"))
-            )
+            outcomes.append(item_outcome(item))
             words.append(int(item["model_words"].iloc[0]))
         key = f"{model}.vs_{opponent}"
         for name, value in win_rate(outcomes).items():
@@ -358,19 +407,21 @@ def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional i
         budget = sampling.max_new_tokens
         verdict_sampling = dataclasses.replace(sampling, regex=constrained_verdict_regex(budget))
         rating_sampling = dataclasses.replace(sampling, regex=constrained_rating_regex(budget))
-    answers = _ask_evaluator(
-        evaluation,
-        credentials,
-        {
-            "verdicts": ([p["prompt"] for p in pairwise], verdict_sampling),
-            "ratings": ([g["prompt"] for g in grading], rating_sampling),
-            "scores": ([p["prompt"] for p in pointwise], sampling),
-        },
-    )
+    jobs = {
+        "verdicts": ([p["prompt"] for p in pairwise], verdict_sampling),
+        "ratings": ([g["prompt"] for g in grading], rating_sampling),
+        "scores": ([p["prompt"] for p in pointwise], sampling),
+    }
+    answers = _ask_for_every_job(evaluation, credentials, jobs)
     verdicts, ratings, oasst = answers["verdicts"], answers["ratings"], answers["scores"]
 
     rows = [
-        {**item, "evaluator_text": str(text), "verdict": parse_pairwise_verdict(text)}
+        {
+            **item,
+            "evaluator_text": str(text),
+            "verdict": parse_pairwise_verdict(text),
+            "label_logprobs": getattr(text, "label_logprobs", None),
+        }
         for item, (text,) in zip(pairwise, verdicts, strict=True)
     ]
     rows += [

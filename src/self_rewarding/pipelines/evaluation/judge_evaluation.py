@@ -51,7 +51,8 @@ def alignment_items(eft_eval: pd.DataFrame, evaluation: EvaluationConfig) -> pd.
 def pairwise_items(
     mt_bench_human: pd.DataFrame, hh_harmless: pd.DataFrame, evaluation: EvaluationConfig
 ) -> list[dict]:
-    """Human preference pairs: ``source, instruction, better, worse``."""
+    """Human preference pairs: ``source, instruction, better, worse`` (and the MT-Bench
+    ``question_id``, the cluster of its pairs)."""
     items = []
     for row in subset(
         mt_bench_human.to_dict(orient="records"), evaluation.mt_bench_human_pairs, evaluation.seed
@@ -64,6 +65,7 @@ def pairwise_items(
         items.append(
             {
                 "source": "mt_bench_human",
+                "question_id": row.get("question_id"),
                 "instruction": row["input"],
                 "better": better,
                 "worse": worse,
