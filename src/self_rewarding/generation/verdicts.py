@@ -47,8 +47,9 @@ class VerdictReader:
         Args:
             referee: A model directory or a referee name (``models.referees``).
             precision: ``fp32``, ``bf16`` or ``fp16`` (resolved, not ``auto``).
-            max_prompt_tokens: Longer prompts keep their end (where the answers and the
-                verdict instruction are) and are counted in ``truncated``.
+            max_prompt_tokens: Longer prompts (or longer than the model's positions) keep
+                their end, where the answers and the verdict instruction are, and are
+                counted in ``truncated``.
         """
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -63,6 +64,9 @@ class VerdictReader:
         self.model = AutoModelForCausalLM.from_pretrained(
             source, dtype=getattr(torch, dtype_name(precision)), **kwargs
         ).eval()
+        positions = getattr(self.model.config, "max_position_embeddings", None)
+        if positions:
+            self.max_prompt_tokens = min(max_prompt_tokens, positions)
         self.label_ids = {}
         for label in VERDICT_LABELS:
             ids = self.tokenizer.encode(label, add_special_tokens=False)
