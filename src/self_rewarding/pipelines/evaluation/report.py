@@ -174,7 +174,7 @@ def summarise_evaluation(
         "",
         *table(ANSWER_COLUMNS),
         "",
-        *_ifeval_lines(ifeval, rows, evaluation),
+        *ifeval_lines(ifeval, rows, evaluation),
         "| comparison | judge acc. difference [95% CI] | | head-to-head win rate [95% CI] "
         "| wins / ties / losses | |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -220,7 +220,7 @@ IFEVAL_COLUMNS = (
 )
 
 
-def _ifeval_lines(
+def ifeval_lines(
     ifeval: dict[str, list], rows: list[dict], evaluation: EvaluationConfig
 ) -> list[str]:
     """The IFEval table and its paired steps (prompt-level loose and strict), each said
