@@ -69,12 +69,18 @@ def _evaluator_identity(evaluation: EvaluationConfig, generator) -> dict:
     evaluator = evaluation.evaluator
     if evaluator.kind == "openai":
         return {"kind": "openai", "base_url": evaluator.base_url, "model": evaluator.model}
+    from self_rewarding.models.referees import REFEREES
+
     model = Path(evaluator.model)
+    if evaluator.model in REFEREES:
+        model_sha256 = REFEREES[evaluator.model].sha256  # checked when it was assembled
+    else:
+        model_sha256 = directory_sha256(model) if model.is_dir() else None
     return {
         "kind": "local",
         "verdicts": evaluator.verdicts,
         "model": evaluator.model,
-        "model_sha256": directory_sha256(model) if model.is_dir() else None,
+        "model_sha256": model_sha256,
         "backend": getattr(generator, "backend", evaluator.backend),
         "precision": getattr(generator, "precision", None),
     }
