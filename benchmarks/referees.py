@@ -15,6 +15,9 @@ NAME``). Each runs in a fresh process, one after another::
 
     python benchmarks/referees.py --pairs 60
     python benchmarks/referees.py --referees data/06_models/M1 qwen2.5-coder-0.5b-instruct
+    # a slow referee on the first 30 of the same 60 pairs, kept beside the others:
+    python benchmarks/referees.py --pairs 60 --first 30 --results out/ --referees NAME
+    python benchmarks/referees.py --results out/ --summarise
 """
 
 # ruff: noqa: T201 (a benchmark: it prints its results)
@@ -70,14 +73,17 @@ def human_pairs(n_pairs: int | None, seed: int) -> list[dict]:
     return pairs
 
 
-def judge_one(referee: str, n_pairs: int | None, seed: int, out: Path) -> None:
-    """In a fresh process: one referee's verdicts on the pairs, written to ``out``."""
+def judge_one(
+    referee: str, n_pairs: int | None, seed: int, out: Path, first: int | None = None
+) -> None:
+    """In a fresh process: one referee's verdicts on the pairs (the first ``first`` of
+    them, when given), written to ``out``."""
     from self_rewarding.core.prompts import render_fastchat_prompt
     from self_rewarding.core.verdicts import position_averaged_verdict
     from self_rewarding.generation.verdicts import VerdictReader
 
     template = next(row for row in _rows(JUDGE_PROMPTS) if row["name"] == "pair-v2")
-    pairs = human_pairs(n_pairs, seed)
+    pairs = human_pairs(n_pairs, seed)[:first]
     started = time.perf_counter()
     reader = VerdictReader(referee)
     load_seconds = time.perf_counter() - started
@@ -140,14 +146,14 @@ def summarise(found: list[dict], seed: int) -> None:
         "orders; 95 % intervals clustered by question\n"
     )
     print(
-        "| referee | agreement (strict) [95% CI] | tie share | position consistency [95% CI] "
-        "| s / verdict | load s | peak GiB | truncated |"
+        "| referee | pairs | agreement (strict) [95% CI] | tie share | position consistency "
+        "[95% CI] | s / verdict | load s | peak GiB | truncated |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for entry in found:
         rows = entry["results"]
         print(
-            f"| {entry['referee']} | "
+            f"| {entry['referee']} | {len(rows)} | "
             f"{format_interval(agree(rows), _clustered(rows, agree, seed))} | "
             f"{tied(rows):.3f} | "
             f"{format_interval(consistent(rows), _clustered(rows, consistent, seed))} | "
@@ -156,12 +162,15 @@ def summarise(found: list[dict], seed: int) -> None:
         )
     base = found[0]
     for entry in found[1:]:
+        # On the pairs both judged (a slow referee may have judged the first k only).
+        theirs = {row["pair"]: row for row in base["results"]}
         paired = [
             {
                 "question_id": a["question_id"],
-                "d": (a["outcome"] == "win") - (b["outcome"] == "win"),
+                "d": (a["outcome"] == "win") - (theirs[a["pair"]]["outcome"] == "win"),
             }
-            for a, b in zip(entry["results"], base["results"], strict=True)
+            for a in entry["results"]
+            if a["pair"] in theirs
         ]
 
         def mean_difference(rows):
@@ -170,7 +179,8 @@ def summarise(found: list[dict], seed: int) -> None:
         interval = _clustered(paired, mean_difference, seed)
         print(
             f"\n{entry['referee']} - {base['referee']}: agreement difference "
-            f"{format_interval(mean_difference(paired), interval, signed=True)}"
+            f"{format_interval(mean_difference(paired), interval, signed=True)} "
+            f"on the same {len(paired)} pairs"
         )
 
 
@@ -179,11 +189,22 @@ def main() -> int:
     parser.add_argument("--referees", nargs="+", default=list(DEFAULT_REFEREES))
     parser.add_argument("--pairs", type=int, default=None, help="a seeded sample (default: all)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--first", type=int, help="judge only the first K pairs of the sample (slow referees)"
+    )
+    parser.add_argument("--results", type=Path, help="keep each referee's verdicts here (<k>.json)")
+    parser.add_argument(
+        "--summarise", action="store_true", help="print the table from --results only"
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.one:
-        judge_one(arguments.one, arguments.pairs, arguments.seed, arguments.out)
+        judge_one(arguments.one, arguments.pairs, arguments.seed, arguments.out, arguments.first)
+        return 0
+    if arguments.summarise:
+        files = sorted(arguments.results.glob("*.json"), key=lambda p: int(p.stem))
+        summarise([json.loads(p.read_text()) for p in files], arguments.seed)
         return 0
 
     import torch
@@ -195,12 +216,15 @@ def main() -> int:
     )
     found = []
     with tempfile.TemporaryDirectory() as scratch:
+        folder = arguments.results or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
         for k, referee in enumerate(arguments.referees):
-            out = Path(scratch) / f"{k}.json"
+            out = folder / f"{k}.json"
             command = [sys.executable, __file__, "--one", referee, "--out", str(out)]
             command += ["--seed", str(arguments.seed)]
-            if arguments.pairs is not None:
-                command += ["--pairs", str(arguments.pairs)]
+            for option in ("pairs", "first"):
+                if getattr(arguments, option) is not None:
+                    command += [f"--{option}", str(getattr(arguments, option))]
             started = time.perf_counter()
             subprocess.run(command, check=True, cwd=PROJECT)
             print(f"{referee}: {time.perf_counter() - started:.0f} s", flush=True)
