@@ -224,7 +224,9 @@ def _human_pair_requests(
     items = pairwise_items(mt_bench_human, mt_bench_human.iloc[0:0], evaluation)
     requests = []
     for k, item in enumerate(items):
-        question = f"mt_bench_question:{item.get('question_id', k)}"
+        # The cluster of the agreement's interval; a pair without one is its own.
+        cluster = item.get("question_id")
+        question = f"mt_bench_question:{cluster if cluster is not None else f'pair{k}'}"
         for order, (a, b) in (
             ("model_first", (item["better"], item["worse"])),
             ("model_second", (item["worse"], item["better"])),
