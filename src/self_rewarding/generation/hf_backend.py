@@ -30,6 +30,7 @@ class TransformersGenerator:
         batch_size: int = 16,
         device: str | None = None,
         precision: str = "fp32",
+        gguf_file: str | None = None,
     ):
         """Loads the model and tokenizer.
 
@@ -38,6 +39,7 @@ class TransformersGenerator:
             batch_size: Prompts per ``generate`` call (each with ``n`` samples).
             device: ``cuda``, ``cpu`` or None for CUDA when available.
             precision: A resolved precision (``bf16``, ``fp16``, ``fp32``): the weights'.
+            gguf_file: A GGUF file in ``model_path`` to read the model from.
         """
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -48,10 +50,11 @@ class TransformersGenerator:
         self.model_path = str(model_path)
         self.precision = precision
         dtype = getattr(torch, dtype_name(precision))
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path, padding_side="left")
+        gguf = {"gguf_file": gguf_file} if gguf_file else {}
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, padding_side="left", **gguf)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, **gguf)
         self.model.to(self.device).eval()
         self.batch_size = batch_size
         self.tokens_generated = 0

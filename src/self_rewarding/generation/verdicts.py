@@ -8,33 +8,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from self_rewarding.core.verdicts import VERDICT_LABELS, VERDICT_PREFIX
 
 logger = logging.getLogger(__name__)
-
-
-def referee_source(referee: str) -> tuple[str, dict]:
-    """A model directory, or a referee name of ``models.referees`` (its assembled GGUF),
-    as ``from_pretrained`` arguments.
-
-    Raises:
-        FileNotFoundError: A named referee that was not assembled (the command is named).
-    """
-    from self_rewarding.models.referees import REFEREES, referee_gguf
-
-    if referee in REFEREES:
-        gguf = referee_gguf(referee)
-        if not gguf.is_file():
-            raise FileNotFoundError(
-                f"{gguf}: referee {referee} not assembled; run "
-                f"`python -m self_rewarding.models.referees fetch {referee}`"
-            )
-        return str(gguf.parent), {"gguf_file": gguf.name}
-    if not Path(referee).is_dir():
-        raise FileNotFoundError(f"{referee}: no model directory, and no referee of that name")
-    return referee, {}
 
 
 class VerdictReader:
@@ -55,6 +32,7 @@ class VerdictReader:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from self_rewarding.core.precision import dtype_name
+        from self_rewarding.models.referees import referee_source
 
         source, kwargs = referee_source(referee)
         self.referee = referee

