@@ -78,8 +78,6 @@ def judge_one(
 ) -> None:
     """In a fresh process: one referee's verdicts on the pairs (the first ``first`` of
     them, when given), written to ``out``."""
-    from self_rewarding.core.prompts import render_fastchat_prompt
-    from self_rewarding.core.verdicts import position_averaged_verdict
     from self_rewarding.generation.verdicts import VerdictReader
 
     template = next(row for row in _rows(JUDGE_PROMPTS) if row["name"] == "pair-v2")
@@ -89,12 +87,7 @@ def judge_one(
     load_seconds = time.perf_counter() - started
     results = []
     for pair in pairs:
-        prompts = [
-            render_fastchat_prompt(template, question=pair["question"], answer_a=a, answer_b=b)
-            for a, b in ((pair["better"], pair["worse"]), (pair["worse"], pair["better"]))
-        ]
-        better_first, better_second = reader.read(prompts)
-        verdict = position_averaged_verdict(better_first, better_second)
+        verdict = reader.judge_pair(template, pair["question"], pair["better"], pair["worse"])
         results.append(
             {
                 "pair": pair["pair"],

@@ -26,6 +26,7 @@ from self_rewarding.core.types import (
     SelfInstructConfig,
 )
 from self_rewarding.generation import FakeGenerator
+from self_rewarding.generation.verdicts import VerdictReader
 from self_rewarding.pipelines.iteration import nodes
 from self_rewarding.pipelines.iteration.pipeline import create_pipeline
 from self_rewarding.validation.expectations import DataValidationError
@@ -101,9 +102,9 @@ def _config(meta_judge: MetaJudgeConfig | None = None, **gates) -> IterationConf
 JUDGE_PROMPTS = Path(__file__).resolve().parents[2] / "data/01_raw/mt_bench/judge_prompts.jsonl"
 
 
-class ExclaimingReferee:
-    """A referee (``VerdictReader``'s interface) that prefers the answer with more "!":
-    fixed log-probabilities, 0.7 for that answer's label."""
+class ExclaimingReferee(VerdictReader):
+    """A referee (``VerdictReader`` without a model) that prefers the answer with more
+    "!": fixed log-probabilities, 0.7 for that answer's label."""
 
     def __init__(self, referee, precision, max_prompt_tokens):
         self.verdicts, self.seconds = 0, 0.0

@@ -82,6 +82,20 @@ class VerdictReader:
             self.verdicts += 1
         return found
 
+    def judge_pair(self, template: dict, question: str, answer: str, other: str):
+        """``answer`` against ``other`` with a FastChat pairwise prompt (``pair-v2``),
+        in both orders: the position-averaged ``core.verdicts.PairVerdict``."""
+        from self_rewarding.core.prompts import render_fastchat_prompt
+        from self_rewarding.core.verdicts import position_averaged_verdict
+
+        answer_first, answer_second = self.read(
+            [
+                render_fastchat_prompt(template, question=question, answer_a=a, answer_b=b)
+                for a, b in ((answer, other), (other, answer))
+            ]
+        )
+        return position_averaged_verdict(answer_first, answer_second)
+
     def generate(self, prompts: Sequence[str], sampling=None, chat: bool = True) -> list:
         """The ``Generator`` interface (so that resumable chunks work alike): one
         completion per prompt, the most probable verdict (``[[A]]``) with the labels'

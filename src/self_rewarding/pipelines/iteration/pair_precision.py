@@ -11,9 +11,7 @@ import pandas as pd
 
 from self_rewarding.core.intervals import win_rate_interval
 from self_rewarding.core.metrics import win_rate
-from self_rewarding.core.prompts import render_fastchat_prompt
 from self_rewarding.core.types import IterationConfig
-from self_rewarding.core.verdicts import position_averaged_verdict
 
 logger = logging.getLogger(__name__)
 
@@ -61,16 +59,7 @@ def measure_pair_precision(
         reader = VerdictReader(config.referee, resolve(config.precision), config.max_prompt_tokens)
         try:
             for row in rows:
-                orders = ((row["chosen"], row["rejected"]), (row["rejected"], row["chosen"]))
-                chosen_first, chosen_second = reader.read(
-                    [
-                        render_fastchat_prompt(
-                            template, question=row["prompt"], answer_a=a, answer_b=b
-                        )
-                        for a, b in orders
-                    ]
-                )
-                verdict = position_averaged_verdict(chosen_first, chosen_second)
+                verdict = reader.judge_pair(template, row["prompt"], row["chosen"], row["rejected"])
                 judged.append(
                     {
                         "prompt_id": row["prompt_id"],
