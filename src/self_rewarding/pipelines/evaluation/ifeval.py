@@ -120,16 +120,14 @@ def evaluate_ifeval(
         config.sampling,
         evaluation=evaluation,
     )
-    rows = []
-    for prompt, (answer,) in zip(prompts, answers, strict=True):
-        response = str(answer)
-        outcome = check_response(prompt, response)
-        rows.append(
+    outcomes = [check_response(p, str(a)) for p, (a,) in zip(prompts, answers, strict=True)]
+    responses = pd.DataFrame(
+        [
             {
                 "key": outcome.key,
                 "prompt": prompt["prompt"],
                 "instruction_id_list": list(prompt["instruction_id_list"]),
-                "response": response,
+                "response": str(answer),
                 "n_tokens": answer.n_tokens,
                 "finish_reason": answer.finish_reason,
                 "strict": list(outcome.strict),
@@ -137,9 +135,9 @@ def evaluate_ifeval(
                 "model_path": str(model_dir),
                 "model_sha256": model_sha256,
             }
-        )
-    responses = pd.DataFrame(rows)
-    outcomes = outcomes_of(responses)
+            for prompt, (answer,), outcome in zip(prompts, answers, outcomes, strict=True)
+        ]
+    )
     metrics = {
         "ifeval.prompts": len(outcomes),
         "ifeval.instructions": sum(len(o.strict) for o in outcomes),
