@@ -146,15 +146,15 @@ def test_score_summary_shares_sum_to_one_over_parsed_answers():
 
 
 @pytest.mark.parametrize("scores", [[], [None, None, None]])
-def test_score_summary_without_parsed_scores_is_all_zero(scores):
+def test_score_summary_without_parsed_scores_is_undefined_not_zero(scores):
     summary = score_summary(scores)
     assert summary == {
         "n_answers": float(len(scores)),
         "n_parsed": 0.0,
-        "parse_rate": 0.0,
-        "score_mean": 0.0,
-        "score_std": 0.0,
-        **{f"score_share_{k}": 0.0 for k in range(6)},
+        "parse_rate": 0.0 if scores else None,
+        "score_mean": None,
+        "score_std": None,
+        **{f"score_share_{k}": None for k in range(6)},
     }
 
 

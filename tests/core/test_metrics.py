@@ -220,15 +220,27 @@ def test_adding_counts_pools_prompts_a_repeated_prompt_counting_twice():
     assert alignment_metrics(AlignmentCounts())["pairwise_accuracy"] is None
 
 
+# Every combination of the two orders' verdicts (None: unreadable). As in FastChat's
+# MT-Bench, only a verdict kept in both orders decides; position bias (A, A), a tie or
+# an unreadable verdict in either order is a tie.
 @pytest.mark.parametrize(
     ("first", "swapped", "outcome"),
     [
+        ("A", "A", "tie"),
         ("A", "B", "win"),
+        ("A", "tie", "tie"),
+        ("A", None, "tie"),
         ("B", "A", "loss"),
-        ("A", "A", "tie"),  # position bias: A wins in both orders
+        ("B", "B", "tie"),
+        ("B", "tie", "tie"),
+        ("B", None, "tie"),
+        ("tie", "A", "tie"),
+        ("tie", "B", "tie"),
         ("tie", "tie", "tie"),
-        ("A", "tie", "win"),
-        (None, "B", "win"),
+        ("tie", None, "tie"),
+        (None, "A", "tie"),
+        (None, "B", "tie"),
+        (None, "tie", "tie"),
         (None, None, "tie"),
     ],
 )

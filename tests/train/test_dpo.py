@@ -11,7 +11,14 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from self_rewarding.train.dpo import make_parser, to_conversational_preference, train_dpo
+from self_rewarding.core.pairs import heldout_preference_metrics
+from self_rewarding.train.dpo import (
+    make_parser,
+    preference_margins,
+    response_logprob,
+    to_conversational_preference,
+    train_dpo,
+)
 
 PAIRS = [
     {"prompt": "Name a colour.", "chosen": "Blue is a colour.", "rejected": "No."},
@@ -43,22 +50,6 @@ def test_rows_become_conversational_preferences():
     }
 
 
-def _response_logprob(model, tokenizer, prompt: str, response: str) -> float:
-    """log p(response | prompt) under the chat template, summed over the response's
-    tokens: what DPO's implicit reward is made of."""
-    turn = [{"role": "user", "content": prompt}]
-    prompt_ids = tokenizer.apply_chat_template(turn, add_generation_prompt=True, return_dict=False)
-    full_ids = tokenizer.apply_chat_template(
-        [*turn, {"role": "assistant", "content": response}], return_dict=False
-    )
-    assert full_ids[: len(prompt_ids)] == prompt_ids
-    ids = torch.tensor([full_ids])
-    with torch.no_grad():
-        logprobs = torch.log_softmax(model(ids).logits[0, :-1].float(), dim=-1)
-    per_token = logprobs.gather(-1, ids[0, 1:, None])[:, 0]
-    return float(per_token[len(prompt_ids) - 1 :].sum())
-
-
 def test_dpo_moves_the_policy_towards_chosen_responses(tiny_model_dir, tmp_path):
     output = tmp_path / "M2"
     metrics = train_dpo(tiny_model_dir, PAIRS, output, TRAINER_CONFIG)
@@ -83,18 +74,31 @@ def test_dpo_moves_the_policy_towards_chosen_responses(tiny_model_dir, tmp_path)
     margins = []
     for pair in PAIRS:
         chosen, rejected = (
-            _response_logprob(after, tokenizer, pair["prompt"], pair[key])
-            - _response_logprob(before, tokenizer, pair["prompt"], pair[key])
+            response_logprob(after, tokenizer, pair["prompt"], pair[key])
+            - response_logprob(before, tokenizer, pair["prompt"], pair[key])
             for key in ("chosen", "rejected")
         )
         margins.append(TRAINER_CONFIG["beta"] * (chosen - rejected))
     assert sum(margins) / len(margins) > 0, margins
+    # preference_margins computes the same margins from the saved directories.
+    assert preference_margins(output, tiny_model_dir, PAIRS, TRAINER_CONFIG["beta"]) == (
+        pytest.approx(margins, rel=1e-4, abs=1e-5)
+    )
     changed = [
         not torch.equal(a, b)
         for a, b in zip(before.state_dict().values(), after.state_dict().values(), strict=True)
     ]
     assert any(changed)
     assert (output / "tokenizer_config.json").is_file()
+
+
+def test_a_policy_against_itself_has_no_margin(tiny_model_dir):
+    margins = preference_margins(tiny_model_dir, tiny_model_dir, PAIRS, beta=0.1)
+    metrics = heldout_preference_metrics(margins)
+    assert margins == [0.0] * len(PAIRS)
+    # TRL's convention: a zero margin is not a success; the loss is log 2.
+    assert metrics["reward_accuracy"] == 0.0
+    assert metrics["loss"] == pytest.approx(math.log(2))
 
 
 def test_dpo_curves_go_to_the_active_mlflow_run(tiny_model_dir, tmp_path):

@@ -207,7 +207,7 @@ def aggregate_scores(scores: Iterable[float | None]) -> float | None:
     return sum(valid) / len(valid) if valid else None
 
 
-def score_summary(scores: list[float | None]) -> dict[str, float]:
+def score_summary(scores: list[float | None]) -> dict[str, float | None]:
     """Summarises judge scores: parse rate, mean, spread and the share of each score.
 
     Args:
@@ -215,23 +215,26 @@ def score_summary(scores: list[float | None]) -> dict[str, float]:
 
     Returns:
         ``n_answers, n_parsed, parse_rate, score_mean, score_std`` and
-        ``score_share_<k>`` for k = 0..5 (rounded scores, over parsed answers). Mean and
-        std are NaN-free: 0 when nothing parsed.
+        ``score_share_<k>`` for k = 0..5 (rounded scores, over parsed answers). What is
+        not defined is None, not 0: the parse rate without answers, the mean, spread
+        and shares without a parsed score.
     """
     parsed = [s for s in scores if s is not None]
     n = len(scores)
-    mean = sum(parsed) / len(parsed) if parsed else 0.0
-    variance = sum((s - mean) ** 2 for s in parsed) / len(parsed) if parsed else 0.0
-    summary = {
+    summary: dict[str, float | None] = {
         "n_answers": float(n),
         "n_parsed": float(len(parsed)),
-        "parse_rate": len(parsed) / n if n else 0.0,
-        "score_mean": mean,
-        "score_std": math.sqrt(variance),
+        "parse_rate": len(parsed) / n if n else None,
+        "score_mean": None,
+        "score_std": None,
     }
+    if parsed:
+        mean = sum(parsed) / len(parsed)
+        summary["score_mean"] = mean
+        summary["score_std"] = math.sqrt(sum((s - mean) ** 2 for s in parsed) / len(parsed))
     for k in range(int(MIN_SCORE), int(MAX_SCORE) + 1):
         hits = sum(1 for s in parsed if math.floor(s + 0.5) == k)
-        summary[f"score_share_{k}"] = hits / len(parsed) if parsed else 0.0
+        summary[f"score_share_{k}"] = hits / len(parsed) if parsed else None
     return summary
 
 

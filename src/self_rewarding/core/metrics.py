@@ -328,12 +328,15 @@ def combine_orders(first: str | None, swapped: str | None) -> str:
         swapped: Verdict with the model's answer as B.
 
     Returns:
-        ``win``, ``loss`` or ``tie``: a win needs the model preferred in one order and
-        not beaten in the other; inconsistent verdicts (position bias) are a tie, and an
-        unparseable verdict counts as a tie.
+        ``win`` when the model is preferred in both orders, ``loss`` when the other
+        answer is, else ``tie``: as in FastChat's MT-Bench, two verdicts that disagree
+        (A and B, A and tie, A and unreadable) are inconsistent and count as a tie.
     """
-    vote = {"A": 1, "B": -1}.get(first, 0) + {"B": 1, "A": -1}.get(swapped, 0)
-    return "win" if vote > 0 else "loss" if vote < 0 else "tie"
+    if (first, swapped) == ("A", "B"):
+        return "win"
+    if (first, swapped) == ("B", "A"):
+        return "loss"
+    return "tie"
 
 
 OUTCOMES = ("win", "tie", "loss")

@@ -79,7 +79,7 @@ def probe_judge(
     metrics = score_summary([row["score"] for row in rows])
     metrics["tokens_per_second"] = generator.tokens_generated / max(generator.seconds, 1e-9)
     logger.info(
-        "Judge probe of %s: parse rate %.3f over %d answers",
+        "Judge probe of %s: parse rate %s over %d answers",
         model_dir,
         metrics["parse_rate"],
         len(rows),

@@ -102,13 +102,24 @@ _PAIR_HINTS = {
         "above iteration.gates.max_word_ratio): the pairs teach length. Raise "
         "length_control_rho or pairs.min_margin."
     ),
+    "expect_column_mean_to_be_between": (
+        "Length alone orders the pairs' answers (the score-length correlation is above "
+        "iteration.gates.max_score_length_correlation): the pairs teach length. Raise "
+        "length_control_rho or pairs.min_margin."
+    ),
 }
 
 
-def _checked(name: str, expectations: list, data: pd.DataFrame) -> tuple[dict, str]:
+def _checked(
+    name: str, expectations: list, data: pd.DataFrame, not_applicable: tuple[str, ...] = ()
+) -> tuple[dict, str]:
+    """The suite's report, with the checks left out because they would pass by
+    construction named under ``not_applicable``, and its HTML view."""
     from self_rewarding.validation.expectations import report_html, run_suite
 
     report = run_suite(name, expectations, data)
+    if not_applicable:
+        report["not_applicable"] = list(not_applicable)
     return report, report_html(name, report)
 
 
@@ -139,12 +150,24 @@ def enforce_prompts_gate(report: dict) -> dict:
 
 
 def check_judgments(judgments: pd.DataFrame, iteration: IterationConfig) -> tuple[dict, str]:
-    """Runs the judgments suite (score range, parse rate, spread)."""
+    """Runs the judgments suite (score range, parse rate, spread). The parse rate is not
+    checked where the mode reads a score from every answer (``score_first``, or a
+    constrained ending): it would be 1 by construction."""
     from self_rewarding.validation.expectations import suite_judgments
 
-    gates = iteration.gates
-    suite = suite_judgments(gates.min_parse_rate, gates.min_score_std)
-    return _checked("judgments", suite, judgments)
+    gates, judge = iteration.gates, iteration.judge
+    vacuous = judge.mode == "score_first" or judge.constrained
+    suite = suite_judgments(None if vacuous else gates.min_parse_rate, gates.min_score_std)
+    skipped = (
+        (
+            "parse rate (iteration.gates.min_parse_rate): "
+            + ("score_first" if judge.mode == "score_first" else "a constrained ending")
+            + " gives every answer a score",
+        )
+        if vacuous
+        else ()
+    )
+    return _checked("judgments", suite, judgments, skipped)
 
 
 def enforce_judgments_gate(report: dict) -> dict:
@@ -154,17 +177,40 @@ def enforce_judgments_gate(report: dict) -> dict:
 def check_preference_pairs(
     preference_pairs: pd.DataFrame, iteration: IterationConfig
 ) -> tuple[dict, str]:
-    """Runs the pairs suite (chosen above rejected, enough pairs, the length ratio)."""
+    """Runs the pairs suite (chosen above rejected, enough pairs, the length ratio and
+    the score-length correlation)."""
     from self_rewarding.validation.expectations import suite_preference_pairs
 
-    suite = suite_preference_pairs(iteration.gates.min_pairs, iteration.gates.max_word_ratio)
-    pairs = preference_pairs
-    if len(pairs):
-        words = {c: pairs[c].astype(str).str.split().str.len() for c in ("chosen", "rejected")}
-        pairs = pairs.assign(word_ratio=words["chosen"] / words["rejected"].clip(lower=1))
-    else:
-        pairs = pairs.assign(word_ratio=pd.Series(dtype=float))
-    return _checked("preference_pairs", suite, pairs)
+    gates = iteration.gates
+    suite = suite_preference_pairs(
+        gates.min_pairs, gates.max_word_ratio, gates.max_score_length_correlation
+    )
+    return _checked("preference_pairs", suite, with_length_columns(preference_pairs))
+
+
+def _standardised(values: pd.Series) -> pd.Series:
+    spread = values.std(ddof=0)
+    return (values - values.mean()) / spread if spread > 0 else values * float("nan")
+
+
+def with_length_columns(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The pairs with ``word_ratio`` (chosen over rejected words) and
+    ``score_length_product``: per pair, the mean over its two answers of standardised
+    score times standardised words (both standardised over the pooled answers), so
+    that the column's mean is the Pearson correlation of score and length over all the
+    pairs' answers (NaN where a constant makes it undefined)."""
+    if not len(pairs):
+        empty = pd.Series(dtype=float)
+        return pairs.assign(word_ratio=empty, score_length_product=empty)
+    words = {c: pairs[c].astype(str).str.split().str.len() for c in ("chosen", "rejected")}
+    n = len(pairs)
+    scores = _standardised(pd.concat([pairs["chosen_score"], pairs["rejected_score"]]))
+    lengths = _standardised(pd.concat([words["chosen"], words["rejected"]]).astype(float))
+    products = (scores * lengths).to_numpy()
+    return pairs.assign(
+        word_ratio=words["chosen"] / words["rejected"].clip(lower=1),
+        score_length_product=(products[:n] + products[n:]) / 2,
+    )
 
 
 def enforce_pairs_gate(report: dict) -> dict:

@@ -93,6 +93,51 @@ def train_dpo(
     )
 
 
+def response_logprob(model, tokenizer, prompt: str, response: str) -> float:
+    """log p(response | prompt) under the chat template, summed over the response's
+    tokens: what DPO's implicit reward is made of."""
+    import torch
+
+    turn = [{"role": "user", "content": prompt}]
+    prompt_ids = tokenizer.apply_chat_template(turn, add_generation_prompt=True, return_dict=False)
+    full_ids = tokenizer.apply_chat_template(
+        [*turn, {"role": "assistant", "content": response}], return_dict=False
+    )
+    if full_ids[: len(prompt_ids)] != prompt_ids:
+        raise ValueError("The chat template does not extend the prompt with the response")
+    ids = torch.tensor([full_ids], device=model.device)
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model(ids).logits[0, :-1].float(), dim=-1)
+    per_token = logprobs.gather(-1, ids[0, 1:, None])[:, 0]
+    return float(per_token[len(prompt_ids) - 1 :].sum())
+
+
+def preference_margins(
+    policy_dir: str | Path, reference_dir: str | Path, pairs: Sequence[Mapping], beta: float
+) -> list[float]:
+    """Each pair's DPO implicit reward margin of the policy against the reference,
+    ``beta * ((log pi - log ref)(chosen) - (log pi - log ref)(rejected))``, one pair at a
+    time in fp32: how a trained model ranks pairs it did not train on."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(policy_dir)
+    logprobs = {}
+    for role, path in (("policy", policy_dir), ("reference", reference_dir)):
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+        logprobs[role] = [
+            [response_logprob(model, tokenizer, p["prompt"], p[k]) for k in ("chosen", "rejected")]
+            for p in pairs
+        ]
+        del model
+    return [
+        beta * ((chosen - ref_chosen) - (rejected - ref_rejected))
+        for (chosen, rejected), (ref_chosen, ref_rejected) in zip(
+            logprobs["policy"], logprobs["reference"], strict=True
+        )
+    ]
+
+
 def build_trainer(model_path, pairs: Sequence[Mapping], args, callbacks=()):
     """Returns a TRL ``DPOTrainer`` over preference pairs (not yet trained)."""
     from datasets import Dataset

@@ -82,28 +82,46 @@ def suite_generated_prompts(max_rouge_l: float, min_prompts: int) -> list:
     ]
 
 
-def suite_judgments(min_parse_rate: float, min_score_std: float) -> list:
-    """Judge answers: scores in 0..5 or null, enough of them parsed, spread enough that
-    the judge has not collapsed to one score."""
+def suite_judgments(min_parse_rate: float | None, min_score_std: float) -> list:
+    """Judge answers: scores in 0..5 or null, enough of them parsed (``min_parse_rate``;
+    None where the scoring mode reads a score from every answer, so that the check would
+    pass by construction), spread enough that the judge has not collapsed to one score."""
+    parsed = (
+        [gxe.ExpectColumnValuesToNotBeNull(column="score", mostly=min_parse_rate)]
+        if min_parse_rate is not None
+        else []
+    )
     return [
         *_non_empty_text(["prompt_id", "candidate_id"]),
         gxe.ExpectColumnToExist(column="judge_text"),
         gxe.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=5),
-        gxe.ExpectColumnValuesToNotBeNull(column="score", mostly=min_parse_rate),
+        *parsed,
         gxe.ExpectColumnStdevToBeBetween(column="score", min_value=min_score_std),
         gxe.ExpectTableRowCountToBeBetween(min_value=1),
     ]
 
 
-def suite_preference_pairs(min_pairs: int, max_word_ratio: float | None = None) -> list:
+def suite_preference_pairs(
+    min_pairs: int,
+    max_word_ratio: float | None = None,
+    max_score_length_correlation: float | None = None,
+) -> list:
     """Preference pairs: text present, chosen scored above rejected, enough pairs, and
-    (with ``max_word_ratio``) chosen answers not systematically longer than rejected
-    ones (the median of ``word_ratio``, chosen over rejected words)."""
-    length = (
-        [gxe.ExpectColumnMedianToBeBetween(column="word_ratio", max_value=max_word_ratio)]
-        if max_word_ratio is not None
-        else []
-    )
+    chosen answers not systematically longer than rejected ones: the median of
+    ``word_ratio`` (chosen over rejected words) at most ``max_word_ratio``, and the mean
+    of ``score_length_product`` (whose mean is the score-length Pearson correlation
+    over the pairs' answers) at most ``max_score_length_correlation``. None: no check."""
+    length = []
+    if max_word_ratio is not None:
+        length.append(
+            gxe.ExpectColumnMedianToBeBetween(column="word_ratio", max_value=max_word_ratio)
+        )
+    if max_score_length_correlation is not None:
+        length.append(
+            gxe.ExpectColumnMeanToBeBetween(
+                column="score_length_product", max_value=max_score_length_correlation
+            )
+        )
     return [
         *_non_empty_text(["prompt_id", "prompt", "chosen", "rejected"]),
         gxe.ExpectColumnValuesToBeBetween(column="chosen_score", min_value=0, max_value=5),
@@ -204,6 +222,13 @@ def report_html(name: str, report: dict) -> str:
         cells = [verdict, config["type"], kwargs, observed, unexpected]
         rows.append(
             f'<tr class="{verdict.lower()}">'
+            + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in cells)
+            + "</tr>"
+        )
+    for check in report.get("not_applicable", []):
+        cells = ["not applicable", check, "", "", ""]
+        rows.append(
+            '<tr class="not-applicable">'
             + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in cells)
             + "</tr>"
         )

@@ -107,6 +107,10 @@ def _mean(values) -> float | None:
     return statistics.fmean(values) if values else None
 
 
+def _rounded(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _words(text: str) -> int:
     return len(str(text).split())
 
@@ -353,11 +357,9 @@ def judge_candidates(
     ]
     summary = score_summary([row["score"] for row in rows])
     logger.info(
-        "Iteration %d judge: parse rate %.3f, mean %.2f, std %.2f over %d answers",
+        "Iteration %d judge: parse rate %s, mean %s, std %s over %d answers",
         t,
-        summary["parse_rate"],
-        summary["score_mean"],
-        summary["score_std"],
+        *(_rounded(summary[k]) for k in ("parse_rate", "score_mean", "score_std")),
         len(rows),
     )
     return pd.DataFrame(rows), {**summary, **figures}

@@ -1,0 +1,103 @@
+"""The iteration's gates on real great-expectations runs: the pairs' length checks and
+the judgments' parse rate where the scoring mode makes it vacuous."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from self_rewarding.core.correlation import pearson
+from self_rewarding.core.types import GateConfig, IterationConfig, JudgeConfig
+from self_rewarding.pipelines.validation_nodes import (
+    check_judgments,
+    check_preference_pairs,
+    enforce_judgments_gate,
+    enforce_pairs_gate,
+    with_length_columns,
+)
+from self_rewarding.validation.expectations import DataValidationError
+
+
+def _pairs(rows: list[tuple[float, int, float, int]]) -> pd.DataFrame:
+    """(chosen score, chosen words, rejected score, rejected words) per pair."""
+    return pd.DataFrame(
+        [
+            {
+                "prompt_id": f"p{k}",
+                "prompt": f"Prompt {k}",
+                "chosen": " ".join(["word"] * chosen_words),
+                "rejected": " ".join(["word"] * rejected_words),
+                "chosen_score": chosen_score,
+                "rejected_score": rejected_score,
+            }
+            for k, (chosen_score, chosen_words, rejected_score, rejected_words) in enumerate(rows)
+        ]
+    )
+
+
+# Longer answers score higher in every pair: length orders them.
+LENGTH_PAIRS = [(4.0, 80, 2.0, 20), (3.5, 60, 3.0, 40), (5.0, 100, 1.0, 10), (4.5, 90, 2.5, 30)]
+# The chosen answer is as often shorter as longer.
+MIXED_PAIRS = [(4.0, 20, 2.0, 80), (3.5, 60, 3.0, 40), (5.0, 30, 1.0, 70), (4.5, 90, 2.5, 30)]
+
+
+def _gates(**gates) -> IterationConfig:
+    return IterationConfig(gates=GateConfig(min_pairs=1, **gates))
+
+
+@pytest.mark.parametrize("rows", [LENGTH_PAIRS, MIXED_PAIRS])
+def test_the_mean_of_the_product_column_is_the_score_length_correlation(rows):
+    checked = with_length_columns(_pairs(rows))
+    scores = [r[0] for r in rows] + [r[2] for r in rows]
+    words = [r[1] for r in rows] + [r[3] for r in rows]
+    assert checked["score_length_product"].mean() == pytest.approx(pearson(scores, words))
+    assert list(checked["word_ratio"]) == [r[1] / r[3] for r in rows]
+
+
+def test_pairs_that_length_orders_stop_the_run_naming_the_correlation():
+    config = _gates(max_score_length_correlation=0.9)
+    report, html = check_preference_pairs(_pairs(LENGTH_PAIRS), config)
+    with pytest.raises(DataValidationError, match="Length alone orders") as raised:
+        enforce_pairs_gate(report)
+    assert "score_length_product" in str(raised.value)
+    assert "FAILED" in html
+
+
+def test_pairs_without_a_length_order_pass_the_correlation_gate():
+    config = _gates(max_score_length_correlation=0.9, max_word_ratio=3.0)
+    report, _ = check_preference_pairs(_pairs(MIXED_PAIRS), config)
+    assert enforce_pairs_gate(report)["passed"]
+    checked = {r["expectation_config"]["type"] for r in report["results"]}
+    assert {"expect_column_mean_to_be_between", "expect_column_median_to_be_between"} <= checked
+
+
+def _judgments(scores: list[float | None]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"prompt_id": "p", "candidate_id": f"c{k}", "judge_text": "", "score": score}
+            for k, score in enumerate(scores)
+        ]
+    )
+
+
+def test_the_parse_rate_gate_is_not_applicable_under_score_first():
+    config = IterationConfig(judge=JudgeConfig(mode="score_first"))
+    report, html = check_judgments(_judgments([1.0, 4.0, 2.5]), config)
+    checked = {
+        (r["expectation_config"]["type"], r["expectation_config"]["kwargs"].get("column"))
+        for r in report["results"]
+    }
+    assert ("expect_column_values_to_not_be_null", "score") not in checked
+    assert report["not_applicable"] == [
+        "parse rate (iteration.gates.min_parse_rate): score_first gives every answer a score"
+    ]
+    assert "not applicable" in html
+    assert enforce_judgments_gate(report)["passed"]
+
+
+def test_the_parse_rate_gate_applies_to_written_scores():
+    config = IterationConfig(judge=JudgeConfig(mode="sampled"), gates=GateConfig(min_score_std=0))
+    report, _ = check_judgments(_judgments([1.0, None, None, None]), config)
+    assert "not_applicable" not in report
+    with pytest.raises(DataValidationError, match="parse rate below"):
+        enforce_judgments_gate(report)
