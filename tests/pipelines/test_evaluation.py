@@ -267,6 +267,9 @@ def test_summary_table_plots_and_one_mlflow_run_per_model(tmp_path):
         "M2.vs_M1.win_rate": 0.75,
         "M2.vs_M1.win_rate.ci_low": 0.5,
         "M2.vs_M1.win_rate.ci_high": 1.0,
+        "M2.vs_M1.strict_win_rate": 0.5,
+        "M2.vs_M1.strict_win_rate.ci_low": 0.0,
+        "M2.vs_M1.strict_win_rate.ci_high": 1.0,
         "M2.vs_M1.wins": 2.0,
         "M2.vs_M1.ties": 2.0,
         "M2.vs_M1.losses": 0.0,
@@ -304,8 +307,8 @@ def test_summary_table_plots_and_one_mlflow_run_per_model(tmp_path):
     assert summary[1]["judge_difference.vs_previous.ci_high"] == -1.0
     assert "| M2 | 0.550 |" in table and "fake evaluator" in table
     assert (
-        "| M2 vs M1 | -1.000 [-1.000, -1.000] | significant | 0.750 [0.500, 1.000] | 2/2/0 "
-        "| within noise |" in table
+        "| M2 vs M1 | -1.000 [-1.000, -1.000] | significant | 0.500 [0.000, 1.000] "
+        "| 0.750 [0.500, 1.000] | 2/2/0 | within noise |" in table
     )
     # The same win rate under a referee whose agreement interval contains 0.5.
     coin = {**following, "evaluator.human_agreement.strict.ci_low": 0.45}
@@ -351,6 +354,8 @@ def test_summary_table_plots_and_one_mlflow_run_per_model(tmp_path):
         {"model": "M1", **judge_metrics["M1"]},
         {"model": "M2", **judge_metrics["M2"], "vs_previous.win_rate": 0.75}
         | {"vs_previous.win_rate.ci_low": 0.5, "vs_previous.win_rate.ci_high": 1.0}
+        | {"vs_previous.strict_win_rate": 0.5, "vs_previous.strict_win_rate.ci_low": 0.0}
+        | {"vs_previous.strict_win_rate.ci_high": 1.0}
         | {f"vs_previous.{k}": v for k, v in (("wins", 2.0), ("ties", 2.0), ("losses", 0.0))}
         | {f"judge_difference.vs_previous{k}": -1.0 for k in ("", ".ci_low", ".ci_high")},
     ]

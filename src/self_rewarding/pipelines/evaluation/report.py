@@ -36,8 +36,12 @@ JUDGE_COLUMNS = (
     ("hh_harmless.pairwise_accuracy", "HH harmless acc. [95% CI]"),
 )
 ANSWER_COLUMNS = (
-    ("vs_gpt4_1106_preview.win_rate", "win vs GPT-4 Turbo [95% CI]"),
-    ("vs_text_davinci_003.win_rate", "win vs davinci-003 [95% CI]"),
+    ("vs_gpt4_1106_preview.strict_win_rate", "strict win vs GPT-4 Turbo [95% CI]"),
+    ("vs_gpt4_1106_preview.tie_share", "ties"),
+    ("vs_gpt4_1106_preview.win_rate", "ties half"),
+    ("vs_text_davinci_003.strict_win_rate", "strict win vs davinci-003 [95% CI]"),
+    ("vs_text_davinci_003.tie_share", "ties"),
+    ("vs_text_davinci_003.win_rate", "ties half"),
     ("mt_bench.score", "MT-Bench (1-10)"),
     ("answers.alpaca_words_mean", "answer words"),
     ("monitor.self_score_mean", "self-score mean"),
@@ -136,7 +140,7 @@ def summarise_evaluation(
     trusted = referee_trusted(instruction_following)
 
     def cell(row: dict, key: str) -> str:
-        if ".win_rate" in key and not trusted:
+        if ("win_rate" in key or "tie_share" in key) and key.startswith("vs_") and not trusted:
             return NOT_TRUSTED
         return _with_interval(row, key)
 
@@ -164,7 +168,8 @@ def summarise_evaluation(
         f"{_with_interval(instruction_following, f'{agreement}.strict')} of "
         f"{_cell(instruction_following.get(f'{agreement}.pairs'))} pairs (strict; ties "
         f"half {_cell(instruction_following.get(f'{agreement}.ties_half'))}). Win rates "
-        "count ties half"
+        "are strict (a tie or a verdict that changes with the answer order is not a win), "
+        "with the tie share and the ties-half rate beside"
         + (
             "."
             if trusted
@@ -175,9 +180,9 @@ def summarise_evaluation(
         *table(ANSWER_COLUMNS),
         "",
         *ifeval_lines(ifeval, rows, evaluation),
-        "| comparison | judge acc. difference [95% CI] | | head-to-head win rate [95% CI] "
-        "| wins / ties / losses | |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| comparison | judge acc. difference [95% CI] | | head-to-head strict win rate "
+        "[95% CI] | ties half [95% CI] | wins / ties / losses | |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for model, opponent in comparisons(evaluation, judge_metrics):
         found = differences.get((model, opponent))
@@ -187,15 +192,18 @@ def summarise_evaluation(
             else "n/a"
         )
         base = f"{model}.vs_{opponent}"
-        win_interval = (
-            (
-                instruction_following[f"{base}.win_rate.ci_low"],
-                instruction_following[f"{base}.win_rate.ci_high"],
+
+        def rate(name: str) -> tuple[str, tuple[float, float] | None]:
+            key = f"{base}.{name}"
+            interval = (
+                (instruction_following[f"{key}.ci_low"], instruction_following[f"{key}.ci_high"])
+                if f"{key}.ci_low" in instruction_following
+                else None
             )
-            if f"{base}.win_rate.ci_low" in instruction_following
-            else None
-        )
-        win_cell = format_interval(instruction_following.get(f"{base}.win_rate"), win_interval)
+            return format_interval(instruction_following.get(key), interval), interval
+
+        strict_cell, _ = rate("strict_win_rate")
+        half_cell, half_interval = rate("win_rate")
         counts = (
             "/".join(
                 str(int(instruction_following[f"{base}.{k}"])) for k in ("wins", "ties", "losses")
@@ -203,11 +211,14 @@ def summarise_evaluation(
             if f"{base}.wins" in instruction_following
             else "n/a"
         )
+        # Equal models win half with ties halved: the ties-half interval against 0.5
+        # says whether one is better.
         lines.append(
             f"| {model} vs {opponent} | {judge_cell} | "
             f"{_verdict(found['interval'] if found else None, 0.0)} | "
-            f"{win_cell if trusted else NOT_TRUSTED} | "
-            f"{counts} | {_verdict(win_interval, 0.5) if trusted else NOT_TRUSTED} |"
+            f"{strict_cell if trusted else NOT_TRUSTED} | "
+            f"{half_cell if trusted else NOT_TRUSTED} | "
+            f"{counts} | {_verdict(half_interval, 0.5) if trusted else NOT_TRUSTED} |"
         )
     return rows, "\n".join(lines) + "\n"
 
