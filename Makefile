@@ -34,6 +34,7 @@ endif
 run: setup
 	$(BIN)/python -m self_rewarding.loop_topology
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	$(BIN)/python -m self_rewarding.readme_results
 
 # The DVC remote (.dvc/config: `storage`, a folder beside the clone by default): models and
 # AIFT datasets of a run, pushed for another clone or machine to pull instead of re-running.

@@ -286,6 +286,63 @@ def test_every_iteration_step_is_an_mlflow_run_with_the_same_metric_keys(reprodu
     assert params["hardware.cpu_capability"] == provenance["hardware_cpu_capability"]
 
 
+def test_the_design_cards_command_nests_each_iteration_under_its_own_parent(reproduced, tmp_path):
+    """``kedro run --pipeline=iteration`` exactly as the design card writes it (the
+    singular spelling, no namespace): every iteration in one process, each step of each
+    iteration its own MLflow run under ``iteration t``, no key or artifact shared."""
+    from mlflow.tracking import MlflowClient
+
+    card = tmp_path / "card"
+    shutil.copytree(
+        reproduced, card, ignore=shutil.ignore_patterns("mlflow.db", "mlruns", "mlartifacts")
+    )
+    _run(["kedro", "run", "--pipeline=iteration"], card)
+
+    client = MlflowClient(f"sqlite:///{card / 'mlflow.db'}")
+    runs = {
+        run.info.run_name: run
+        for experiment in client.search_experiments()
+        for run in client.search_runs([experiment.experiment_id])
+    }
+    steps = ("generate", "pairs", "pair_precision", "dpo")
+    expected = {f"iter{t}.{step}" for t in (1, 2) for step in steps}
+    assert set(runs) == expected | {"iteration 1", "iteration 2"}, sorted(runs)
+    for t in (1, 2):
+        parent = runs[f"iteration {t}"]
+        for step in steps:
+            run = runs[f"iter{t}.{step}"]
+            assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+            assert run.data.tags["iteration"] == str(t)
+            assert run.data.tags["namespaces"] == f"iter{t}"
+            assert run.info.status == "FINISHED"
+    # The same key in each iteration's own run, each with that iteration's value.
+    for key, step in (("judge.parse_rate", "generate"), ("pairs.pairs", "pairs")):
+        for t in (1, 2):
+            written = json.loads(
+                (
+                    card / f"data/08_reporting/iter{t}/{step.replace('generate', 'judge')}.json"
+                ).read_text()
+            )
+            metric = key.split(".", 1)[1]
+            assert runs[f"iter{t}.{step}"].data.metrics[key] == pytest.approx(written[metric])
+    assert "judge.parse_rate" not in runs["iter1.pairs"].data.metrics
+    # Each iteration's validation reports and sample pairs stay in its own runs.
+    for t in (1, 2):
+        generate = {a.path for a in client.list_artifacts(runs[f"iter{t}.generate"].info.run_id)}
+        assert "validation" in generate
+        validation = {
+            a.path
+            for a in client.list_artifacts(runs[f"iter{t}.generate"].info.run_id, "validation")
+        }
+        assert "validation/judgments.json" in validation
+        pairs = {a.path for a in client.list_artifacts(runs[f"iter{t}.pairs"].info.run_id)}
+        assert {"validation", "samples"} <= pairs
+    # Each model is linked to the step run that trained it.
+    assert len(runs["iter1.dpo"].data.tags["model.model_M2.sha256"]) == 64
+    assert len(runs["iter2.dpo"].data.tags["model.model_M3.sha256"]) == 64
+    assert "model.model_M3.sha256" not in runs["iter1.dpo"].data.tags
+
+
 EVALUATED = ("M0", "sft_baseline", "M1", "M2", "M3")
 
 

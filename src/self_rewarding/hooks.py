@@ -88,12 +88,48 @@ class ModelLineageHooks:
         )
 
 
+# The steps of an iteration that DVC runs as one stage, hence one MLflow run each
+# (``iter1.generate``, ``iter1.pairs``, ...): node tag -> step run.
+STEP_RUNS = {
+    "self_instruct": "generate",
+    "candidates": "generate",
+    "judge": "generate",
+    "pairs": "pairs",
+    "pair_precision": "pair_precision",
+    "dpo": "dpo",
+}
+
+
+def step_run_of(node) -> tuple[str, str] | None:
+    """``(iter<t>, step run)`` of an iteration node; None for any other node."""
+    namespace = node.namespace or ""
+    if not re.fullmatch(r"iter\d+", namespace):
+        return None
+    step = next((STEP_RUNS[tag] for tag in sorted(node.tags) if tag in STEP_RUNS), None)
+    return (namespace, step) if step else None
+
+
 class RunContextHooks:
+    """Tags each MLflow run with what it ran, logs typed parameters flattened, and nests
+    the steps of iteration t under the parent run ``iteration t``.
+
+    A ``kedro run`` that spans several step runs (``kedro run --pipeline=iteration``: every
+    iteration, every step, one process) is split as DVC splits it: each step of each
+    iteration gets its own run (``iter2.pairs``), so that no metric key or artifact of
+    one iteration overwrites another's. kedro-mlflow follows: its hook is pointed at the
+    run that is active, so the node parameters it logs land there too.
+    """
+
     def __init__(self):
         self._tags: dict[str, str] | None = None
+        self._split = False
+        self._steps_only = False
+        self._pipeline_run: str | None = None
+        self._step_runs: dict[tuple[str, str], str] = {}
+        self._current: tuple[str, str] | None = None
 
     @hook_impl
-    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline) -> None:
         namespaces = run_params.get("namespaces") or []
         tags = {
             "pipeline": str(run_params.get("pipeline_names") or run_params.get("pipeline_name")),
@@ -105,15 +141,21 @@ class RunContextHooks:
         if os.environ.get("DVC_STAGE"):
             tags["dvc_stage"] = os.environ["DVC_STAGE"]
         self._tags = tags
+        steps = {step_run_of(node) for node in pipeline.nodes}
+        self._split = len(steps - {None}) > 1
+        self._steps_only = None not in steps
+        self._pipeline_run, self._step_runs, self._current = None, {}, None
 
-    @hook_impl
-    def before_node_run(self, inputs: dict[str, Any]) -> None:
+    @hook_impl(tryfirst=True)  # before kedro-mlflow's, which logs the node's parameters
+    def before_node_run(self, node, inputs: dict[str, Any]) -> None:
         import mlflow
 
         # kedro-mlflow opens the run in its own before_pipeline_run.
         if mlflow.active_run() is None:
             return
-        if self._tags is not None:
+        if self._split:
+            self._enter_step_run(step_run_of(node))
+        elif self._tags is not None:
             mlflow.set_tags(self._tags)
             _group_run(self._tags)
             self._tags = None
@@ -124,6 +166,48 @@ class RunContextHooks:
                 flattened.update(_flatten(dataclasses.asdict(value), prefix))
         if flattened:
             mlflow.log_params(flattened)
+
+    def _enter_step_run(self, step: tuple[str, str] | None) -> None:
+        """Makes the run of ``step`` (None: the pipeline's own run) the active one."""
+        import mlflow
+        from kedro_mlflow.framework.hooks.mlflow_hook import mlflow_hook
+
+        active = mlflow.active_run()
+        if self._pipeline_run is None:
+            self._pipeline_run = active.info.run_id
+            if self._tags is not None and not self._steps_only:
+                mlflow.set_tags(self._tags)
+        if step == self._current and self._step_runs:
+            return
+        if step is None:
+            target = self._pipeline_run
+        elif step in self._step_runs:
+            target = self._step_runs[step]
+        elif self._steps_only and not self._step_runs:
+            target = self._pipeline_run  # a run of steps only: the first step takes it
+        else:
+            target = None
+        if target != active.info.run_id:
+            mlflow.end_run()
+            started = mlflow.start_run(
+                run_id=target,
+                experiment_id=None if target else active.info.experiment_id,
+            )
+            target = started.info.run_id
+        self._current = step
+        mlflow_hook.run_id = target
+        if step is None:
+            return
+        namespace, name = step
+        self._step_runs[step] = target
+        tags = {
+            **(self._tags or {}),
+            "namespaces": namespace,
+            "iteration": namespace.removeprefix("iter"),
+            "mlflow.runName": f"{namespace}.{name}",
+        }
+        mlflow.set_tags(tags)
+        _group_run(tags)
 
 
 # The MLflow UI opens an experiment of this kind on its runs (model training) view rather
