@@ -20,7 +20,7 @@ runs already there, so that a long matrix survives a kill::
 
     python benchmarks/iteration_sizing.py --sizes 32 128 256 --seeds 0
     python benchmarks/iteration_sizing.py --sizes 128 --seeds 0 1 2
-    python benchmarks/iteration_sizing.py --sizes 128 --seeds 0 --dpo learning_rate=5e-5
+    python benchmarks/iteration_sizing.py --sizes 128 --set dpo.trainer.learning_rate=5e-5
     python benchmarks/iteration_sizing.py --summarise
 """
 
@@ -58,7 +58,8 @@ def scratch_project(work: Path, model: Path) -> Path:
     (work / "conf/local").mkdir()
     for name in ("pyproject.toml", "params.yaml"):
         shutil.copy(PROJECT / name, work / name)
-    (work / "src").symlink_to(PROJECT / "src")
+    # Kedro wants the source folder inside the project (it resolves links)
+    shutil.copytree(PROJECT / "src", work / "src", ignore=shutil.ignore_patterns("__pycache__"))
     (work / "data/01_raw").symlink_to(PROJECT / "data/01_raw")
     ift = PROJECT / "data/05_model_input/ift_train.jsonl"
     (work / "data/05_model_input/ift_train.jsonl").symlink_to(ift)
@@ -66,7 +67,7 @@ def scratch_project(work: Path, model: Path) -> Path:
     return work
 
 
-def iteration_params(size: int, seed: int, dpo: list[str]) -> list[str]:
+def iteration_params(size: int, seed: int, settings: list[str]) -> list[str]:
     """Kedro ``--params`` overrides of one run."""
     rounds = 3 * math.ceil(size / 16)  # room for rejected prompts at 16 per round
     params = [
@@ -78,7 +79,7 @@ def iteration_params(size: int, seed: int, dpo: list[str]) -> list[str]:
         f"iteration.judge.sampling.seed={seed}",
         f"dpo.trainer.seed={42 + seed}",
     ]
-    return params + [f"dpo.trainer.{setting}" for setting in dpo]
+    return params + list(settings)
 
 
 def run_iteration(work: Path, params: list[str], tags: list[str] | None = None) -> float:
@@ -109,9 +110,10 @@ def read_pairs(work: Path) -> list[dict]:
     return read_jsonl(work / "data/05_model_input/iter1/preference_pairs.jsonl")
 
 
-def evaluate_model(model: Path, chunk_dir: Path, out: Path) -> None:
+def evaluate_model(model: Path, chunk_dir: Path, out: Path, judge_prompts: int | None) -> None:
     """In a fresh process: the model's IFEval outcomes and its scores of the OASST1
-    replies (``score_first``), as the evaluation computes them."""
+    replies (``score_first``; a seeded sample of ``judge_prompts``, all if None), as the
+    evaluation computes them."""
     import dataclasses
 
     import pandas as pd
@@ -129,7 +131,7 @@ def evaluate_model(model: Path, chunk_dir: Path, out: Path) -> None:
     responses, _ = evaluate_ifeval(model, prompts, evaluation)
     ifeval_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    replies = ranked_replies(PROJECT / "data/05_model_input/eft_eval.jsonl", None)
+    replies = ranked_replies(PROJECT / "data/05_model_input/eft_eval.jsonl", judge_prompts)
     judged = measure_modes(model, replies, ["score_first"])["modes"]["score_first"]["rows"]
     out.write_text(
         json.dumps(
@@ -145,10 +147,11 @@ def evaluate_model(model: Path, chunk_dir: Path, out: Path) -> None:
     )
 
 
-def evaluated(model: Path, chunk_dir: Path, out: Path) -> dict:
+def evaluated(model: Path, chunk_dir: Path, out: Path, judge_prompts: int | None) -> dict:
     if not out.is_file():
         command = [sys.executable, __file__, "--evaluate", str(model), "--chunk-dir"]
-        subprocess.run([*command, str(chunk_dir), "--out", str(out)], check=True, cwd=PROJECT)
+        command += [str(chunk_dir), "--out", str(out), "--judge-prompts", str(judge_prompts or 0)]
+        subprocess.run(command, check=True, cwd=PROJECT)
     return json.loads(out.read_text())
 
 
@@ -165,7 +168,10 @@ def paired_steps(m2: dict, m1: dict) -> dict:
         return [IfevalOutcome(r["key"], tuple(r["strict"]), tuple(r["loose"])) for r in found]
 
     ifeval = ifeval_paired_difference(outcomes(m2["ifeval"]), outcomes(m1["ifeval"]))
-    judge = paired_difference(m2["judge_rows"], m1["judge_rows"])
+    # M1 may have been judged on more replies than M2: pair them on M2's
+    judged = {(r["prompt_id"], r["response_id"]) for r in m2["judge_rows"]}
+    m1_rows = [r for r in m1["judge_rows"] if (r["prompt_id"], r["response_id"]) in judged]
+    judge = paired_difference(m2["judge_rows"], m1_rows)
     cut = sum(r["finish_reason"] == "length" for r in m2["ifeval"]) / len(m2["ifeval"])
     return {
         "ifeval_prompts": ifeval["n_prompts"],
@@ -198,12 +204,14 @@ def measure_run(args, size: int, seed: int, heldout: list[dict], m1: dict) -> di
     from self_rewarding.train.dpo import preference_margins
 
     work = scratch_project(args.scratch / f"n{size}-s{seed}", args.model)
-    seconds = run_iteration(work, iteration_params(size, seed, args.dpo))
+    seconds = run_iteration(work, iteration_params(size, seed, args.set))
     pairs, dpo = read_metrics(work, "pairs"), read_metrics(work, "dpo")
     trained = {normalise_prompt(p["prompt"]) for p in read_pairs(work)}
     unseen = [p for p in heldout if normalise_prompt(p["prompt"]) not in trained]
     started = time.perf_counter()
-    beta = float(next((s.split("=")[1] for s in args.dpo if s.startswith("beta=")), 0.1))
+    beta = float(
+        next((s.split("=")[1] for s in args.set if s.startswith("dpo.trainer.beta=")), 0.1)
+    )
     margins = preference_margins(work / "data/06_models/M2", args.model, unseen, beta)
     held = heldout_preference_metrics(margins)
     held_seconds = time.perf_counter() - started
@@ -211,12 +219,13 @@ def measure_run(args, size: int, seed: int, heldout: list[dict], m1: dict) -> di
         work / "data/06_models/M2",
         work / "data/07_model_output/generation_chunks",
         work / "evaluation.json",
+        args.judge_prompts,
     )
     precision = read_metrics(work, "pair_precision")
     return {
         "size": size,
         "seed": seed,
-        "dpo_settings": args.dpo,
+        "settings": args.set,
         "accepted_prompts": read_metrics(work, "self_instruct").get("accepted"),
         "pairs": pairs.get("pairs"),
         "margin_mean": pairs.get("margin_mean"),
@@ -262,7 +271,7 @@ def summarise(rows: list[dict]) -> None:
         minutes = (r["iteration_seconds"]) / 60
         effect = None if r["ifeval_step"] is None else r["ifeval_step"] / minutes
         print(
-            f"| {r['size']}{' ' + ' '.join(r['dpo_settings']) if r['dpo_settings'] else ''} "
+            f"| {r['size']}{' ' + ' '.join(r['settings']) if r['settings'] else ''} "
             f"| {r['seed']} | {r['pairs']:.0f} | {r['dpo_steps']:.0f} "
             f"| {_cell(r['dpo_train_loss'])} | {_cell(r['heldout_loss'])} "
             f"| {_cell(r['heldout_reward_accuracy'], r['heldout_reward_accuracy_ci'])} "
@@ -275,7 +284,7 @@ def summarise(rows: list[dict]) -> None:
         )
     by_setting: dict = {}
     for r in rows:
-        by_setting.setdefault((r["size"], tuple(r["dpo_settings"])), []).append(r)
+        by_setting.setdefault((r["size"], tuple(r["settings"])), []).append(r)
     for (size, settings), runs in sorted(by_setting.items()):
         if len(runs) < 2:
             continue
@@ -297,8 +306,13 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=PROJECT / "data/06_models/M1")
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 128, 256])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--dpo", nargs="*", default=[], help="DPOConfig overrides, key=value")
+    parser.add_argument(
+        "--set", nargs="*", default=[], help="further Kedro parameters, dotted.key=value"
+    )
     parser.add_argument("--heldout-prompts", type=int, default=64)
+    parser.add_argument(
+        "--judge-prompts", type=int, default=60, help="OASST1-val prompts M2 is judged on (0: all)"
+    )
     parser.add_argument("--scratch", type=Path, default=PROJECT / "data/09_benchmarks/sizing")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--summarise", action="store_true", help="print the results only")
@@ -309,7 +323,7 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(PROJECT / "benchmarks"))
     if args.evaluate:
-        evaluate_model(args.evaluate, args.chunk_dir, args.out)
+        evaluate_model(args.evaluate, args.chunk_dir, args.out, args.judge_prompts or None)
         return 0
     done = (
         [json.loads(line) for line in args.results.read_text().splitlines()]
@@ -330,14 +344,15 @@ def main() -> int:
     args.scratch.mkdir(parents=True, exist_ok=True)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     m1 = evaluated(
-        args.model, PROJECT / "data/07_model_output/generation_chunks", args.scratch / "M1.json"
+        args.model,
+        PROJECT / "data/07_model_output/generation_chunks",
+        args.scratch / "M1.json",
+        None,  # every reply once; each M2 is paired on its sample
     )
     heldout = heldout_pairs(args.scratch, args.model, args.heldout_prompts)
     for size in args.sizes:
         for seed in args.seeds:
-            if any(
-                (r["size"], r["seed"], r["dpo_settings"]) == (size, seed, args.dpo) for r in done
-            ):
+            if any((r["size"], r["seed"], r["settings"]) == (size, seed, args.set) for r in done):
                 continue
             row = measure_run(args, size, seed, heldout, m1)
             with args.results.open("a", encoding="utf-8") as stream:
