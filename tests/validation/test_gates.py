@@ -101,3 +101,22 @@ def test_the_parse_rate_gate_applies_to_written_scores():
     assert "not_applicable" not in report
     with pytest.raises(DataValidationError, match="parse rate below"):
         enforce_judgments_gate(report)
+
+
+def test_a_judge_collapsed_to_the_top_score_stops_the_run():
+    config = IterationConfig(
+        judge=JudgeConfig(mode="score_first"),
+        gates=GateConfig(min_score_std=0.0, max_top_score_share=0.8),
+    )
+    collapsed, _ = check_judgments(_judgments([5.0, 4.8, 4.9, 5.0, 5.0, 3.0]), config)
+    with pytest.raises(DataValidationError, match="collapsed to the top score"):
+        enforce_judgments_gate(collapsed)
+    # Scores of 5 in 3 of 5 parsed answers (the unparsed one does not count): 0.6 passes.
+    healthy, _ = check_judgments(_judgments([5.0, 5.0, 2.0, 5.0, 3.0, None]), config)
+    assert enforce_judgments_gate(healthy)["passed"]
+    (top,) = [
+        r
+        for r in healthy["results"]
+        if r["expectation_config"]["kwargs"].get("column") == "top_score"
+    ]
+    assert top["result"]["observed_value"] == pytest.approx(0.6)

@@ -318,6 +318,9 @@ class GateConfig:
         min_pairs: Fewest preference pairs worth a DPO run.
         max_word_ratio: Largest median of the pairs' chosen/rejected word ratio: above
             it the pairs teach length more than quality. None: no gate.
+        max_top_score_share: Largest share of scored answers that round to the top
+            score, 5: above it the judge has collapsed upwards (reward hacking), even
+            when its scores still spread. None: no gate.
         max_score_length_correlation: Largest Pearson correlation between score and
             words over the pairs' answers (chosen and rejected pooled): near 1, length
             alone orders them. None: no gate.
@@ -328,6 +331,7 @@ class GateConfig:
     min_score_std: float = 0.3
     min_pairs: int = 4
     max_word_ratio: float | None = None
+    max_top_score_share: float | None = None
     max_score_length_correlation: float | None = None
 
 

@@ -77,6 +77,10 @@ def validate_eft_eval(eft_eval: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
 # step takes as an input, so that it runs after the gate.
 
 _JUDGMENT_HINTS = {
+    "expect_column_mean_to_be_between": (
+        "The judge collapsed to the top score: too many answers score 5 (share above "
+        "iteration.gates.max_top_score_share), so best and worst barely differ."
+    ),
     "expect_column_stdev_to_be_between": (
         "The judge collapsed: its scores barely vary (spread below "
         "iteration.gates.min_score_std), so its preference pairs would carry no signal."
@@ -157,7 +161,9 @@ def check_judgments(judgments: pd.DataFrame, iteration: IterationConfig) -> tupl
 
     gates, judge = iteration.gates, iteration.judge
     vacuous = judge.mode == "score_first" or judge.constrained
-    suite = suite_judgments(None if vacuous else gates.min_parse_rate, gates.min_score_std)
+    suite = suite_judgments(
+        None if vacuous else gates.min_parse_rate, gates.min_score_std, gates.max_top_score_share
+    )
     skipped = (
         (
             "parse rate (iteration.gates.min_parse_rate): "
@@ -167,7 +173,9 @@ def check_judgments(judgments: pd.DataFrame, iteration: IterationConfig) -> tupl
         if vacuous
         else ()
     )
-    return _checked("judgments", suite, judgments, skipped)
+    scores = judgments["score"] if "score" in judgments else pd.Series(dtype=float)
+    top = (scores.astype(float) >= 4.5).astype(float).where(scores.notna())
+    return _checked("judgments", suite, judgments.assign(top_score=top), skipped)
 
 
 def enforce_judgments_gate(report: dict) -> dict:

@@ -82,15 +82,23 @@ def suite_generated_prompts(max_rouge_l: float, min_prompts: int) -> list:
     ]
 
 
-def suite_judgments(min_parse_rate: float | None, min_score_std: float) -> list:
+def suite_judgments(
+    min_parse_rate: float | None, min_score_std: float, max_top_score_share: float | None = None
+) -> list:
     """Judge answers: scores in 0..5 or null, enough of them parsed (``min_parse_rate``;
     None where the scoring mode reads a score from every answer, so that the check would
-    pass by construction), spread enough that the judge has not collapsed to one score."""
+    pass by construction), spread enough that the judge has not collapsed to one score,
+    and (``max_top_score_share``) not collapsed to the top score: the mean of
+    ``top_score`` (1 where the score rounds to 5, null where none was parsed)."""
     parsed = (
         [gxe.ExpectColumnValuesToNotBeNull(column="score", mostly=min_parse_rate)]
         if min_parse_rate is not None
         else []
     )
+    if max_top_score_share is not None:
+        parsed.append(
+            gxe.ExpectColumnMeanToBeBetween(column="top_score", max_value=max_top_score_share)
+        )
     return [
         *_non_empty_text(["prompt_id", "candidate_id"]),
         gxe.ExpectColumnToExist(column="judge_text"),
