@@ -199,7 +199,7 @@ def heldout_pairs(scratch: Path, model: Path, size: int) -> list[dict]:
 
 
 def measure_run(args, size: int, seed: int, heldout: list[dict], m1: dict) -> dict:
-    from self_rewarding.core.pairs import heldout_preference_metrics
+    from self_rewarding.core.intervals import heldout_preference_metrics
     from self_rewarding.core.seed_data import normalise_prompt
     from self_rewarding.train.dpo import preference_margins
 

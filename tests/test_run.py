@@ -335,6 +335,8 @@ def test_the_design_cards_command_nests_each_iteration_under_its_own_parent(repr
             for a in client.list_artifacts(runs[f"iter{t}.generate"].info.run_id, "validation")
         }
         assert "validation/judgments.json" in validation
+        # The gates' Data Docs, with this iteration's validations in them.
+        assert "data_docs" in generate
         pairs = {a.path for a in client.list_artifacts(runs[f"iter{t}.pairs"].info.run_id)}
         assert {"validation", "samples"} <= pairs
     # Each model is linked to the step run that trained it.

@@ -3,12 +3,15 @@ intervals, on cases whose intervals can be reasoned out by hand."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from self_rewarding.core.intervals import (
     ALIGNMENT_INTERVAL_KEYS,
     bootstrap_interval,
     format_interval,
+    heldout_preference_metrics,
     judge_alignment_intervals,
     paired_difference,
     win_rate_interval,
@@ -210,3 +213,22 @@ def test_format_interval():
     assert format_interval(0.5, None) == "0.500"
     assert format_interval(None, None) == "n/a"
     assert format_interval(float("nan"), (0.1, 0.2)) == "n/a"
+
+
+def test_heldout_preference_metrics_from_margins():
+    metrics = heldout_preference_metrics([2.0, -1.0, 0.5, 0.0])
+    assert metrics["pairs"] == 4
+    assert metrics["reward_accuracy"] == 0.5  # a zero margin is not a success
+    expected_loss = sum(math.log1p(math.exp(-m)) for m in (2.0, -1.0, 0.5, 0.0)) / 4
+    assert metrics["loss"] == pytest.approx(expected_loss)
+    assert metrics["margin_mean"] == pytest.approx(0.375)
+    low, high = metrics["reward_accuracy_ci"]
+    assert 0.0 <= low <= 0.5 <= high <= 1.0
+
+
+def test_heldout_preference_metrics_stay_finite_and_undefined_without_pairs():
+    assert heldout_preference_metrics([-1000.0])["loss"] == pytest.approx(1000.0)
+    empty = heldout_preference_metrics([])
+    assert empty["reward_accuracy"] is None
+    assert empty["reward_accuracy_ci"] is None
+    assert empty["loss"] is None

@@ -10,7 +10,6 @@ import pytest
 from self_rewarding.core.pairs import (
     PairChoice,
     check_length_control_rho,
-    heldout_preference_metrics,
     select_pair,
     why_no_pair,
 )
@@ -109,22 +108,3 @@ def test_min_margin_drops_pairs_within_the_judges_noise():
     assert select_pair(scores, lengths, 0.4, min_margin=0.6) == PairChoice(1, 3, 3.9, 3.2)
     with pytest.raises(ValueError, match="min_margin"):
         select_pair([4.0, 1.0], min_margin=-1)
-
-
-def test_heldout_preference_metrics_from_margins():
-    metrics = heldout_preference_metrics([2.0, -1.0, 0.5, 0.0])
-    assert metrics["pairs"] == 4
-    assert metrics["reward_accuracy"] == 0.5  # a zero margin is not a success
-    expected_loss = sum(math.log1p(math.exp(-m)) for m in (2.0, -1.0, 0.5, 0.0)) / 4
-    assert metrics["loss"] == pytest.approx(expected_loss)
-    assert metrics["margin_mean"] == pytest.approx(0.375)
-    low, high = metrics["reward_accuracy_ci"]
-    assert 0.0 <= low <= 0.5 <= high <= 1.0
-
-
-def test_heldout_preference_metrics_stay_finite_and_undefined_without_pairs():
-    assert heldout_preference_metrics([-1000.0])["loss"] == pytest.approx(1000.0)
-    empty = heldout_preference_metrics([])
-    assert empty["reward_accuracy"] is None
-    assert empty["reward_accuracy_ci"] is None
-    assert empty["loss"] is None

@@ -11,7 +11,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from self_rewarding.core.pairs import heldout_preference_metrics
+from self_rewarding.core.intervals import heldout_preference_metrics
 from self_rewarding.train.dpo import (
     make_parser,
     preference_margins,

@@ -120,3 +120,26 @@ def test_a_judge_collapsed_to_the_top_score_stops_the_run():
         if r["expectation_config"]["kwargs"].get("column") == "top_score"
     ]
     assert top["result"]["observed_value"] == pytest.approx(0.6)
+
+
+def test_gates_build_data_docs_by_iteration_and_log_them_to_the_run(tmp_path, mlflow_store):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from self_rewarding.validation.expectations import data_docs_index
+
+    docs = tmp_path / "data_docs"
+    config = IterationConfig(
+        judge=JudgeConfig(mode="score_first"), gates=GateConfig(data_docs=str(docs))
+    )
+    uri, experiment_id = mlflow_store
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        check_judgments(_judgments([1.0, 4.0, 2.5]), config, t=1)
+        report, _ = check_judgments(_judgments([1.0, 4.0, 3.0]), config, t=2)
+    assert report["success"]
+    index = data_docs_index(docs)
+    assert index.is_file()
+    validations = index.parent / "validations/judgments"
+    assert {p.name for p in validations.iterdir()} == {"iter1", "iter2"}
+    logged = {a.path for a in MlflowClient(uri).list_artifacts(run.info.run_id, "data_docs")}
+    assert "data_docs/index.html" in logged

@@ -14,8 +14,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from self_rewarding.core.intervals import bootstrap_interval
-
 # At 0.5 the two windows meet at the middle score and one candidate could be both ends.
 MAX_LENGTH_CONTROL_RHO = 0.5
 
@@ -104,30 +102,3 @@ def why_no_pair(scores: Sequence[float | None]) -> str | None:
     if max(valid) == min(valid):
         return "tie"
     return None
-
-
-def heldout_preference_metrics(margins: Sequence[float], *, seed: int = 0) -> dict:
-    """DPO's fit on pairs it did not train on, from each pair's implicit reward margin
-    ``beta * ((log pi - log ref)(chosen) - (log pi - log ref)(rejected))``.
-
-    Returns:
-        ``pairs``; ``reward_accuracy``, the share of pairs whose margin is above 0 (as
-        TRL's ``rewards/accuracies``: a margin of exactly 0 is not a success), with its
-        95 % bootstrap ``reward_accuracy_ci`` over pairs; ``loss``, the mean sigmoid DPO
-        loss ``-log sigmoid(margin)`` (log 2 when the policy is the reference); and
-        ``margin_mean``. Accuracy, interval and loss are None without pairs.
-    """
-
-    def accuracy(sample: Sequence[float]) -> float | None:
-        return sum(m > 0 for m in sample) / len(sample) if sample else None
-
-    margins = [float(m) for m in margins]
-    # -log sigmoid(m) = log(1 + e^-m), written to stay finite for large |m|
-    losses = [max(-m, 0.0) + math.log1p(math.exp(-abs(m))) for m in margins]
-    return {
-        "pairs": len(margins),
-        "reward_accuracy": accuracy(margins),
-        "reward_accuracy_ci": bootstrap_interval(margins, accuracy, seed=seed),
-        "loss": sum(losses) / len(losses) if losses else None,
-        "margin_mean": sum(margins) / len(margins) if margins else None,
-    }

@@ -324,6 +324,10 @@ class GateConfig:
         max_score_length_correlation: Largest Pearson correlation between score and
             words over the pairs' answers (chosen and rejected pooled): near 1, length
             alone orders them. None: no gate.
+        data_docs: Folder of the great-expectations file context whose Data Docs hold
+            every gate's validation, by iteration (``<data_docs>/gx/uncommitted/
+            data_docs/local_site/index.html``), also logged to the step's MLflow run.
+            None: the gates keep only their JSON and HTML reports.
     """
 
     min_prompts: int = 8
@@ -333,6 +337,7 @@ class GateConfig:
     max_word_ratio: float | None = None
     max_top_score_share: float | None = None
     max_score_length_correlation: float | None = None
+    data_docs: str | None = None
 
 
 @config_model

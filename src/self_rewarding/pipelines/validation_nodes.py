@@ -115,15 +115,30 @@ _PAIR_HINTS = {
 
 
 def _checked(
-    name: str, expectations: list, data: pd.DataFrame, not_applicable: tuple[str, ...] = ()
+    name: str,
+    expectations: list,
+    data: pd.DataFrame,
+    iteration: IterationConfig,
+    *,
+    t: int | None,
+    not_applicable: tuple[str, ...] = (),
 ) -> tuple[dict, str]:
     """The suite's report, with the checks left out because they would pass by
-    construction named under ``not_applicable``, and its HTML view."""
-    from self_rewarding.validation.expectations import report_html, run_suite
+    construction named under ``not_applicable``, and its HTML view. With
+    ``gates.data_docs``, the validation also goes to the Data Docs (as ``iter<t>``),
+    which are logged to the active MLflow run under ``data_docs/``."""
+    from self_rewarding.validation.expectations import data_docs_index, report_html, run_suite
 
-    report = run_suite(name, expectations, data)
+    data_docs = iteration.gates.data_docs
+    run_name = f"iter{t}" if t is not None else None
+    report = run_suite(name, expectations, data, data_docs=data_docs, run_name=run_name)
     if not_applicable:
         report["not_applicable"] = list(not_applicable)
+    if data_docs is not None:
+        import mlflow
+
+        if mlflow.active_run() is not None:
+            mlflow.log_artifacts(str(data_docs_index(data_docs).parent), "data_docs")
     return report, report_html(name, report)
 
 
@@ -135,7 +150,7 @@ def _enforce(name: str, report: dict, hints: dict[str, str]) -> dict:
 
 
 def check_generated_prompts(
-    generated_prompts: pd.DataFrame, iteration: IterationConfig
+    generated_prompts: pd.DataFrame, iteration: IterationConfig, t: int | None = None
 ) -> tuple[dict, str]:
     """Runs the prompts suite on the accepted prompts."""
     from self_rewarding.validation.expectations import suite_generated_prompts
@@ -146,14 +161,16 @@ def check_generated_prompts(
         else (pd.DataFrame(columns=["prompt_id", "prompt", "max_rouge_l"]))
     )
     suite = suite_generated_prompts(iteration.filters.max_rouge_l, iteration.gates.min_prompts)
-    return _checked("generated_prompts", suite, accepted)
+    return _checked("generated_prompts", suite, accepted, iteration, t=t)
 
 
 def enforce_prompts_gate(report: dict) -> dict:
     return _enforce("generated_prompts", report, _PROMPT_HINTS)
 
 
-def check_judgments(judgments: pd.DataFrame, iteration: IterationConfig) -> tuple[dict, str]:
+def check_judgments(
+    judgments: pd.DataFrame, iteration: IterationConfig, t: int | None = None
+) -> tuple[dict, str]:
     """Runs the judgments suite (score range, parse rate, spread). The parse rate is not
     checked where the mode reads a score from every answer (``score_first``, or a
     constrained ending): it would be 1 by construction."""
@@ -175,7 +192,9 @@ def check_judgments(judgments: pd.DataFrame, iteration: IterationConfig) -> tupl
     )
     scores = judgments["score"] if "score" in judgments else pd.Series(dtype=float)
     top = (scores.astype(float) >= 4.5).astype(float).where(scores.notna())
-    return _checked("judgments", suite, judgments.assign(top_score=top), skipped)
+    return _checked(
+        "judgments", suite, judgments.assign(top_score=top), iteration, t=t, not_applicable=skipped
+    )
 
 
 def enforce_judgments_gate(report: dict) -> dict:
@@ -183,7 +202,7 @@ def enforce_judgments_gate(report: dict) -> dict:
 
 
 def check_preference_pairs(
-    preference_pairs: pd.DataFrame, iteration: IterationConfig
+    preference_pairs: pd.DataFrame, iteration: IterationConfig, t: int | None = None
 ) -> tuple[dict, str]:
     """Runs the pairs suite (chosen above rejected, enough pairs, the length ratio and
     the score-length correlation)."""
@@ -193,7 +212,8 @@ def check_preference_pairs(
     suite = suite_preference_pairs(
         gates.min_pairs, gates.max_word_ratio, gates.max_score_length_correlation
     )
-    return _checked("preference_pairs", suite, with_length_columns(preference_pairs))
+    pairs = with_length_columns(preference_pairs)
+    return _checked("preference_pairs", suite, pairs, iteration, t=t)
 
 
 def _standardised(values: pd.Series) -> pd.Series:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
@@ -142,31 +143,67 @@ def suite_preference_pairs(
     ]
 
 
-def run_suite(name: str, expectations: list, data: pd.DataFrame) -> dict:
+def run_suite(
+    name: str,
+    expectations: list,
+    data: pd.DataFrame,
+    data_docs: str | Path | None = None,
+    run_name: str | None = None,
+) -> dict:
     """Runs expectations on a DataFrame.
 
     Args:
         name: The artifact's name, used for the suite and in messages.
         expectations: The suite.
         data: The artifact.
+        data_docs: A folder for a file data context (``<data_docs>/gx``) whose stores
+            keep every validation and whose Data Docs are rebuilt after it
+            (``<data_docs>/gx/uncommitted/data_docs/local_site/index.html``); None runs in
+            an ephemeral context and keeps nothing.
+        run_name: The validation's run name in the Data Docs (``iter2``, ...).
 
     Returns:
         The GX validation result as a JSON-serialisable dict.
     """
-    context = gx.get_context(mode="ephemeral")
+    if data_docs is None:
+        context = gx.get_context(mode="ephemeral")
+    else:
+        Path(data_docs).mkdir(parents=True, exist_ok=True)
+        context = gx.get_context(mode="file", project_root_dir=str(data_docs))
     batch_definition = (
-        context.data_sources.add_pandas(name)
+        context.data_sources.add_or_update_pandas(name)
         .add_dataframe_asset(name=name)
         .add_batch_definition_whole_dataframe("all")
     )
-    suite = context.suites.add(gx.ExpectationSuite(name=name))
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name=name))
     for expectation in expectations:
         suite.add_expectation(expectation)
-    definition = context.validation_definitions.add(
+    definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
     )
-    result = definition.run(batch_parameters={"dataframe": data})
-    return result.to_json_dict()
+    if data_docs is None:
+        return definition.run(batch_parameters={"dataframe": data}).to_json_dict()
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=name,
+            validation_definitions=[definition],
+            actions=[UpdateDataDocsAction(name="update_data_docs")],
+            result_format="SUMMARY",
+        )
+    )
+    result = checkpoint.run(
+        batch_parameters={"dataframe": data}, run_id=RunIdentifier(run_name=run_name or name)
+    )
+    (validation,) = result.run_results.values()
+    return validation.to_json_dict()
+
+
+def data_docs_index(data_docs: str | Path) -> Path:
+    """The Data Docs' front page under a ``run_suite(data_docs=...)`` folder."""
+    return Path(data_docs) / "gx/uncommitted/data_docs/local_site/index.html"
 
 
 def failures(report: dict) -> list[str]:

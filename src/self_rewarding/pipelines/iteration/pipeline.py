@@ -47,7 +47,7 @@ def create_iteration_template(t: int) -> Pipeline:
                 name="generate_prompts_node",
             ),
             Node(
-                check_generated_prompts,
+                _of_iteration(check_generated_prompts, t),
                 ["generated_prompts", "params:iteration"],
                 ["generated_prompts_report", "generated_prompts_report_html"],
                 name="check_generated_prompts_node",
@@ -86,7 +86,7 @@ def create_iteration_template(t: int) -> Pipeline:
                 name="judge_candidates_node",
             ),
             Node(
-                check_judgments,
+                _of_iteration(check_judgments, t),
                 ["judgments", "params:iteration"],
                 ["judgments_report", "judgments_report_html"],
                 name="check_judgments_node",
@@ -127,7 +127,7 @@ def create_iteration_template(t: int) -> Pipeline:
                 name="sample_pairs_node",
             ),
             Node(
-                check_preference_pairs,
+                _of_iteration(check_preference_pairs, t),
                 ["preference_pairs", "params:iteration"],
                 ["preference_pairs_report", "preference_pairs_report_html"],
                 name="check_preference_pairs_node",
