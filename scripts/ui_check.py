@@ -5,12 +5,15 @@ screenshots and checks what a user sees first:
 - MLflow: the experiment is tagged as model training, and its runs view (the UI's
   model-training side) lists one parent run per iteration (``iteration 1``, ...) with
   the steps nested; the chart view of those parents shows the iterations side by side;
-- kedro-viz: the pipeline graph with the iterations as namespaces (``iter1``, ...).
+- kedro-viz: the pipeline graph with the iterations as namespaces (``iter1``, ...);
+- great-expectations Data Docs of the iteration gates: the validations of every gate by
+  iteration (``iter1``, ...), opened from ``data/08_reporting/data_docs``.
 
 Usage (after ``make run`` or a test-environment ``dvc repro``; needs ``chromium``, e.g.
 ``apt-get install chromium``)::
 
     python scripts/ui_check.py --project . --out docs
+    python scripts/ui_check.py --project . --out docs --checks data_docs
 """
 
 from __future__ import annotations
@@ -172,19 +175,46 @@ def check_kedro_viz(project: Path, out: Path, chromium: str, env: str) -> list[s
     return problems
 
 
+def check_data_docs(project: Path, out: Path, chromium: str) -> list[str]:
+    """The gates' Data Docs: the front page lists every gate's validations by run name."""
+    index = project / "data/08_reporting/data_docs/gx/uncommitted/data_docs/local_site/index.html"
+    if not index.is_file():
+        return [f"no Data Docs at {index.relative_to(project)}: run an iteration first"]
+    dom = _browse(chromium, index.as_uri(), out / "data_docs.png")
+    wanted = ("generated_prompts", "judgments", "preference_pairs", "iter1")
+    print(f"Data Docs: {len(dom)} characters of rendered page")
+    return [f"Data Docs front page has no {name!r}" for name in wanted if name not in dom]
+
+
+CHECKS = ("mlflow", "kedro_viz", "data_docs")
+SCREENSHOTS = {
+    "mlflow": ("mlflow_runs.png", "mlflow_charts.png"),
+    "kedro_viz": ("kedro_viz.png",),
+    "data_docs": ("data_docs.png",),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, default=Path("."))
     parser.add_argument("--out", type=Path, default=Path("docs"))
     parser.add_argument("--env", default=os.environ.get("KEDRO_ENV", "local"))
     parser.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
+    parser.add_argument("--checks", nargs="+", choices=CHECKS, default=list(CHECKS))
     args = parser.parse_args()
     project = args.project.resolve()
-    args.out.mkdir(parents=True, exist_ok=True)
-    problems = check_mlflow(project, args.out.resolve(), args.chromium)
-    problems += check_kedro_viz(project, args.out.resolve(), args.chromium, args.env)
-    for name in ("mlflow_runs.png", "mlflow_charts.png", "kedro_viz.png"):
-        print(f"saved {args.out / name}")
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    problems = []
+    if "mlflow" in args.checks:
+        problems += check_mlflow(project, out, args.chromium)
+    if "kedro_viz" in args.checks:
+        problems += check_kedro_viz(project, out, args.chromium, args.env)
+    if "data_docs" in args.checks:
+        problems += check_data_docs(project, out, args.chromium)
+    for check in args.checks:
+        for name in SCREENSHOTS[check]:
+            print(f"saved {args.out / name}")
     if problems:
         print("FAILED:\n  " + "\n  ".join(problems))
         sys.exit(1)
