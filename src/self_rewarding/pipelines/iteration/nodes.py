@@ -80,6 +80,8 @@ def _chunk_store(
         "template_sha256": template_hash,
         "backend": generator.backend,
         "precision": generator.precision,
+        # the transformers backend pads a batch together, which can change the output
+        "batch_size": config.generation.batch_size if generator.backend == "transformers" else None,
         **settings,
     }
     t = settings.get("t")
@@ -433,7 +435,12 @@ def meta_judge_candidates(
     written = JudgeConfig(
         mode="sampled", sampling=config.judgments, constrained=iteration.judge.constrained
     )
-    settings = {"t": t, "meta_judge": dataclasses.asdict(config)}
+    # the written judgments follow the judge's constrained ending
+    settings = {
+        "t": t,
+        "meta_judge": dataclasses.asdict(config),
+        "constrained": iteration.judge.constrained,
+    }
 
     def generate(step: str, prompts: list[str], sampling) -> list:
         store = _chunk_store(
