@@ -50,6 +50,10 @@ RESULTS = PROJECT / "benchmarks/results/iteration_sizing.jsonl"
 def scratch_project(work: Path, model: Path) -> Path:
     """A copy of the project's configuration with the shipped data and M1 linked in:
     what ``kedro run`` reads, nothing it writes shared with the project."""
+    chunks = work / "data/07_model_output/generation_chunks"
+    kept = work.parent / f".{work.name}-chunks"
+    if chunks.is_dir():  # finished generations of a killed run: resumed, not redone
+        chunks.rename(kept)
     if work.exists():
         shutil.rmtree(work)
     (work / "data/05_model_input").mkdir(parents=True)
@@ -64,6 +68,9 @@ def scratch_project(work: Path, model: Path) -> Path:
     ift = PROJECT / "data/05_model_input/ift_train.jsonl"
     (work / "data/05_model_input/ift_train.jsonl").symlink_to(ift)
     (work / "data/06_models/M1").symlink_to(model.resolve())
+    if kept.is_dir():
+        (work / "data/07_model_output").mkdir(parents=True)
+        kept.rename(chunks)
     return work
 
 

@@ -72,7 +72,7 @@ def _server(args: list[str], url: str, cwd: Path, timeout: float = 180.0):
         log.close()
 
 
-def _browse(chromium: str, url: str, screenshot: Path) -> str:
+def _browse(chromium: str, url: str, screenshot: Path, height: int = 1000) -> str:
     """Renders ``url`` (JavaScript given time to settle), saves a screenshot, and returns
     the rendered DOM's text."""
     common = [
@@ -81,7 +81,7 @@ def _browse(chromium: str, url: str, screenshot: Path) -> str:
         "--no-sandbox",
         "--disable-gpu",
         "--hide-scrollbars",
-        "--window-size=1600,1000",
+        f"--window-size=1600,{height}",
         "--virtual-time-budget=20000",
     ]
     subprocess.run([*common, f"--screenshot={screenshot}", url], check=True, capture_output=True)
@@ -176,21 +176,34 @@ def check_kedro_viz(project: Path, out: Path, chromium: str, env: str) -> list[s
 
 
 def check_data_docs(project: Path, out: Path, chromium: str) -> list[str]:
-    """The gates' Data Docs: the front page lists every gate's validations by run name."""
-    index = project / "data/08_reporting/data_docs/gx/uncommitted/data_docs/local_site/index.html"
-    if not index.is_file():
-        return [f"no Data Docs at {index.relative_to(project)}: run an iteration first"]
-    dom = _browse(chromium, index.as_uri(), out / "data_docs.png")
+    """The gates' Data Docs: the front page lists every gate's validations, and the
+    newest validation of the judgments gate shows its expectations and run name. Data
+    Docs load their styles from CDNs: offline, the pages render unstyled."""
+    site = project / "data/08_reporting/data_docs/gx/uncommitted/data_docs/local_site"
+    if not (site / "index.html").is_file():
+        return [f"no Data Docs at {site.relative_to(project)}: run an iteration first"]
+    dom = _browse(chromium, (site / "index.html").as_uri(), out / "data_docs.png")
     wanted = ("generated_prompts", "judgments", "preference_pairs", "iter1")
-    print(f"Data Docs: {len(dom)} characters of rendered page")
-    return [f"Data Docs front page has no {name!r}" for name in wanted if name not in dom]
+    problems = [f"Data Docs front page has no {name!r}" for name in wanted if name not in dom]
+    pages = sorted(site.glob("validations/judgments/iter*/*/*.html"))
+    if not pages:
+        return [*problems, "Data Docs hold no validation of the judgments gate"]
+    newest = pages[-1]
+    page = _browse(chromium, newest.as_uri(), out / "data_docs_validation.png", height=2400)
+    problems += [
+        f"{newest.name} has no {name!r}"
+        for name in ("Expectation Validation Result", newest.parts[-3], "score")
+        if name not in page
+    ]
+    print(f"Data Docs: {len(dom)} characters of front page; {newest.relative_to(site)}")
+    return problems
 
 
 CHECKS = ("mlflow", "kedro_viz", "data_docs")
 SCREENSHOTS = {
     "mlflow": ("mlflow_runs.png", "mlflow_charts.png"),
     "kedro_viz": ("kedro_viz.png",),
-    "data_docs": ("data_docs.png",),
+    "data_docs": ("data_docs.png", "data_docs_validation.png"),
 }
 
 

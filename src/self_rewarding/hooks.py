@@ -188,7 +188,10 @@ class RunContextHooks:
         else:
             target = None
         if target != active.info.run_id:
-            mlflow.end_run()
+            # kedro-mlflow (tracking.run.nested) re-enters its run at every node: the
+            # stack holds it once per node so far
+            while mlflow.active_run() is not None:
+                mlflow.end_run()
             started = mlflow.start_run(
                 run_id=target,
                 experiment_id=None if target else active.info.experiment_id,
