@@ -258,13 +258,12 @@ def measure_run(args, size: int, seed: int, heldout: list[dict], m1: dict) -> di
     }
 
 
-def _cell(value, interval=None, digits=3) -> str:
-    if value is None:
-        return "n/a"
-    text = f"{value:.{digits}f}"
-    if interval and None not in interval:
-        text += f" [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
-    return text
+def _cell(value, interval=None, digits=3, *, signed=False) -> str:
+    from self_rewarding.core.intervals import format_interval
+
+    if interval is not None and None in interval:
+        interval = None
+    return format_interval(value, tuple(interval) if interval else None, digits, signed=signed)
 
 
 def summarise(rows: list[dict]) -> None:
@@ -284,10 +283,12 @@ def summarise(rows: list[dict]) -> None:
             f"| {_cell(r['heldout_reward_accuracy'], r['heldout_reward_accuracy_ci'])} "
             f"(n={r['heldout_pairs']}) "
             f"| {_cell(r['pair_precision'], r['pair_precision_ci'])} "
-            f"| {_cell(r['ifeval_step'], r['ifeval_step_ci'])} (n={r['ifeval_prompts']}) "
-            f"| {_cell(r['judge_step'], r['judge_step_ci'])} (n={r['judge_prompts']}) "
+            f"| {_cell(r['ifeval_step'], r['ifeval_step_ci'], signed=True)} "
+            f"(n={r['ifeval_prompts']}) "
+            f"| {_cell(r['judge_step'], r['judge_step_ci'], signed=True)} "
+            f"(n={r['judge_prompts']}) "
             f"| {r['chosen_words']:.0f}/{r['rejected_words']:.0f} "
-            f"| {minutes:.1f} | {_cell(effect, digits=4)} |"
+            f"| {minutes:.1f} | {_cell(effect, digits=4, signed=True)} |"
         )
     by_setting: dict = {}
     for r in rows:
@@ -295,16 +296,24 @@ def summarise(rows: list[dict]) -> None:
     for (size, settings), runs in sorted(by_setting.items()):
         if len(runs) < 2:
             continue
-        print(f"\nAcross {len(runs)} seeds at {size} prompts {' '.join(settings)}:")
-        for key in ("ifeval_step", "judge_step", "heldout_reward_accuracy", "pair_precision"):
+        described = " ".join([f"{size} prompts", *settings])
+        print(f"\nAcross {len(runs)} seeds at {described}:")
+        # A step is against 0; an accuracy or a precision against a coin.
+        nulls = {
+            "ifeval_step": 0.0,
+            "judge_step": 0.0,
+            "heldout_reward_accuracy": 0.5,
+            "pair_precision": 0.5,
+        }
+        for key, null in nulls.items():
             values = [r[key] for r in runs if r[key] is not None]
             intervals = [r.get(f"{key}_ci") for r in runs]
-            above = sum(1 for i in intervals if i and i[0] is not None and i[0] > 0)
-            below = sum(1 for i in intervals if i and i[1] is not None and i[1] < 0)
+            above = sum(1 for i in intervals if i and i[0] is not None and i[0] > null)
+            below = sum(1 for i in intervals if i and i[1] is not None and i[1] < null)
             print(
                 f"  {key}: mean {statistics.fmean(values):+.3f}, across-seed sd "
                 f"{statistics.stdev(values):.3f} (values {', '.join(f'{v:+.3f}' for v in values)})"
-                f"; interval above 0 in {above}, below 0 in {below} of {len(runs)}"
+                f"; interval above {null} in {above}, below {null} in {below} of {len(runs)}"
             )
 
 
