@@ -311,7 +311,7 @@ def summarise(rows: list[dict]) -> None:
             above = sum(1 for i in intervals if i and i[0] is not None and i[0] > null)
             below = sum(1 for i in intervals if i and i[1] is not None and i[1] < null)
             print(
-                f"  {key}: mean {statistics.fmean(values):+.3f}, across-seed sd "
+                f"- {key}: mean {statistics.fmean(values):+.3f}, across-seed sd "
                 f"{statistics.stdev(values):.3f} (values {', '.join(f'{v:+.3f}' for v in values)})"
                 f"; interval above {null} in {above}, below {null} in {below} of {len(runs)}"
             )
