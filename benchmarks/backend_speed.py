@@ -31,7 +31,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     args = parser.parse_args()
 
-    from self_rewarding.generation import make_generator
+    from self_rewarding.core.types import GenerationConfig
+    from self_rewarding.generation import open_engine
 
     rows = read_jsonl(args.candidates)[: args.n]
     prompts = [render_judge_prompt(r["prompt"], r["response"]) for r in rows]
@@ -40,7 +41,9 @@ def main() -> None:
     )
     speeds = {}
     for backend in ("vllm", "transformers"):
-        generator = make_generator(args.model, backend, args.batch_size)
+        generator = open_engine(
+            args.model, GenerationConfig(backend=backend, batch_size=args.batch_size)
+        )
         try:
             generator.generate(prompts[:1], sampling)  # starts the engine / warms up
             tokens, seconds = generator.tokens_generated, generator.seconds

@@ -47,7 +47,8 @@ def main() -> None:
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
 
-    from self_rewarding.generation import make_generator
+    from self_rewarding.core.types import GenerationConfig
+    from self_rewarding.generation import open_engine
 
     items = _items(args.eft_eval, args.prompts, args.seed)
     prompts = [render_judge_prompt(r["prompt"], r["response"]) for r in items]
@@ -57,7 +58,7 @@ def main() -> None:
     constrained = dataclasses.replace(free, regex=constrained_answer_regex(args.max_new_tokens))
     results = []
     for model in args.models:
-        generator = make_generator(model, backend="vllm")
+        generator = open_engine(model, GenerationConfig(backend="vllm"))
         try:
             for mode, sampling in (("free", free), ("constrained", constrained)):
                 started = time.perf_counter()

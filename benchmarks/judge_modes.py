@@ -34,8 +34,8 @@ from self_rewarding.core.intervals import (
 )
 from self_rewarding.core.metrics import judge_alignment
 from self_rewarding.core.records import read_jsonl
-from self_rewarding.core.types import JudgeConfig, SamplingConfig
-from self_rewarding.generation import make_generator
+from self_rewarding.core.types import GenerationConfig, JudgeConfig, SamplingConfig
+from self_rewarding.generation import open_engine
 from self_rewarding.judge_service import judge_sampling, read_judgments, render_judge_prompts
 
 ROOT = Path(__file__).parents[1]
@@ -78,7 +78,7 @@ def measure_modes(
     if "score_first" in modes:
         runs.append((["score_first"], "score_first"))
     prompts = render_judge_prompts((r["prompt"], r["response"]) for r in replies)
-    generator = make_generator(model, backend, precision=precision)
+    generator = open_engine(model, GenerationConfig(backend=backend, precision=precision))
     found: dict = {}
     try:
         warm_up = JudgeConfig(mode="score_first", sampling=PAPER_SAMPLING)

@@ -90,7 +90,8 @@ def main() -> None:
     parser.add_argument("--precision", default="auto")
     args = parser.parse_args()
 
-    from self_rewarding.generation import make_generator
+    from self_rewarding.core.types import GenerationConfig
+    from self_rewarding.generation import open_engine
     from self_rewarding.generation.vllm_backend import VLLMGenerator
     from self_rewarding.hardware import resolve
 
@@ -98,12 +99,14 @@ def main() -> None:
     warm_up = SamplingConfig(max_new_tokens=1)
     results: dict[str, dict] = {}
     engines = {
-        "vllm": lambda: make_generator(args.model, "vllm", precision=args.precision),
+        "vllm": lambda: open_engine(
+            args.model, GenerationConfig(backend="vllm", precision=args.precision)
+        ),
         "vllm, no prefix caching": lambda: VLLMGenerator(
             args.model, precision=resolve(args.precision), prefix_caching=False
         ),
-        "transformers": lambda: make_generator(
-            args.model, "transformers", precision=args.precision
+        "transformers": lambda: open_engine(
+            args.model, GenerationConfig(backend="transformers", precision=args.precision)
         ),
     }
     for label, start in engines.items():

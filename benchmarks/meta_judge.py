@@ -40,7 +40,7 @@ def main() -> None:
 
     from judge_modes import measure_modes, ranked_replies
 
-    from self_rewarding.pipelines.iteration.nodes import judge_preference_pairs
+    from self_rewarding.pipelines.iteration.pairs import judge_preference_pairs
     from self_rewarding.train.dpo import train_dpo
 
     t = int(args.iteration.removeprefix("iter"))

@@ -56,10 +56,10 @@ def _seconds_per_step(train, model, rows, kind, *, precision, steps, work: Path)
 
 
 def _generation(model, prompts, precision, max_new_tokens) -> tuple[float, float]:
-    from self_rewarding.core.types import SamplingConfig
-    from self_rewarding.generation import make_generator
+    from self_rewarding.core.types import GenerationConfig, SamplingConfig
+    from self_rewarding.generation import open_engine
 
-    generator = make_generator(model, backend="auto", precision=precision)
+    generator = open_engine(model, GenerationConfig(backend="auto", precision=precision))
     sampling = SamplingConfig(temperature=0.7, top_p=0.9, max_new_tokens=max_new_tokens, n=1)
     try:
         generator.generate(prompts[:1], sampling)  # engine start and warm-up

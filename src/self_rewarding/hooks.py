@@ -313,6 +313,16 @@ class ConfigCheckHooks:
 
 
 class GenerationEngineHooks:
+    """Stops the shared generation engine before training (its memory goes back) and
+    when the run ends."""
+
+    @hook_impl
+    def before_node_run(self, node) -> None:
+        if "training" in node.tags:
+            from self_rewarding.generation import close_shared_generators
+
+            close_shared_generators()
+
     @hook_impl
     def after_pipeline_run(self) -> None:
         from self_rewarding.generation import close_shared_generators

@@ -1,12 +1,12 @@
 """Both generation backends, for real, on the tiny saved model: n completions per prompt in
-prompt order, token counts, and ``make_generator``'s choice of backend."""
+prompt order, token counts, and ``open_engine``'s choice of backend."""
 
 from __future__ import annotations
 
 import pytest
 
-from self_rewarding.core.types import SamplingConfig
-from self_rewarding.generation import make_generator
+from self_rewarding.core.types import GenerationConfig, SamplingConfig
+from self_rewarding.generation import open_engine
 from self_rewarding.generation.vllm_backend import is_vllm_available
 
 PROMPTS = ["Say something about the sea.", "Name a colour.", "Count to three."]
@@ -17,7 +17,7 @@ SAMPLING = SamplingConfig(temperature=0.7, top_p=0.9, max_new_tokens=8, n=2, see
 def test_backend_returns_n_completions_per_prompt(tiny_model_dir, backend):
     if backend == "vllm" and not is_vllm_available():
         pytest.fail("vLLM is part of the CPU install (make setup): it must be importable")
-    generator = make_generator(tiny_model_dir, backend=backend, batch_size=2)
+    generator = open_engine(tiny_model_dir, GenerationConfig(backend=backend, batch_size=2))
     try:
         completions = generator.generate(PROMPTS, SAMPLING)
     finally:
@@ -43,7 +43,7 @@ def test_auto_prefers_vllm_when_installed(tiny_model_dir, monkeypatch):
     from self_rewarding.generation import vllm_backend
 
     monkeypatch.setattr(vllm_backend, "is_vllm_available", lambda: False)
-    generator = make_generator(tiny_model_dir, backend="auto")
+    generator = open_engine(tiny_model_dir, GenerationConfig(backend="auto"))
     try:
         assert type(generator).__name__ == "TransformersGenerator"
     finally:
@@ -51,8 +51,10 @@ def test_auto_prefers_vllm_when_installed(tiny_model_dir, monkeypatch):
 
 
 def test_unknown_backend_is_refused(tiny_model_dir):
-    with pytest.raises(ValueError, match="backend must be"):
-        make_generator(tiny_model_dir, backend="llama.cpp")
+    with pytest.raises(
+        ValueError, match=r"backend\s+Input should be 'auto', 'vllm' or 'transformers'"
+    ):
+        open_engine(tiny_model_dir, GenerationConfig(backend="llama.cpp"))
 
 
 def test_vllm_engine_serves_several_calls_and_applies_regex_and_stop(tiny_model_dir):
@@ -60,7 +62,7 @@ def test_vllm_engine_serves_several_calls_and_applies_regex_and_stop(tiny_model_
         pytest.fail("vLLM is part of the CPU install (make setup): it must be importable")
     from self_rewarding.core.judge import constrained_answer_regex, parse_score
 
-    generator = make_generator(tiny_model_dir, backend="vllm")
+    generator = open_engine(tiny_model_dir, GenerationConfig(backend="vllm"))
     try:
         constrained = SamplingConfig(
             max_new_tokens=16, n=3, regex=constrained_answer_regex(16), temperature=1.0
@@ -81,7 +83,7 @@ def test_vllm_engine_serves_several_calls_and_applies_regex_and_stop(tiny_model_
 
 
 def test_transformers_reports_tokens_and_finish_reason_and_cuts_at_stop(tiny_model_dir):
-    generator = make_generator(tiny_model_dir, backend="transformers", batch_size=2)
+    generator = open_engine(tiny_model_dir, GenerationConfig(backend="transformers", batch_size=2))
     try:
         sampling = SamplingConfig(max_new_tokens=10, n=2, stop=("e",), temperature=1.0)
         completions = generator.generate(
@@ -99,4 +101,4 @@ def test_transformers_reports_tokens_and_finish_reason_and_cuts_at_stop(tiny_mod
 
 def test_a_bad_model_path_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"No model directory at .*no-such-model"):
-        make_generator(tmp_path / "no-such-model", backend="transformers")
+        open_engine(tmp_path / "no-such-model", GenerationConfig(backend="transformers"))

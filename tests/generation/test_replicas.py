@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from self_rewarding.core.types import SamplingConfig
-from self_rewarding.generation import FakeGenerator, make_generator
+from self_rewarding.core.types import GenerationConfig, SamplingConfig
+from self_rewarding.generation import FakeGenerator, open_engine
 from self_rewarding.generation.chunks import ChunkStore, GenerationError, generate_in_chunks
 from self_rewarding.generation.replicas import ReplicatedGenerator, replica_placements
 
@@ -81,7 +81,9 @@ def test_a_failed_chunk_is_named_and_the_finished_ones_are_kept(tmp_path):
 
 def test_replicas_need_the_vllm_backend(tiny_model_dir):
     with pytest.raises(ValueError, match="replicas=2 needs the vLLM backend"):
-        make_generator(tiny_model_dir, "transformers", precision="fp32", replicas=2)
+        open_engine(
+            tiny_model_dir, GenerationConfig(backend="transformers", precision="fp32", replicas=2)
+        )
 
 
 def test_one_call_is_split_across_the_replicas_and_merged_in_order():

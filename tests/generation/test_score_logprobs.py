@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from self_rewarding.core.judge import SCORE_DIGITS, SCORE_FIRST_PREFIX
-from self_rewarding.core.types import SamplingConfig
-from self_rewarding.generation import make_generator
+from self_rewarding.core.types import GenerationConfig, SamplingConfig
+from self_rewarding.generation import open_engine
 
 PROMPTS = ["Is the sea blue? Answer and score it.", "Rate: 'Paris is in France.'"]
 SCORE_FIRST = SamplingConfig(
@@ -48,7 +48,9 @@ def _assert_match_a_forward_pass(model_dir, completions) -> None:
 
 
 def test_transformers_score_first_digit_logprobs_match_a_forward_pass(tiny_model_dir):
-    generator = make_generator(tiny_model_dir, backend="transformers", precision="fp32")
+    generator = open_engine(
+        tiny_model_dir, GenerationConfig(backend="transformers", precision="fp32")
+    )
     try:
         completions = generator.generate(PROMPTS, SCORE_FIRST)
     finally:
@@ -70,7 +72,7 @@ def test_vllm_digit_logprobs_of_score_first_and_of_a_sampled_score(tiny_model_di
         regex=constrained_answer_regex(12),
         score_logprobs=True,
     )
-    generator = make_generator(tiny_model_dir, backend="vllm", precision="fp32")
+    generator = open_engine(tiny_model_dir, GenerationConfig(backend="vllm", precision="fp32"))
     try:
         first = generator.generate(PROMPTS, SCORE_FIRST)
         written = generator.generate(PROMPTS, sampled)

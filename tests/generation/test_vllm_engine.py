@@ -13,8 +13,8 @@ import time
 import psutil
 import pytest
 
-from self_rewarding.core.types import SamplingConfig
-from self_rewarding.generation import make_generator
+from self_rewarding.core.types import GenerationConfig, SamplingConfig
+from self_rewarding.generation import open_engine
 from self_rewarding.generation.chunks import ChunkStore, GenerationError, generate_in_chunks
 from self_rewarding.generation.replicas import ReplicatedGenerator
 from self_rewarding.generation.vllm_backend import VLLMEngineError, VLLMGenerator
@@ -55,7 +55,7 @@ def _texts(rows):
 
 @pytest.fixture(scope="module")
 def engine(tiny_model_dir):
-    generator = make_generator(tiny_model_dir, backend="vllm", precision="fp32")
+    generator = open_engine(tiny_model_dir, GenerationConfig(backend="vllm", precision="fp32"))
     yield generator
     generator.close()
 
@@ -73,7 +73,7 @@ def test_a_completion_depends_only_on_its_prompt_index_and_seed(engine, tiny_mod
     assert engine.precision == "fp32" and engine.backend == "vllm"
 
     # A fresh engine (a stage run alone under DVC) gives the same completions.
-    fresh = make_generator(tiny_model_dir, backend="vllm", precision="fp32")
+    fresh = open_engine(tiny_model_dir, GenerationConfig(backend="vllm", precision="fp32"))
     try:
         assert _texts(fresh.generate(["Name a colour."], SAMPLING)) == [first[0]]
     finally:
@@ -121,7 +121,7 @@ def test_an_engine_past_its_deadline_is_stopped_with_an_error(tiny_model_dir):
 def test_a_dead_engine_is_an_error_naming_the_step_the_model_and_the_chunk(
     engine, tiny_model_dir, tmp_path
 ):
-    generator = make_generator(tiny_model_dir, backend="vllm", precision="fp32")
+    generator = open_engine(tiny_model_dir, GenerationConfig(backend="vllm", precision="fp32"))
     prompts = [f"Say the number {i}." for i in range(4)]
     store = ChunkStore(
         tmp_path, {"step": "candidates"}, "iteration 1: candidates", str(tiny_model_dir)
@@ -172,7 +172,9 @@ def test_two_engine_replicas_give_the_rows_of_one_engine(engine, tiny_model_dir,
         )
         return _texts(rows)
 
-    replicas = make_generator(tiny_model_dir, backend="vllm", precision="fp32", replicas=2)
+    replicas = open_engine(
+        tiny_model_dir, GenerationConfig(backend="vllm", precision="fp32", replicas=2)
+    )
     try:
         assert isinstance(replicas, ReplicatedGenerator)
         assert len(replicas.replicas) == 2

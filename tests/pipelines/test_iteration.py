@@ -14,6 +14,7 @@ import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from self_rewarding.core import self_instruct
 from self_rewarding.core.provenance import sample_seed
 from self_rewarding.core.self_instruct import SELF_INSTRUCT_HEADER
 from self_rewarding.core.types import (
@@ -27,7 +28,8 @@ from self_rewarding.core.types import (
 )
 from self_rewarding.generation import FakeGenerator
 from self_rewarding.generation.verdicts import VerdictReader
-from self_rewarding.pipelines.iteration import nodes
+from self_rewarding.pipelines.iteration import generation_steps
+from self_rewarding.pipelines.iteration import pairs as pair_nodes
 from self_rewarding.pipelines.iteration.pipeline import create_pipeline
 from self_rewarding.validation.expectations import DataValidationError
 
@@ -133,7 +135,9 @@ def run_iteration(tmp_path, monkeypatch):
 
     def run(fake_model: FakeModel, config: IterationConfig) -> DataCatalog:
         generator = FakeGenerator(fake_model)
-        monkeypatch.setattr(nodes, "open_generator", lambda model_dir, iteration: generator)
+        monkeypatch.setattr(
+            generation_steps, "open_engine", lambda model_dir, generation, shared: generator
+        )
 
         def fake_dpo(
             model_path,
@@ -243,9 +247,11 @@ def test_one_iteration_writes_every_artifact(run_iteration):
 
 def test_later_few_shot_prompts_hold_two_generated_prompts(run_iteration, monkeypatch):
     seen = []
-    original = nodes.build_self_instruct_prompt
+    original = self_instruct.build_self_instruct_prompt
     monkeypatch.setattr(
-        nodes, "build_self_instruct_prompt", lambda ex: seen.append(list(ex)) or original(ex)
+        self_instruct,
+        "build_self_instruct_prompt",
+        lambda ex: seen.append(list(ex)) or original(ex),
     )
     model = FakeModel()
     model.tasks = [
@@ -316,6 +322,8 @@ def _pairs(scores_by_prompt: dict[str, list]) -> tuple[pd.DataFrame, pd.DataFram
                     "prompt": f"Prompt {pid}",
                     "candidate_id": cid,
                     "response": "word " * (k + 1),
+                    "n_tokens": k + 1,
+                    "finish_reason": "stop",
                     "model_path": "M1",
                     "model_sha256": "0" * 64,
                     "seed": 0,
@@ -323,7 +331,16 @@ def _pairs(scores_by_prompt: dict[str, list]) -> tuple[pd.DataFrame, pd.DataFram
             )
             for s, score in enumerate(candidate_scores):
                 judgments.append(
-                    {"prompt_id": pid, "candidate_id": cid, "sample": s, "score": score}
+                    {
+                        "prompt_id": pid,
+                        "candidate_id": cid,
+                        "sample": s,
+                        "judge_text": f"Score: {score}",
+                        "score": score,
+                        "scoring_mode": "sampled",
+                        "constrained": False,
+                        "seed": s,
+                    }
                 )
     return pd.DataFrame(candidates), pd.DataFrame(judgments)
 
@@ -337,7 +354,7 @@ def test_pairs_take_best_against_worst_mean_and_count_the_rest():
             "all_invalid": [[None, None, None], [None, None, None]],
         }
     )
-    pairs, metrics = nodes.build_preference_pairs(candidates, judgments, {}, t=1)
+    pairs, metrics = pair_nodes.build_preference_pairs(candidates, judgments, {}, t=1)
 
     assert list(pairs["prompt_id"]) == ["clear"]
     assert pairs.loc[0, "chosen_candidate_id"] == "clear-0"
@@ -358,7 +375,7 @@ def test_pairs_take_best_against_worst_mean_and_count_the_rest():
 
 def test_no_valid_score_anywhere_gives_no_pairs():
     candidates, judgments = _pairs({"a": [[None], [None]], "b": [[None], [None]]})
-    pairs, metrics = nodes.build_preference_pairs(candidates, judgments, {}, t=2)
+    pairs, metrics = pair_nodes.build_preference_pairs(candidates, judgments, {}, t=2)
 
     assert pairs.empty
     assert metrics["pairs"] == 0.0
@@ -374,8 +391,8 @@ def test_length_control_pairs_the_shortest_near_best_with_the_longest_near_worst
     # near-best window [4, 5] holds candidates 0 and 1, the near-worst [1, 2] 2 and 3.
     candidates, judgments = _pairs({"p": [[4.5], [5], [1], [1.5]]})
 
-    paper, paper_metrics = nodes.build_preference_pairs(candidates, judgments, {}, t=1)
-    controlled, metrics = nodes.build_preference_pairs(
+    paper, paper_metrics = pair_nodes.build_preference_pairs(candidates, judgments, {}, t=1)
+    controlled, metrics = pair_nodes.build_preference_pairs(
         candidates, judgments, {}, t=1, length_control_rho=0.25
     )
 
@@ -394,8 +411,10 @@ def test_length_control_pairs_the_shortest_near_best_with_the_longest_near_worst
 def test_a_margin_below_min_margin_gives_no_pair_and_is_counted():
     # Margins: "wide" 4.5 - 2 = 2.5, "narrow" 3.2 - 3 = 0.2.
     candidates, judgments = _pairs({"wide": [[4.5], [2]], "narrow": [[3.2], [3]]})
-    every, every_metrics = nodes.build_preference_pairs(candidates, judgments, {}, t=1)
-    kept, metrics = nodes.build_preference_pairs(candidates, judgments, {}, t=1, min_margin=0.5)
+    every, every_metrics = pair_nodes.build_preference_pairs(candidates, judgments, {}, t=1)
+    kept, metrics = pair_nodes.build_preference_pairs(
+        candidates, judgments, {}, t=1, min_margin=0.5
+    )
 
     assert sorted(every["prompt_id"]) == ["narrow", "wide"]
     assert every_metrics["no_pair_below_min_margin"] == 0.0
@@ -407,8 +426,8 @@ def test_a_margin_below_min_margin_gives_no_pair_and_is_counted():
 def test_length_control_rho_out_of_range_names_the_iteration_parameter():
     candidates, judgments = _pairs({"p": [[4.5], [5], [1], [1.5]]})
     with pytest.raises(ValueError, match=r"^length_control_rho: must be in \[0, 0\.5\)"):
-        nodes.build_preference_pairs(candidates, judgments, {}, t=2, length_control_rho=0.7)
-    pairs = partial(nodes.build_preference_pairs, candidates, judgments, {})
+        pair_nodes.build_preference_pairs(candidates, judgments, {}, t=2, length_control_rho=0.7)
+    pairs = partial(pair_nodes.build_preference_pairs, candidates, judgments, {})
     with pytest.raises(ValueError, match=r"length_control_rho\.iter2: must be in \[0, 0\.5\)"):
         pairs(t=2, length_control_rho={"default": 0.0, "iter2": 0.7})
     with pytest.raises(ValueError, match=r"length_control_rho: keys are 'default' and iter<t>"):
@@ -417,7 +436,7 @@ def test_length_control_rho_out_of_range_names_the_iteration_parameter():
 
 def test_length_control_rho_per_iteration_falls_back_to_the_default():
     candidates, judgments = _pairs({"p": [[4.5], [5], [1], [1.5]]})
-    pairs = partial(nodes.build_preference_pairs, candidates, judgments, {})
+    pairs = partial(pair_nodes.build_preference_pairs, candidates, judgments, {})
     setting = {"default": 0.0, "iter2": 0.25}
     first = pairs(t=1, length_control_rho=setting)[1]
     second = pairs(t=2, length_control_rho=setting)[1]
@@ -489,9 +508,9 @@ def test_judge_pairs_are_capped_by_their_share_widest_disagreement_first():
         }
     )
     # 6 answer pairs at 25 %: 2 judge pairs; the unresolved comparison never counts.
-    assert nodes.judge_preference_pairs(compared, 6, 0.25) == [
+    assert pair_nodes.judge_preference_pairs(compared, 6, 0.25) == [
         {"prompt": "p2", "chosen": "c2", "rejected": "r2"},
         {"prompt": "p4", "chosen": "c4", "rejected": "r4"},
     ]
-    assert nodes.judge_preference_pairs(compared, 6, 0.0) == []
-    assert nodes.judge_preference_pairs(pd.DataFrame(), 6, 0.5) == []
+    assert pair_nodes.judge_preference_pairs(compared, 6, 0.0) == []
+    assert pair_nodes.judge_preference_pairs(pd.DataFrame(), 6, 0.5) == []

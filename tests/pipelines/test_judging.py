@@ -21,7 +21,7 @@ def model_dir(tmp_path):
 
 
 def _use(monkeypatch, generator):
-    monkeypatch.setattr(judging, "_generator", lambda model_dir, judge_probe: generator)
+    monkeypatch.setattr(judging, "open_engine", lambda model_dir, generation: generator)
 
 
 def test_probe_counts_unparseable_answers_and_records_provenance(monkeypatch, model_dir):

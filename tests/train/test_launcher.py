@@ -1,5 +1,6 @@
 """SFT and DPO on two processes through ``accelerate launch`` (gloo on the CPU): real
-training of the tiny model, the saved weights checked against what every rank holds."""
+training of the tiny model, in the precision the node resolved (a block's ``auto``
+follows the run-wide precision, which the ranks do not know on their own)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,14 @@ import time
 
 import psutil
 import pytest
+import torch
 from transformers import AutoModelForCausalLM
 
+from self_rewarding import hardware
 from self_rewarding.core.types import LauncherConfig
 from self_rewarding.hardware import PROVENANCE_FILE
 from self_rewarding.train.dpo import train_dpo
-from self_rewarding.train.launcher import (
-    DistributedTrainingError,
-    launch_command,
-    weights_digest,
-)
+from self_rewarding.train.launcher import DistributedTrainingError, launch_command
 from self_rewarding.train.sft import train_sft
 
 EXAMPLES = [
@@ -46,11 +45,16 @@ def _provenance(model_dir) -> dict:
     return json.loads((model_dir / PROVENANCE_FILE).read_text())
 
 
+def _same_weights(model_a, model_b) -> bool:
+    a, b = (AutoModelForCausalLM.from_pretrained(m).state_dict() for m in (model_a, model_b))
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_launch_command_uses_ddp_or_the_given_accelerate_config(tmp_path):
     ddp = launch_command(TWO_PROCESSES, tmp_path / "spec.json")
     assert "--multi_gpu" in ddp
     assert ddp[ddp.index("--num_processes") + 1] == "2"
-    assert ddp[-3:] == ["-m", "self_rewarding.train.launcher", str(tmp_path / "spec.json")]
+    assert ddp[-3:] == ["-m", "self_rewarding.train.rank", str(tmp_path / "spec.json")]
 
     zero3 = LauncherConfig(num_processes=4, accelerate_config="conf/base/accelerate/zero3.yaml")
     command = launch_command(zero3, tmp_path / "spec.json")
@@ -66,8 +70,9 @@ def test_launcher_config_rejects_zero_processes():
     assert LauncherConfig(accelerate_config="conf/base/accelerate/zero2.yaml").launches
 
 
-def test_sft_on_two_processes_saves_the_weights_every_rank_holds(tiny_model_dir, tmp_path):
-    before = weights_digest(AutoModelForCausalLM.from_pretrained(tiny_model_dir))
+def test_sft_on_two_processes_trains_in_the_run_wide_fp32(tiny_model_dir, tmp_path, monkeypatch):
+    # precision=fp32 for the run; the block says auto, as conf/base does.
+    monkeypatch.setattr(hardware, "_run_precision", "fp32")
     output = tmp_path / "M1"
 
     metrics = train_sft(
@@ -75,21 +80,25 @@ def test_sft_on_two_processes_saves_the_weights_every_rank_holds(tiny_model_dir,
         EXAMPLES,
         output,
         {**COMMON, "max_length": 64},
-        precision="fp32",
+        precision="auto",
         launcher=TWO_PROCESSES,
     )
 
-    saved = weights_digest(AutoModelForCausalLM.from_pretrained(output))
     provenance = _provenance(output)
     assert metrics["num_processes"] == 2
     assert metrics["train_steps"] == 2
+    # Both ranks reported fp32 from their trainer's arguments, or the launch would fail.
+    assert provenance["precision_requested"] == "auto"
+    assert provenance["precision"] == "fp32"
     assert provenance["num_processes"] == 2
-    assert provenance["weights_sha256"] == saved
-    assert saved != before
+    assert not _same_weights(output, tiny_model_dir)
     assert (output / "tokenizer_config.json").is_file()
 
 
-def test_dpo_on_two_processes_saves_the_weights_every_rank_holds(tiny_model_dir, tmp_path):
+def test_dpo_on_two_processes_trains_in_the_run_wide_bf16(tiny_model_dir, tmp_path, monkeypatch):
+    # Where the hardware would choose fp32 (an AVX2 CPU), ranks resolving `auto` on their
+    # own would train in fp32 and fail the node's check.
+    monkeypatch.setattr(hardware, "_run_precision", "bf16")
     output = tmp_path / "M2"
 
     metrics = train_dpo(
@@ -97,14 +106,14 @@ def test_dpo_on_two_processes_saves_the_weights_every_rank_holds(tiny_model_dir,
         PAIRS,
         output,
         {**COMMON, "beta": 0.1, "max_length": 64},
-        precision="fp32",
+        precision="auto",
         launcher=TWO_PROCESSES,
     )
 
-    saved = weights_digest(AutoModelForCausalLM.from_pretrained(output))
     assert metrics["num_processes"] == 2
-    assert _provenance(output)["weights_sha256"] == saved
+    assert _provenance(output)["precision"] == "bf16"
     assert "rewards_margins" in metrics
+    assert not _same_weights(output, tiny_model_dir)
 
 
 def test_a_failed_launch_names_the_processes_and_leaves_no_model(tmp_path):
@@ -143,7 +152,7 @@ train_sft({str(tiny_model_dir)!r}, examples, {str(tmp_path / "M1")!r}, config,
             ranks = [
                 child
                 for child in psutil.Process(node.pid).children(recursive=True)
-                if "self_rewarding.train.launcher" in child.cmdline()
+                if "self_rewarding.train.rank" in child.cmdline()
                 and "accelerate.commands.launch" not in child.cmdline()
             ]
         assert len(ranks) == 2, "the two ranks never started"

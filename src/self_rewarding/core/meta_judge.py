@@ -17,7 +17,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from self_rewarding.core.prompts import load_template, template_placeholders
+from self_rewarding.core.prompts import load_template, render_judge_prompt, template_placeholders
+from self_rewarding.core.rows import Candidate, MetaJudgment
 
 META_JUDGE_TEMPLATE_NAME = "meta_judge.txt"
 META_JUDGE_PLACEHOLDERS = frozenset({"instruction", "response", "judgment_a", "judgment_b"})
@@ -125,3 +126,87 @@ def judge_pair_budget(answer_pairs: int, max_share: float) -> int:
     if max_share == 0.0 or answer_pairs <= 0:
         return 0
     return math.floor(max_share * answer_pairs / (1.0 - max_share) + 1e-9)
+
+
+# Fixed so that every iteration reports the same counts, zeros included.
+META_JUDGE_COUNTS = ("pool", "compared", "consistent", "order_flipped", "unparseable_verdicts")
+
+
+def comparison_prompts(
+    pool: Sequence[Candidate],
+    judgments: Sequence[Sequence[str]],
+    scores: Sequence[Sequence[float | None]],
+    limit: int,
+) -> tuple[list[Disagreement], list[str]]:
+    """The ``limit`` candidates of ``pool`` whose written judgments disagree most, and
+    for each the meta-judge prompts comparing its highest- and lowest-scored judgment in
+    both orders (high first, then low first).
+
+    Args:
+        pool: The candidates judged.
+        judgments: Each candidate's written judgments.
+        scores: Their parsed scores.
+        limit: How many candidates to compare.
+    """
+    index = {candidate.candidate_id: k for k, candidate in enumerate(pool)}
+    found = most_disagreeing({c.candidate_id: scores[index[c.candidate_id]] for c in pool}, limit)
+    prompts = []
+    for disagreement in found:
+        candidate = pool[index[disagreement.candidate_id]]
+        texts = judgments[index[disagreement.candidate_id]]
+        high, low = texts[disagreement.high], texts[disagreement.low]
+        prompts += [
+            render_meta_judge_prompt(candidate.prompt, candidate.response, high, low),
+            render_meta_judge_prompt(candidate.prompt, candidate.response, low, high),
+        ]
+    return found, prompts
+
+
+def meta_judgments(
+    pool: Sequence[Candidate],
+    judgments: Sequence[Sequence[str]],
+    disagreements: Sequence[Disagreement],
+    answers: Sequence[str],
+) -> tuple[list[MetaJudgment], dict[str, float]]:
+    """Reads the meta-judge's answers (two per disagreement, high first then low first)
+    into comparisons; both orders agreeing make a judge-preference pair.
+
+    Returns:
+        The comparisons, and the counts of ``META_JUDGE_COUNTS``.
+    """
+    index = {candidate.candidate_id: k for k, candidate in enumerate(pool)}
+    found = []
+    counts = dict.fromkeys(META_JUDGE_COUNTS, 0.0)
+    for k, disagreement in enumerate(disagreements):
+        candidate = pool[index[disagreement.candidate_id]]
+        texts = judgments[index[disagreement.candidate_id]]
+        high_first, low_first = str(answers[2 * k]), str(answers[2 * k + 1])
+        verdicts = parse_meta_verdict(high_first), parse_meta_verdict(low_first)
+        winner = consistent_winner(*verdicts)
+        ends = {"high": texts[disagreement.high], "low": texts[disagreement.low]}
+        loser = {"high": "low", "low": "high"}.get(winner or "")
+        found.append(
+            MetaJudgment(
+                prompt_id=candidate.prompt_id,
+                candidate_id=candidate.candidate_id,
+                spread=disagreement.spread,
+                high_judgment=ends["high"],
+                low_judgment=ends["low"],
+                high_first_answer=high_first,
+                low_first_answer=low_first,
+                high_first_verdict=verdicts[0],
+                low_first_verdict=verdicts[1],
+                winner=winner,
+                prompt=render_judge_prompt(candidate.prompt, candidate.response),
+                chosen=ends[winner] if winner else None,
+                rejected=ends[loser] if loser else None,
+            )
+        )
+        counts["unparseable_verdicts"] += sum(v is None for v in verdicts)
+        counts["order_flipped"] += float(None not in verdicts and winner is None)
+    counts.update(
+        pool=float(len(pool)),
+        compared=float(len(found)),
+        consistent=float(sum(m.winner is not None for m in found)),
+    )
+    return found, counts

@@ -11,8 +11,13 @@ near-worst, so that DPO does not learn "longer is better" from the judge's lengt
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+from self_rewarding.core.correlation import pearson
+from self_rewarding.core.judge import aggregate_scores
+from self_rewarding.core.rows import Candidate, Judgment, PreferencePair, words
 
 # At 0.5 the two windows meet at the middle score and one candidate could be both ends.
 MAX_LENGTH_CONTROL_RHO = 0.5
@@ -102,3 +107,87 @@ def why_no_pair(scores: Sequence[float | None]) -> str | None:
     if max(valid) == min(valid):
         return "tie"
     return None
+
+
+# Fixed so that every iteration reports the same counts, zeros included.
+NO_PAIR_REASONS = ("tie", "fewer_than_2_valid", "below_min_margin")
+
+
+def candidate_scores(judgments: Iterable[Judgment]) -> dict[str, float | None]:
+    """Each candidate's mean valid score over its judge samples (None: none parsed)."""
+    samples: dict[str, list[float | None]] = {}
+    for judgment in judgments:
+        samples.setdefault(judgment.candidate_id, []).append(judgment.score)
+    return {candidate_id: aggregate_scores(scores) for candidate_id, scores in samples.items()}
+
+
+def build_pairs(
+    candidates: Sequence[Candidate],
+    scores: Mapping[str, float | None],
+    length_control_rho: float = 0.0,
+    min_margin: float = 0.0,
+) -> tuple[list[PreferencePair], list[str]]:
+    """AIFT(M_t): for each prompt (in order of first appearance) its chosen and rejected
+    candidate by ``select_pair``, lengths in words.
+
+    Returns:
+        The pairs, and one reason (``NO_PAIR_REASONS``) per prompt that gave none.
+    """
+    by_prompt: dict[str, list[Candidate]] = {}
+    for candidate in candidates:
+        by_prompt.setdefault(candidate.prompt_id, []).append(candidate)
+    pairs, no_pair = [], []
+    for group in by_prompt.values():
+        group_scores = [scores.get(c.candidate_id) for c in group]
+        lengths = [words(c.response) for c in group]
+        choice = select_pair(group_scores, lengths, length_control_rho, min_margin)
+        if choice is None:
+            no_pair.append(why_no_pair(group_scores) or "below_min_margin")
+            continue
+        chosen, rejected = group[choice.chosen], group[choice.rejected]
+        pairs.append(
+            PreferencePair(
+                prompt_id=chosen.prompt_id,
+                prompt=chosen.prompt,
+                chosen=chosen.response,
+                rejected=rejected.response,
+                chosen_score=choice.chosen_score,
+                rejected_score=choice.rejected_score,
+                chosen_candidate_id=chosen.candidate_id,
+                rejected_candidate_id=rejected.candidate_id,
+                seed=chosen.seed,
+            )
+        )
+    return pairs, no_pair
+
+
+def _mean(values: Iterable[float]) -> float | None:
+    values = list(values)
+    return statistics.fmean(values) if values else None
+
+
+def pair_statistics(
+    pairs: Sequence[PreferencePair],
+    no_pair: Sequence[str],
+    candidates: Sequence[Candidate],
+    scores: Mapping[str, float | None],
+) -> dict[str, float | None]:
+    """Counts, scores and lengths of the pairs, and the correlation of score with length
+    over every scored candidate. Undefined means (no pairs, no prompts) are None."""
+    n_prompts = len(pairs) + len(no_pair)
+    scored = [(c, scores.get(c.candidate_id)) for c in candidates]
+    scored = [(c, s) for c, s in scored if _valid(s)]
+    return {
+        "prompts": float(n_prompts),
+        "pairs": float(len(pairs)),
+        **{f"no_pair_{reason}": float(no_pair.count(reason)) for reason in NO_PAIR_REASONS},
+        "tie_rate": no_pair.count("tie") / n_prompts if n_prompts else None,
+        "chosen_score_mean": _mean(p.chosen_score for p in pairs),
+        "rejected_score_mean": _mean(p.rejected_score for p in pairs),
+        "margin_mean": _mean(p.chosen_score - p.rejected_score for p in pairs),
+        "chosen_words_mean": _mean(words(p.chosen) for p in pairs),
+        "rejected_words_mean": _mean(words(p.rejected) for p in pairs),
+        "score_length_correlation": pearson(
+            [float(words(c.response)) for c, _ in scored], [float(s) for _, s in scored]
+        ),
+    }

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from self_rewarding.core.types import SelfInstructConfig
+from self_rewarding.core.filters import PromptPool, filter_prompts
+from self_rewarding.core.rows import GeneratedPrompt
+from self_rewarding.core.seed_data import prompt_id
+from self_rewarding.core.types import PromptFilterConfig, SelfInstructConfig
 
 SELF_INSTRUCT_HEADER = (
     "Below are tasks that users gave to an AI assistant. Each task is a complete request "
@@ -56,3 +59,84 @@ def parse_instruction(text: str) -> str | None:
     instruction = _LEADING_LABEL.sub("", text)
     instruction = _NEXT_TASK.split(instruction, maxsplit=1)[0].strip()
     return instruction or None
+
+
+# Fixed so that every iteration reports the same counts, zeros included.
+REJECTION_REASONS = (
+    "unparseable",
+    "too_short",
+    "too_long",
+    "blocked_keyword",
+    "duplicate",
+    "too_similar",
+)
+
+
+def write_prompts(
+    seed_prompts: Sequence[str],
+    config: SelfInstructConfig,
+    filters: PromptFilterConfig,
+    rng: random.Random,
+    generate_round: Callable[[int, list[str]], Sequence[Sequence[str]]],
+) -> list[GeneratedPrompt]:
+    """Self-instruction creation, round by round: each round sends
+    ``config.prompts_per_round`` few-shot prompts (seed prompts and prompts accepted in
+    earlier rounds), filters each new instruction as it comes (length, keywords,
+    duplicates, ROUGE-L against the pool), and stops once ``config.n_prompts`` are
+    accepted or after ``config.max_rounds``.
+
+    Args:
+        seed_prompts: The human seed prompts.
+        config: Counts and few-shot composition.
+        filters: The prompt filters' thresholds.
+        rng: Draws the few-shot examples.
+        generate_round: ``(round index, few-shot prompts)`` -> one completion per prompt
+            (each a ``str``, with ``finish_reason`` and ``seed`` where it has them).
+
+    Returns:
+        Every generated prompt with its verdict, in generation order.
+    """
+    pool = PromptPool.from_prompts(seed_prompts)
+    accepted: list[str] = []
+    found: list[GeneratedPrompt] = []
+    for round_index in range(config.max_rounds):
+        if len(accepted) >= config.n_prompts:
+            break
+        few_shot = [
+            build_self_instruct_prompt(choose_examples(rng, seed_prompts, accepted, config))
+            for _ in range(config.prompts_per_round)
+        ]
+        for (completion,) in generate_round(round_index, few_shot):
+            instruction = parse_instruction(str(completion))
+            if instruction is None:
+                verdict = {"prompt": "", "accepted": False, "reason": "unparseable"}
+                verdict["max_rouge_l"] = None
+            else:
+                (verdict,) = filter_prompts([instruction], pool, filters)
+            if verdict["accepted"]:
+                accepted.append(verdict["prompt"])
+            found.append(
+                GeneratedPrompt(
+                    prompt_id=prompt_id(verdict["prompt"] or str(completion)),
+                    **verdict,
+                    round=round_index,
+                    generation=str(completion),
+                    finish_reason=getattr(completion, "finish_reason", None),
+                    seed=getattr(completion, "seed", None),
+                )
+            )
+    return found
+
+
+def prompt_counts(prompts: Sequence[GeneratedPrompt]) -> dict[str, float | None]:
+    """Generated, accepted and rejected (by reason) prompts, and the rounds they took."""
+    reasons = [p.reason for p in prompts if p.reason is not None]
+    accepted = sum(p.accepted for p in prompts)
+    return {
+        "generated": float(len(prompts)),
+        "accepted": float(accepted),
+        "rejected": float(len(reasons)),
+        "acceptance_rate": accepted / len(prompts) if prompts else None,
+        "rounds": float(len({p.round for p in prompts})),
+        **{f"rejected_{reason}": float(reasons.count(reason)) for reason in REJECTION_REASONS},
+    }

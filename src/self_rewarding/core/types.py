@@ -122,6 +122,12 @@ class JudgeProbeConfig:
     precision: Precision = "auto"
     mode: ScoringMode = "sampled"
 
+    def generation(self) -> GenerationConfig:
+        """The probe's engine."""
+        return GenerationConfig(
+            backend=self.backend, batch_size=self.batch_size, precision=self.precision
+        )
+
     def judge_config(self, samples: int | None = None) -> JudgeConfig:
         """The probe's judge, with ``samples`` judgments per reply (default: ``n``)."""
         sampling = self.sampling if samples is None else replace(self.sampling, n=samples)
@@ -244,6 +250,8 @@ class GenerationConfig:
             of the cores on a CPU): the chunks are shared out among them, and the output
             does not depend on their number.
         tensor_parallel_size: GPUs of one vLLM engine (1 on a CPU).
+        max_model_len: Longest prompt plus completion, in tokens (None: the model's own).
+            vLLM sizes its KV cache for it; a longer prompt fails its chunk, named.
     """
 
     backend: Literal["auto", "vllm", "transformers"] = "auto"
@@ -254,6 +262,7 @@ class GenerationConfig:
     request_timeout_seconds: float = 1800.0
     replicas: int = 1
     tensor_parallel_size: int = 1
+    max_model_len: int | None = None
 
 
 @config_model

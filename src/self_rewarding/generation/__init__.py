@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from self_rewarding.core.types import GenerationConfig
 from self_rewarding.generation.base import Completion, Generator
 from self_rewarding.generation.fake import FakeGenerator
 
@@ -18,69 +19,77 @@ __all__ = [
     "FakeGenerator",
     "Generator",
     "close_shared_generators",
-    "generator_for",
-    "make_generator",
-    "shared_generator",
+    "open_engine",
 ]
 
 logger = logging.getLogger(__name__)
 
 
-def make_generator(
+def open_engine(
     model_path: str | Path,
-    backend: str = "auto",
-    batch_size: int = 16,
-    precision: str = "auto",
-    request_timeout_seconds: float | None = None,
+    generation: GenerationConfig,
     *,
-    replicas: int = 1,
-    tensor_parallel_size: int = 1,
-):
-    """Starts a generator on a model directory.
+    shared: bool = False,
+    gguf_file: str | None = None,
+) -> Generator:
+    """The one way to start a generator: the engine ``generation`` describes on a model.
 
     Args:
-        model_path: The model.
-        backend: ``vllm``, ``transformers``, or ``auto`` (vLLM when installed).
-        batch_size: Prompts per batch of the transformers backend.
-        precision: ``auto`` (chosen by the hardware), ``bf16``, ``fp16`` or ``fp32``.
-        request_timeout_seconds: Deadline of one vLLM request (None: none).
-        replicas: Engines side by side, each on its own devices
-            (``generation.replicas``): a ``ReplicatedGenerator`` when more than one.
-        tensor_parallel_size: GPUs of one vLLM engine.
+        model_path: A model directory (or, with ``gguf_file``, the folder of a GGUF file).
+        generation: Backend (``auto``: vLLM when installed), precision (``auto``: chosen
+            by the hardware), batch size of the transformers backend, the deadline of one
+            vLLM request, ``max_model_len``, replicas and tensor parallelism.
+        shared: Keep the engine open between nodes: the steps of an iteration that
+            generate with M_t, and a model's judge and answer evaluations, share one engine
+            when they run in one process. One shared engine at a time: opening another
+            stops the one before; ``close_shared_generators`` stops it (the hooks call it
+            before training and when the run ends). Sharing changes no result: seeds are
+            per request.
+        gguf_file: Read the weights from this GGUF file in ``model_path`` (a referee of
+            ``models.referees``); the transformers backend reads it.
 
     Returns:
         A generator with ``generate``, ``close``, ``tokens_generated``, ``seconds``, and
         ``backend`` and ``precision`` (resolved), which every result it makes depends on.
     """
+    if not shared:
+        return _start_engine(model_path, generation, gguf_file)
+    key = (str(Path(model_path).resolve()), gguf_file, generation)
+    if key not in _shared:
+        close_shared_generators()
+        _shared[key] = _start_engine(model_path, generation, gguf_file)
+    return _shared[key]
+
+
+_shared: dict[tuple, Generator] = {}
+
+
+def _start_engine(model_path, generation: GenerationConfig, gguf_file: str | None) -> Generator:
     from self_rewarding.generation.vllm_backend import is_vllm_available
     from self_rewarding.hardware import log_precision, resolve
 
-    if backend not in {"auto", "vllm", "transformers"}:
-        raise ValueError(f"backend must be auto, vllm or transformers, not {backend!r}")
+    backend = "transformers" if gguf_file else generation.backend
     local = Path(model_path).exists() or str(model_path).startswith(("/", ".", "~", "data/"))
-    if local and not (Path(model_path).expanduser() / "config.json").is_file():
+    found = Path(model_path).expanduser() / (gguf_file or "config.json")
+    if local and not found.is_file():
         # A bare "org/name" is left to the backend as a hub id.
-        raise FileNotFoundError(f"No model directory at {model_path} (config.json missing)")
-    resolved = resolve(precision)
-    log_precision("generation", precision, resolved)
+        raise FileNotFoundError(f"No model directory at {model_path} ({found.name} missing)")
+    resolved = resolve(generation.precision)
+    log_precision("generation", generation.precision, resolved)
     use_vllm = backend == "vllm" or (backend == "auto" and is_vllm_available())
-    if replicas > 1:
+    if generation.replicas > 1:
         if not use_vllm:
             raise ValueError(
-                f"generation.replicas={replicas} needs the vLLM backend (backend: {backend}"
-                f"{', vLLM not installed' if backend == 'auto' else ''}): transformers samples "
-                "from the process-wide torch generator, which replicas would share"
+                f"generation.replicas={generation.replicas} needs the vLLM backend (backend: "
+                f"{backend}{', vLLM not installed' if backend == 'auto' else ''}): transformers "
+                "samples from the process-wide torch generator, which replicas would share"
             )
         from self_rewarding.generation.replicas import make_replicas
 
-        logger.info("Generating with %d vLLM replicas (%s) on %s", replicas, resolved, model_path)
-        return make_replicas(
-            model_path,
-            replicas,
-            precision=resolved,
-            tensor_parallel_size=tensor_parallel_size,
-            request_timeout_seconds=request_timeout_seconds,
+        logger.info(
+            "Generating with %d vLLM replicas (%s) on %s", generation.replicas, resolved, model_path
         )
+        return make_replicas(model_path, generation, precision=resolved)
     if use_vllm:
         from self_rewarding.generation.vllm_backend import VLLMGenerator
 
@@ -88,73 +97,24 @@ def make_generator(
         generator = VLLMGenerator(
             model_path,
             precision=resolved,
-            request_timeout_seconds=request_timeout_seconds,
-            tensor_parallel_size=tensor_parallel_size,
+            max_model_len=generation.max_model_len,
+            request_timeout_seconds=generation.request_timeout_seconds,
+            tensor_parallel_size=generation.tensor_parallel_size,
         )
         generator.backend = "vllm"
         return generator
     from self_rewarding.generation.hf_backend import TransformersGenerator
 
     logger.info("Generating with transformers (%s) on %s", resolved, model_path)
-    generator = TransformersGenerator(model_path, batch_size=batch_size, precision=resolved)
+    generator = TransformersGenerator(
+        model_path,
+        batch_size=generation.batch_size,
+        precision=resolved,
+        gguf_file=gguf_file,
+        max_model_len=generation.max_model_len,
+    )
     generator.backend = "transformers"
     return generator
-
-
-_shared: dict[tuple, Generator] = {}
-
-
-def shared_generator(
-    model_path: str | Path,
-    backend: str = "auto",
-    batch_size: int = 16,
-    precision: str = "auto",
-    request_timeout_seconds: float | None = None,
-    *,
-    replicas: int = 1,
-    tensor_parallel_size: int = 1,
-):
-    """A generator kept open between nodes: the steps of an iteration that generate with
-    M_t (prompts, candidates, judgments), and a model's judge and answer evaluations,
-    share one engine when they run in one process. One shared engine at a time: opening
-    another (the next model's) stops the one before. ``close_shared_generators`` stops it
-    (the project's hooks call it before training and when the run ends). Sharing changes
-    no result: seeds are per request."""
-    key = (
-        str(Path(model_path).resolve()),
-        backend,
-        batch_size,
-        precision,
-        replicas,
-        tensor_parallel_size,
-    )
-    if key not in _shared:
-        close_shared_generators()
-        _shared[key] = make_generator(
-            model_path,
-            backend,
-            batch_size,
-            precision,
-            request_timeout_seconds,
-            replicas=replicas,
-            tensor_parallel_size=tensor_parallel_size,
-        )
-    return _shared[key]
-
-
-def generator_for(model_path: str | Path, generation, *, shared: bool = False):
-    """The engine a ``GenerationConfig`` describes on ``model_path``; ``shared`` keeps it
-    open between nodes (``shared_generator``)."""
-    open_engine = shared_generator if shared else make_generator
-    return open_engine(
-        model_path,
-        generation.backend,
-        generation.batch_size,
-        generation.precision,
-        generation.request_timeout_seconds,
-        replicas=generation.replicas,
-        tensor_parallel_size=generation.tensor_parallel_size,
-    )
 
 
 def close_shared_generators() -> None:

@@ -11,6 +11,7 @@ unchanged ones from disk.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -18,6 +19,7 @@ import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Literal, NamedTuple
 
 from self_rewarding.core.records import write_text_atomic
 from self_rewarding.core.types import SamplingConfig
@@ -176,6 +178,7 @@ def generate_in_chunks(
     chunk_size: int,
     description: str,
     chat: bool = True,
+    first_index: int = 0,
 ) -> tuple[list[list[Completion]], dict[str, float]]:
     """Generates for many prompts chunk by chunk, resuming from finished chunks.
 
@@ -186,7 +189,7 @@ def generate_in_chunks(
     """
     chunks = [
         (index, list(prompts[start : start + chunk_size]))
-        for index, start in enumerate(range(0, len(prompts), chunk_size))
+        for index, start in enumerate(range(0, len(prompts), chunk_size), start=first_index)
     ]
     engine_tokens, engine_seconds = generator.tokens_generated, generator.seconds
     progress = Throughput(len(prompts), description)
@@ -215,6 +218,92 @@ def generate_in_chunks(
         / max(engine_seconds, 1e-9),
     }
     return results, figures
+
+
+class Resumed(NamedTuple):
+    """What ``generate_resumably`` made: the completions in prompt order, throughput
+    figures, and the job's store (for a caller that clears several jobs together)."""
+
+    completions: list[list[Completion]]
+    figures: dict[str, float]
+    store: ChunkStore
+
+
+def generate_resumably(  # noqa: PLR0913 (one job: its engine, key, inputs and chunking)
+    generator: Generator,
+    step: str,
+    fingerprint: Mapping,
+    prompts: Sequence[str],
+    sampling: SamplingConfig,
+    *,
+    chunk_dir: str | Path,
+    chunk_size: int,
+    description: str | None = None,
+    model: str | None = None,
+    kind: str | None = None,
+    finish: Literal["clear", "keep_as_newest", "keep"] = "clear",
+    chat: bool = True,
+    first_index: int = 0,
+) -> Resumed:
+    """Generates for ``prompts`` chunk by chunk, each finished chunk on disk: a killed or
+    timed-out run resumes from the finished chunks.
+
+    The job's key is ``fingerprint`` (what the caller's step depends on: model hash,
+    template, seeds) plus everything of the engine and the request that changes the
+    output: the step, the sampling, the backend and its precision, the transformers
+    backend's batch size (a padded batch can change the output) and ``max_model_len``.
+
+    Args:
+        generator: The engine (``open_engine``).
+        step: The step's name, in the key and in errors.
+        fingerprint: What else the output depends on.
+        prompts: The prompts.
+        sampling: Their decoding.
+        chunk_dir: Where job directories are made.
+        chunk_size: Prompts per chunk: a killed run redoes at most one.
+        description: The progress bar's and errors' name of the job (default: ``step``).
+        model: The errors' name of the model (default: the generator's ``model_path``).
+        kind: What the job is (``iter1/candidates``), for ``finish="keep_as_newest"``.
+        finish: Once complete, remove the chunks (``clear``), keep them as the newest
+            job of ``kind`` (a stage that re-runs an unchanged step reads them), or
+            ``keep`` them for the caller to clear (several jobs of one step).
+        chat: Wrap each prompt in the chat template.
+        first_index: Index of the first chunk (a job made of rounds numbers its chunks
+            on from the round before).
+    """
+    backend = getattr(generator, "backend", None)
+    key = {
+        "step": step,
+        **fingerprint,
+        "sampling": dataclasses.asdict(sampling),
+        "backend": backend,
+        "precision": getattr(generator, "precision", None),
+        "batch_size": getattr(generator, "batch_size", None) if backend == "transformers" else None,
+        "max_model_len": getattr(generator, "max_model_len", None),
+        "chat": chat,
+    }
+    store = ChunkStore(
+        chunk_dir,
+        key,
+        description=description or step,
+        model=model or str(getattr(generator, "model_path", "")),
+        kind=kind,
+    )
+    completions, figures = generate_in_chunks(
+        generator,
+        prompts,
+        sampling,
+        store,
+        chunk_size=chunk_size,
+        description=description or step,
+        chat=chat,
+        first_index=first_index,
+    )
+    if finish == "clear":
+        store.clear()
+    elif finish == "keep_as_newest":
+        store.keep_as_newest()
+    return Resumed(completions, figures, store)
 
 
 def _generate_on_replicas(generator, chunks, sampling, store, progress, *, chat):

@@ -30,7 +30,9 @@ class TransformersGenerator:
         batch_size: int = 16,
         device: str | None = None,
         precision: str = "fp32",
+        *,
         gguf_file: str | None = None,
+        max_model_len: int | None = None,
     ):
         """Loads the model and tokenizer.
 
@@ -40,6 +42,8 @@ class TransformersGenerator:
             device: ``cuda``, ``cpu`` or None for CUDA when available.
             precision: A resolved precision (``bf16``, ``fp16``, ``fp32``): the weights'.
             gguf_file: A GGUF file in ``model_path`` to read the model from.
+            max_model_len: Longest prompt, in tokens, as vLLM's (None: no limit); a longer
+                one is refused, as vLLM refuses it.
         """
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -57,6 +61,7 @@ class TransformersGenerator:
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, **gguf)
         self.model.to(self.device).eval()
         self.batch_size = batch_size
+        self.max_model_len = max_model_len
         self.tokens_generated = 0
         self.seconds = 0.0
         self._warned_regex = False
@@ -91,6 +96,7 @@ class TransformersGenerator:
                 padding=True,
                 add_special_tokens=False,
             ).to(self.device)
+            self._check_length(encoded["attention_mask"].sum(dim=1).max().item())
             with torch.inference_mode():
                 output = self.model.generate(
                     **encoded,
@@ -130,6 +136,13 @@ class TransformersGenerator:
             self.tokens_generated / max(self.seconds, 1e-9),
         )
         return results
+
+    def _check_length(self, prompt_tokens: int) -> None:
+        if self.max_model_len is not None and prompt_tokens > self.max_model_len:
+            raise ValueError(
+                f"A prompt of {prompt_tokens} tokens is longer than max_model_len "
+                f"{self.max_model_len} (generation.max_model_len)"
+            )
 
     def _score_digit_logprobs(
         self, token_ids: list[int], logits: list, text_before: str

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from self_rewarding.core.types import SamplingConfig
+from self_rewarding.core.types import GenerationConfig, SamplingConfig
 from self_rewarding.generation.base import Completion, Generator
 
 logger = logging.getLogger(__name__)
@@ -178,24 +178,19 @@ class ReplicatedGenerator:
 
 
 def make_replicas(
-    model_path,
-    replicas: int,
-    *,
-    precision: str,
-    tensor_parallel_size: int = 1,
-    request_timeout_seconds: float | None = None,
+    model_path, generation: GenerationConfig, *, precision: str
 ) -> ReplicatedGenerator:
-    """``replicas`` vLLM engines on one model, each on its own devices.
+    """``generation.replicas`` vLLM engines on one model, each on its own devices.
 
     Args:
         model_path: The model.
-        replicas: How many.
+        generation: Replicas, GPUs per engine, the deadline of one request and
+            ``max_model_len``.
         precision: A resolved precision.
-        tensor_parallel_size: GPUs per engine.
-        request_timeout_seconds: Deadline of one request.
     """
     from self_rewarding.generation.vllm_backend import VLLMGenerator
 
+    replicas, tensor_parallel_size = generation.replicas, generation.tensor_parallel_size
     placements = replica_placements(
         replicas, tensor_parallel_size, gpus=visible_gpus(), cpus=sorted(os.sched_getaffinity(0))
     )
@@ -204,7 +199,8 @@ def make_replicas(
         generator = VLLMGenerator(
             model_path,
             precision=precision,
-            request_timeout_seconds=request_timeout_seconds,
+            max_model_len=generation.max_model_len,
+            request_timeout_seconds=generation.request_timeout_seconds,
             tensor_parallel_size=tensor_parallel_size,
             environment=placement,
         )

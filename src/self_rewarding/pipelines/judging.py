@@ -13,17 +13,30 @@ from self_rewarding.core.prompts import JUDGE_TEMPLATE_NAME, template_sha256
 from self_rewarding.core.provenance import directory_sha256
 from self_rewarding.core.seed_data import ordering_agrees
 from self_rewarding.core.types import EFTConfig, JudgeProbeConfig
+from self_rewarding.generation import open_engine
 from self_rewarding.judge_service import judge, judge_sampling, read_judgments
 
 logger = logging.getLogger(__name__)
 
 
-def _generator(model_dir: Path, judge_probe: JudgeProbeConfig):
-    from self_rewarding.generation import make_generator
-
-    return make_generator(
-        model_dir, judge_probe.backend, judge_probe.batch_size, judge_probe.precision
-    )
+def _judgment_rows(items: pd.DataFrame, judged, provenance: dict) -> list[dict]:
+    """One row per judge answer of each human-ranked item."""
+    return [
+        {
+            "prompt_id": item.prompt_id,
+            "response_id": item.response_id,
+            "human_rank": item.human_rank,
+            "sample": sample,
+            "judge_text": text,
+            "score": score,
+            **provenance,
+            "seed": seed,
+        }
+        for item, reply in zip(items.itertuples(), judged, strict=True)
+        for sample, (text, score, seed) in enumerate(
+            zip(reply.texts, reply.sample_scores, reply.seeds, strict=True)
+        )
+    ]
 
 
 def probe_judge(
@@ -43,7 +56,7 @@ def probe_judge(
     items = eft_eval.sample(
         n=min(judge_probe.n_items, len(eft_eval)), random_state=judge_probe.seed
     )
-    generator = _generator(model_dir, judge_probe)
+    generator = open_engine(model_dir, judge_probe.generation())
     try:
         judged = judge(
             list(zip(items["prompt"], items["response"])),
@@ -60,29 +73,11 @@ def probe_judge(
         "precision": generator.precision,
         "scoring_mode": judge_probe.mode,
     }
-    rows = [
-        {
-            "prompt_id": item.prompt_id,
-            "response_id": item.response_id,
-            "human_rank": item.human_rank,
-            "sample": sample,
-            "judge_text": text,
-            "score": score,
-            **provenance,
-            "seed": seed,
-        }
-        for item, reply in zip(items.itertuples(), judged, strict=True)
-        for sample, (text, score, seed) in enumerate(
-            zip(reply.texts, reply.sample_scores, reply.seeds, strict=True)
-        )
-    ]
+    rows = _judgment_rows(items, judged, provenance)
     metrics = score_summary([row["score"] for row in rows])
     metrics["tokens_per_second"] = generator.tokens_generated / max(generator.seconds, 1e-9)
     logger.info(
-        "Judge probe of %s: parse rate %s over %d answers",
-        model_dir,
-        metrics["parse_rate"],
-        len(rows),
+        "Judge probe of %s: parse rate %s of %d", model_dir, metrics["parse_rate"], len(rows)
     )
     return metrics, pd.DataFrame(rows)
 
@@ -111,7 +106,7 @@ def select_eft_train(
     """
     if eft.targets == "templated":
         return eft_candidates
-    generator = _generator(judge_model_dir, judge_probe)
+    generator = open_engine(judge_model_dir, judge_probe.generation())
     try:
         # The candidates' prompts are judge prompts already: generate on them directly.
         config = judge_probe.judge_config(samples=eft.judge_samples)

@@ -82,7 +82,7 @@ def train_dpo(
     from self_rewarding.train.launcher import train
 
     return train(
-        "dpo",
+        METHOD,
         model_path,
         pairs,
         output_dir,
@@ -178,4 +178,4 @@ make_parser = partial(trainer_core.make_parser, "dpo")
 
 
 if __name__ == "__main__":
-    trainer_core.main("dpo")
+    trainer_core.main(METHOD)

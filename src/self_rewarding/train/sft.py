@@ -77,7 +77,7 @@ def train_sft(
     from self_rewarding.train.launcher import train
 
     return train(
-        "sft",
+        METHOD,
         model_path,
         examples,
         output_dir,
@@ -155,4 +155,4 @@ make_parser = partial(trainer_core.make_parser, "sft")
 
 
 if __name__ == "__main__":
-    trainer_core.main("sft")
+    trainer_core.main(METHOD)

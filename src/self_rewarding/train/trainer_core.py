@@ -61,13 +61,6 @@ def fit(
     return metrics, trainer
 
 
-def method_of(kind: str) -> TrainingMethod:
-    """The training method called ``kind`` (``sft`` or ``dpo``)."""
-    from self_rewarding.train import dpo, sft
-
-    return {"sft": sft.METHOD, "dpo": dpo.METHOD}[kind]
-
-
 def make_parser(kind: str):
     """The script's command line: ``ScriptArguments`` and the method's TRL config."""
     from trl import DPOConfig, SFTConfig, TrlParser
@@ -75,12 +68,13 @@ def make_parser(kind: str):
     return TrlParser((ScriptArguments, {"sft": SFTConfig, "dpo": DPOConfig}[kind]))
 
 
-def run_script(kind: str, script_args: ScriptArguments, training_args) -> dict[str, float]:
+def run_script(
+    method: TrainingMethod, script_args: ScriptArguments, training_args
+) -> dict[str, float]:
     """Trains from parsed script arguments and a TRL config; the model is saved to
     ``training_args.output_dir``."""
     from self_rewarding.core.records import read_jsonl
 
-    method = method_of(kind)
     rows = [
         row
         for path in script_args.dataset_files
@@ -90,7 +84,7 @@ def run_script(kind: str, script_args: ScriptArguments, training_args) -> dict[s
     return fit(method, model, rows, training_args, training_args.output_dir)[0]
 
 
-def main(kind: str) -> dict[str, float]:
+def main(method: TrainingMethod) -> dict[str, float]:
     """``python -m self_rewarding.train.<kind>``."""
-    script_args, training_args = make_parser(kind).parse_args_and_config()
-    return run_script(kind, script_args, training_args)
+    script_args, training_args = make_parser(method.kind).parse_args_and_config()
+    return run_script(method, script_args, training_args)

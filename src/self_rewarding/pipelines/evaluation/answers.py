@@ -12,7 +12,7 @@ import pandas as pd
 from self_rewarding.core.provenance import directory_sha256
 from self_rewarding.core.seed_data import prompt_id
 from self_rewarding.core.types import EvaluationConfig
-from self_rewarding.pipelines.evaluation.common import generate_resumably, subset
+from self_rewarding.pipelines.evaluation.common import generate_with_model, subset
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def generate_eval_answers(
     """
     rows = _bench_prompts(alpaca_prompts, mt_bench_questions, evaluation)
     model_sha256 = directory_sha256(model_dir)
-    answers = generate_resumably(
+    answers = generate_with_model(
         "evaluate_answers",
         model_dir,
         model_sha256,

@@ -3,7 +3,6 @@ chunks, interval metrics and the head-to-head comparisons."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import random
 from pathlib import Path
@@ -38,12 +37,12 @@ def comparisons(evaluation: EvaluationConfig, models) -> list[tuple[str, str]]:
 def model_generator(model_dir: Path, evaluation: EvaluationConfig):
     """The engine on the model under test, shared by its judge and answer evaluations
     (the hooks stop it when the run ends)."""
-    from self_rewarding.generation import generator_for
+    from self_rewarding.generation import open_engine
 
-    return generator_for(model_dir, evaluation.generation, shared=True)
+    return open_engine(model_dir, evaluation.generation, shared=True)
 
 
-def generate_resumably(
+def generate_with_model(
     step: str,
     model_dir: Path,
     model_sha256: str,
@@ -52,32 +51,22 @@ def generate_resumably(
     *,
     evaluation: EvaluationConfig,
 ) -> list:
-    """Generates with the model under test chunk by chunk: a killed or timed-out run
-    resumes from the finished chunks. The chunk key holds everything that changes the
-    output: model, prompts, sampling, backend and precision."""
-    from self_rewarding.generation.chunks import ChunkStore, generate_in_chunks
+    """Generates with the model under test chunk by chunk (``generate_resumably``): a
+    killed or timed-out run resumes from the finished chunks, which go once complete."""
+    from self_rewarding.generation.chunks import generate_resumably
 
     generator = model_generator(model_dir, evaluation)
-    fingerprint = {
-        "step": step,
-        "model_sha256": model_sha256,
-        "sampling": dataclasses.asdict(sampling),
-        "backend": generator.backend,
-        "precision": generator.precision,
-    }
-    store = ChunkStore(
-        evaluation.generation.chunk_dir, fingerprint, description=step, model=str(model_dir)
-    )
-    answers, _ = generate_in_chunks(
+    return generate_resumably(
         generator,
+        step,
+        {"model_sha256": model_sha256},
         prompts,
         sampling,
-        store,
+        chunk_dir=evaluation.generation.chunk_dir,
         chunk_size=evaluation.generation.chunk_size,
         description=f"{step} of {model_dir}",
-    )
-    store.clear()
-    return answers
+        model=str(model_dir),
+    ).completions
 
 
 # What a set of human preference pairs (MT-Bench human, HH-RLHF) reports.

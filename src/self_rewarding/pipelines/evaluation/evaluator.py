@@ -55,24 +55,13 @@ def open_evaluator(evaluation: EvaluationConfig, credentials: dict):
             max_retries=evaluator.max_retries,
             max_concurrency=evaluator.max_concurrency,
         )
-    from self_rewarding.models.referees import REFEREES, referee_source
+    from self_rewarding.generation import open_engine
+    from self_rewarding.models.referees import referee_source
 
-    if evaluator.model in REFEREES:
-        # A referee's GGUF (models.referees): transformers reads it.
-        from self_rewarding.generation.hf_backend import TransformersGenerator
-        from self_rewarding.hardware import resolve
-
-        folder, gguf = referee_source(evaluator.model)
-        generator = TransformersGenerator(
-            folder, precision=resolve(evaluation.generation.precision), **gguf
-        )
-        generator.backend = "transformers"
-        return generator
-    from self_rewarding.generation import make_generator
-
-    return make_generator(
-        evaluator.model, evaluator.backend, precision=evaluation.generation.precision
-    )
+    # A referee's GGUF (models.referees) comes as its folder and file name.
+    folder, gguf = referee_source(evaluator.model)
+    engine = dataclasses.replace(evaluation.generation, backend=evaluator.backend, replicas=1)
+    return open_engine(folder, engine, gguf_file=gguf.get("gguf_file"))
 
 
 def _evaluator_identity(evaluation: EvaluationConfig, generator) -> dict:
@@ -126,7 +115,7 @@ def _ask_evaluator(
         GenerationError: A chunk failed (for an endpoint: after its retries); the
             message names the job, the evaluator and the endpoint's error.
     """
-    from self_rewarding.generation.chunks import ChunkStore, generate_in_chunks
+    from self_rewarding.generation.chunks import generate_resumably
 
     evaluator = evaluation.evaluator
     named = (
@@ -141,21 +130,21 @@ def _ask_evaluator(
     try:
         identity = _evaluator_identity(evaluation, generator)
         for name, (prompts, sampling) in jobs.items():
-            fingerprint = {
-                "step": f"evaluator_{name}",
-                **identity,
-                "sampling": dataclasses.asdict(sampling),
-            }
-            stores.append(ChunkStore(evaluator.chunk_dir, fingerprint, f"evaluator {name}", named))
-            answers[name], figures = generate_in_chunks(
+            resumed = generate_resumably(
                 generator,
+                f"evaluator_{name}",
+                identity,
                 prompts,
                 sampling,
-                stores[-1],
+                chunk_dir=evaluator.chunk_dir,
                 chunk_size=evaluator.chunk_size,
                 description=f"evaluator {name}",
+                model=named,
+                finish="keep",  # until every job is done: a kill in a later one keeps them
             )
-            logger.info("Evaluator %s: %s", name, figures)
+            answers[name] = resumed.completions
+            stores.append(resumed.store)
+            logger.info("Evaluator %s: %s", name, resumed.figures)
     finally:
         generator.close()
     for store in stores:

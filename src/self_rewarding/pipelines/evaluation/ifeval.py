@@ -17,7 +17,7 @@ from self_rewarding.core.ifeval import (
 )
 from self_rewarding.core.provenance import directory_sha256
 from self_rewarding.core.types import EvaluationConfig, IfevalConfig
-from self_rewarding.pipelines.evaluation.common import generate_resumably
+from self_rewarding.pipelines.evaluation.common import generate_with_model
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,20 @@ def ifeval_metrics(outcomes: list[IfevalOutcome], evaluation: EvaluationConfig) 
     return metrics
 
 
+def _response_row(prompt: dict, answer, outcome, provenance: dict) -> dict:
+    return {
+        "key": outcome.key,
+        "prompt": prompt["prompt"],
+        "instruction_id_list": list(prompt["instruction_id_list"]),
+        "response": str(answer),
+        "n_tokens": answer.n_tokens,
+        "finish_reason": answer.finish_reason,
+        "strict": list(outcome.strict),
+        "loose": list(outcome.loose),
+        **provenance,
+    }
+
+
 def evaluate_ifeval(
     model_dir: Path, ifeval_prompts: pd.DataFrame, evaluation: EvaluationConfig
 ) -> tuple[pd.DataFrame, dict]:
@@ -112,7 +126,7 @@ def evaluate_ifeval(
         ifeval_prompts.to_dict(orient="records"), config.prompts, evaluation.seed
     )
     model_sha256 = directory_sha256(model_dir)
-    answers = generate_resumably(
+    answers = generate_with_model(
         "evaluate_ifeval",
         model_dir,
         model_sha256,
@@ -121,20 +135,10 @@ def evaluate_ifeval(
         evaluation=evaluation,
     )
     outcomes = [check_response(p, str(a)) for p, (a,) in zip(prompts, answers, strict=True)]
+    provenance = {"model_path": str(model_dir), "model_sha256": model_sha256}
     responses = pd.DataFrame(
         [
-            {
-                "key": outcome.key,
-                "prompt": prompt["prompt"],
-                "instruction_id_list": list(prompt["instruction_id_list"]),
-                "response": str(answer),
-                "n_tokens": answer.n_tokens,
-                "finish_reason": answer.finish_reason,
-                "strict": list(outcome.strict),
-                "loose": list(outcome.loose),
-                "model_path": str(model_dir),
-                "model_sha256": model_sha256,
-            }
+            _response_row(prompt, answer, outcome, provenance)
             for prompt, (answer,), outcome in zip(prompts, answers, outcomes, strict=True)
         ]
     )

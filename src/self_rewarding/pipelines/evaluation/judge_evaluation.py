@@ -27,7 +27,7 @@ from self_rewarding.core.types import EvaluationConfig
 from self_rewarding.judge_service import judge
 from self_rewarding.pipelines.evaluation.common import (
     PAIR_METRICS,
-    generate_resumably,
+    generate_with_model,
     interval_metrics,
     subset,
     word_count,
@@ -116,7 +116,7 @@ def evaluate_judge(
     model_sha256 = directory_sha256(model_dir)
 
     def generate(prompts: list[str], sampling) -> list:
-        return generate_resumably(
+        return generate_with_model(
             "evaluate_judge",
             model_dir,
             model_sha256,

@@ -17,7 +17,8 @@ from kedro.pipeline import Node, Pipeline
 
 from self_rewarding.core.topology import iterations
 from self_rewarding.loop_topology import read_iterations
-from self_rewarding.pipelines.iteration import nodes
+from self_rewarding.pipelines.iteration import generation_steps, training
+from self_rewarding.pipelines.iteration import pairs as pair_nodes
 from self_rewarding.pipelines.iteration.pair_precision import measure_pair_precision
 from self_rewarding.pipelines.validation_nodes import (
     check_generated_prompts,
@@ -41,7 +42,7 @@ def create_iteration_template(t: int) -> Pipeline:
     self_instruct = Pipeline(
         [
             Node(
-                _of_iteration(nodes.generate_prompts, t),
+                _of_iteration(generation_steps.generate_prompts, t),
                 ["model_in", "ift_train", "params:iteration"],
                 ["generated_prompts", "self_instruct_metrics"],
                 name="generate_prompts_node",
@@ -64,7 +65,7 @@ def create_iteration_template(t: int) -> Pipeline:
     candidates = Pipeline(
         [
             Node(
-                _of_iteration(nodes.generate_candidates, t),
+                _of_iteration(generation_steps.generate_candidates, t),
                 [
                     "model_in",
                     "generated_prompts",
@@ -80,7 +81,7 @@ def create_iteration_template(t: int) -> Pipeline:
     judge = Pipeline(
         [
             Node(
-                _of_iteration(nodes.judge_candidates, t),
+                _of_iteration(generation_steps.judge_candidates, t),
                 ["model_in", "candidates", "params:iteration"],
                 ["judgments", "judge_metrics"],
                 name="judge_candidates_node",
@@ -98,7 +99,7 @@ def create_iteration_template(t: int) -> Pipeline:
                 name="enforce_judgments_gate_node",
             ),
             Node(
-                _of_iteration(nodes.meta_judge_candidates, t),
+                _of_iteration(generation_steps.meta_judge_candidates, t),
                 ["model_in", "candidates", "params:iteration"],
                 ["meta_judgments", "meta_judge_metrics"],
                 name="meta_judge_node",
@@ -109,7 +110,7 @@ def create_iteration_template(t: int) -> Pipeline:
     pairs = Pipeline(
         [
             Node(
-                _of_iteration(nodes.build_preference_pairs, t),
+                _of_iteration(pair_nodes.build_preference_pairs, t),
                 {
                     "candidates": "candidates",
                     "judgments": "judgments",
@@ -121,7 +122,7 @@ def create_iteration_template(t: int) -> Pipeline:
                 name="build_preference_pairs_node",
             ),
             Node(
-                nodes.sample_pairs,
+                pair_nodes.sample_pairs,
                 "preference_pairs",
                 "sample_pairs",
                 name="sample_pairs_node",
@@ -155,7 +156,7 @@ def create_iteration_template(t: int) -> Pipeline:
     dpo = Pipeline(
         [
             Node(
-                nodes.train_next_model,
+                training.train_next_model,
                 [
                     "model_in",
                     "preference_pairs",

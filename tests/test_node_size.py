@@ -1,0 +1,72 @@
+"""Nodes stay thin: every public function of a node module under
+``src/self_rewarding/pipelines`` (pipeline builders aside) is at most 40 lines, docstring
+not counted; the method runs in the core, the engine in ``generation``.
+
+The evaluation nodes that are still longer are listed with their length: the list may
+only shrink (a listed node that got thin must leave it, and none may grow)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PIPELINES = Path(__file__).resolve().parents[1] / "src/self_rewarding/pipelines"
+MAX_LINES = 40
+STILL_LONG = {
+    "evaluation/evaluator.py:evaluate_instruction_following": 144,
+    "evaluation/report.py:summarise_evaluation": 114,
+    "evaluation/judge_evaluation.py:evaluate_judge": 90,
+    "judging.py:probe_judge": 48,
+    "evaluation/ifeval.py:evaluate_ifeval": 44,
+}
+
+
+def _lines(function: ast.FunctionDef) -> int:
+    """The function's lines without its docstring."""
+    lines = function.end_lineno - function.lineno + 1
+    if ast.get_docstring(function) is not None:
+        docstring = function.body[0]
+        lines -= docstring.end_lineno - docstring.lineno + 1
+    return lines
+
+
+def node_function_lengths(root: Path = PIPELINES) -> dict[str, int]:
+    """``module:function`` -> lines, for every public top-level function of a node
+    module (every module but the ``pipeline.py`` builders)."""
+    found = {}
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "pipeline.py":
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                found[f"{path.relative_to(root).as_posix()}:{node.name}"] = _lines(node)
+    return found
+
+
+def test_no_node_function_is_over_40_lines():
+    lengths = node_function_lengths()
+    too_long = {
+        name: lines
+        for name, lines in lengths.items()
+        if lines > MAX_LINES and name not in STILL_LONG
+    }
+    assert too_long == {}
+
+
+def test_the_list_of_long_nodes_only_shrinks():
+    lengths = node_function_lengths()
+    grown_or_gone = {
+        name: lengths.get(name)
+        for name, lines in STILL_LONG.items()
+        if lengths.get(name) is None or not MAX_LINES < lengths[name] <= lines
+    }
+    assert grown_or_gone == {}
+
+
+def test_the_count_skips_the_docstring(tmp_path):
+    (tmp_path / "nodes.py").write_text(
+        'def node(x):\n    """Doc\n\n    more.\n    """\n    y = x\n    return y\n\n\n'
+        "def _helper():\n    pass\n"
+    )
+    (tmp_path / "pipeline.py").write_text("def create_pipeline():\n" + "    x = 1\n" * 50)
+    assert node_function_lengths(tmp_path) == {"nodes.py:node": 3}
