@@ -17,8 +17,8 @@ import json
 import time
 
 from self_rewarding.core.prompts import render_judge_prompt
-from self_rewarding.core.records import read_jsonl
 from self_rewarding.core.types import SamplingConfig
+from self_rewarding.records import read_jsonl
 
 
 def main() -> None:

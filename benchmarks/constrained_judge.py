@@ -23,8 +23,8 @@ from collections import defaultdict
 from self_rewarding.core.judge import aggregate_scores, constrained_answer_regex, parse_score
 from self_rewarding.core.metrics import pairwise_agreement, total_agreement
 from self_rewarding.core.prompts import render_judge_prompt
-from self_rewarding.core.records import read_jsonl
 from self_rewarding.core.types import SamplingConfig
+from self_rewarding.records import read_jsonl
 
 
 def _items(path: str, n_prompts: int, seed: int) -> list[dict]:

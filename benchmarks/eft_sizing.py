@@ -25,7 +25,6 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from self_rewarding.core.records import read_jsonl
 from self_rewarding.core.seed_data import (
     build_eft_candidates,
     build_eft_eval,
@@ -40,6 +39,7 @@ from self_rewarding.core.types import (
     JudgeProbeConfig,
 )
 from self_rewarding.pipelines.evaluation.nodes import alignment_items
+from self_rewarding.records import read_jsonl
 
 ROOT = Path(__file__).parents[1]
 RAW = ROOT / "data/01_raw"

@@ -112,7 +112,7 @@ def read_metrics(work: Path, step: str) -> dict:
 
 
 def read_pairs(work: Path) -> list[dict]:
-    from self_rewarding.core.records import read_jsonl
+    from self_rewarding.records import read_jsonl
 
     return read_jsonl(work / "data/05_model_input/iter1/preference_pairs.jsonl")
 

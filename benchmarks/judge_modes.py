@@ -33,10 +33,10 @@ from self_rewarding.core.intervals import (
     paired_difference,
 )
 from self_rewarding.core.metrics import judge_alignment
-from self_rewarding.core.records import read_jsonl
 from self_rewarding.core.types import GenerationConfig, JudgeConfig, SamplingConfig
 from self_rewarding.generation import open_engine
 from self_rewarding.judge_service import judge_sampling, read_judgments, render_judge_prompts
+from self_rewarding.records import read_jsonl
 
 ROOT = Path(__file__).parents[1]
 PAPER_SAMPLING = SamplingConfig(temperature=0.7, top_p=0.9, max_new_tokens=128, n=3, seed=0)

@@ -21,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from self_rewarding.core.intervals import bootstrap_interval, format_interval
-from self_rewarding.core.records import read_jsonl
 from self_rewarding.pipelines.iteration.pairs import build_preference_pairs
+from self_rewarding.records import read_jsonl
 
 ROOT = Path(__file__).parents[1]
 

@@ -22,10 +22,10 @@ import time
 
 import yaml
 
-from self_rewarding.core.records import read_jsonl
 from self_rewarding.core.self_instruct import SELF_INSTRUCT_STOP, build_self_instruct_prompt
 from self_rewarding.core.types import JudgeConfig, SamplingConfig
 from self_rewarding.judge_service import judge_sampling, render_judge_prompts
+from self_rewarding.records import read_jsonl
 
 
 def _steps(args) -> list[tuple[str, list[str], SamplingConfig, bool]]:

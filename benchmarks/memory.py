@@ -113,7 +113,7 @@ def print_stages(budget_gb: float) -> int:
 
 def sft_examples(count: int) -> list[dict]:
     """The ``count`` longest IFT + EFT examples (prompt and response)."""
-    from self_rewarding.core.records import read_jsonl
+    from self_rewarding.records import read_jsonl
 
     rows = [
         {"prompt": row["prompt"], "response": row["response"]}
@@ -127,7 +127,7 @@ def sft_examples(count: int) -> list[dict]:
 def dpo_pairs(count: int) -> list[dict]:
     """``count`` pairs of the longest IFT answers: each prompt's own answer against the
     next-longest one (what DPO learns does not matter here, only the lengths)."""
-    from self_rewarding.core.records import read_jsonl
+    from self_rewarding.records import read_jsonl
 
     rows = read_jsonl(PROJECT / "data/05_model_input/ift_train.jsonl")
     rows.sort(key=lambda row: len(row["prompt"]) + len(row["response"]), reverse=True)

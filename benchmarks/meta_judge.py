@@ -24,7 +24,7 @@ import pandas as pd
 import yaml
 
 from self_rewarding.core.intervals import format_interval, paired_difference
-from self_rewarding.core.records import read_jsonl
+from self_rewarding.records import read_jsonl
 
 ROOT = Path(__file__).parents[1]
 

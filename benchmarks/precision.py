@@ -40,7 +40,7 @@ def _trainer_config(kind: str, steps: int) -> dict:
 
 
 def _examples(n: int) -> list[dict]:
-    from self_rewarding.core.records import read_jsonl
+    from self_rewarding.records import read_jsonl
 
     seed_file = "data/01_raw/oasst2_partial/oasst_en_ift_candidates_no_alpacaeval.jsonl"
     rows = read_jsonl(PROJECT / seed_file)

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from self_rewarding.core.records import read_jsonl
+from self_rewarding.records import read_jsonl
 
 PROJECT = Path(__file__).resolve().parents[1]
 

@@ -106,7 +106,7 @@ def write_provenance(model_dir: str | Path, record: dict) -> None:
     """Records how a model directory was made (precision, hardware, ...) inside it."""
     import json
 
-    from self_rewarding.core.records import write_text_atomic
+    from self_rewarding.records import write_text_atomic
 
     path = Path(model_dir) / PROVENANCE_FILE
     write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")

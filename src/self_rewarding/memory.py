@@ -18,7 +18,7 @@ import sys
 import threading
 from pathlib import Path
 
-from self_rewarding.core.records import write_text_atomic
+from self_rewarding.records import write_text_atomic
 
 MEMORY_DIR = Path("data/08_reporting/memory")
 GIB = 1024**3

@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from self_rewarding.core.records import write_text_atomic
+from self_rewarding.records import write_text_atomic
 
 logger = logging.getLogger(__name__)
 

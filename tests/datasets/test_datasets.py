@@ -20,7 +20,6 @@ import pytest
 from kedro.io import DatasetError
 from mlflow.tracking import MlflowClient
 
-from self_rewarding.core.records import RecordError, atomic_output, write_text_atomic
 from self_rewarding.datasets import (
     JSONDataset,
     JSONLinesDataset,
@@ -31,6 +30,7 @@ from self_rewarding.datasets import (
     model_staging_directory,
 )
 from self_rewarding.datasets import model_directory_dataset as model_module
+from self_rewarding.records import RecordError, atomic_output, write_text_atomic, writer_token
 
 
 def _killed(code: str, cwd) -> None:
@@ -226,7 +226,7 @@ def test_model_directory_staging_is_beside_the_model(tmp_path):
     dataset = ModelDirectoryDataset(path=str(target))
     staging = dataset.staging_directory()
     assert staging.parent == target.parent
-    assert staging.name.startswith(f".M2.staging-{os.getpid()}-")
+    assert staging.name.startswith(f".M2.staging-{writer_token()}-")
     assert os.stat(staging).st_dev == os.stat(target.parent).st_dev
     _staged_model(staging / "model", "new")
     dataset.save(staging / "model")
@@ -373,7 +373,7 @@ def test_atomic_output_killed_midway_keeps_the_previous_file(tmp_path):
     _killed(
         """
         import os, signal
-        from self_rewarding.core.records import atomic_output
+        from self_rewarding.records import atomic_output
 
         with atomic_output("report.json") as temporary:
             with temporary.open("w") as handle:

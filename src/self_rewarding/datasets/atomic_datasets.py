@@ -5,7 +5,7 @@ kedro-datasets writes straight into the target (``open(path, "w")`` then ``json.
 so a run killed or failing mid-write leaves a truncated file where a good one was. These
 subclasses keep every option of the originals (``save_args``, ``fs_args``, versioning)
 and, for local files, write a temporary file beside the target and rename it into place
-(``core.records.atomic_output``): readers see the old file or the new one, never a
+(``records.atomic_output``): readers see the old file or the new one, never a
 partial one. Other protocols (s3, gcs, ...) keep the original behaviour.
 
 Catalog entries only change their ``type``; they also work inside
@@ -28,7 +28,7 @@ from kedro_datasets.json import JSONDataset as _JSONDataset
 from kedro_datasets.matplotlib import MatplotlibDataset as _MatplotlibDataset
 from kedro_datasets.text import TextDataset as _TextDataset
 
-from self_rewarding.core.records import write_bytes_atomic, write_text_atomic
+from self_rewarding.records import write_bytes_atomic, write_text_atomic
 
 _LOCAL = ("file", "")
 

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
-from self_rewarding.core.records import read_jsonl, write_text_atomic
+from self_rewarding.records import read_jsonl, write_text_atomic
 
 
 class JSONLinesDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):

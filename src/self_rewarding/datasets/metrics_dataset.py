@@ -13,7 +13,7 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from self_rewarding.core.records import write_text_atomic
+from self_rewarding.records import write_text_atomic
 
 GROUP_TAG = "self_rewarding.group"  # hooks.py: the tag of a group (parent) run
 

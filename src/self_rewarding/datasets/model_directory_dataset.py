@@ -8,7 +8,7 @@ decides how (and on which device) to load.
 
 The swap, for ``data/06_models/M1``, with ``<pid>`` the saving process::
 
-    staged        -> .M1.incoming-<pid>-<token>   (a rename; a copy into .M1.staging-*
+    staged        -> .M1.incoming-<pid>@<host>-<token>   (a rename; a copy into .M1.staging-*
                                                    first when staged on another filesystem)
     M1            -> .M1.outgoing-<pid>-<token>   (the previous model, if any)
     .M1.incoming-* -> M1
@@ -34,11 +34,13 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from self_rewarding.core.records import fsync_directory, process_alive
+from self_rewarding.records import fsync_directory, writer_alive, writer_token
 
 logger = logging.getLogger(__name__)
 
-_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>staging|incoming|outgoing)-(?P<pid>\d+)-")
+_LEFTOVER = re.compile(
+    r"^\.(?P<name>.+)\.(?P<kind>staging|incoming|outgoing)-(?P<writer>\d+(?:@[A-Za-z0-9_.]+)?)-"
+)
 
 
 def model_staging_directory(beside: str | Path, label: str) -> Path:
@@ -53,12 +55,12 @@ def model_staging_directory(beside: str | Path, label: str) -> Path:
         label: A name for it, such as the step (``sft_m1``, ``dpo``).
 
     Returns:
-        The new directory, ``<beside>/.<label>.staging-<pid>-<random>``.
+        The new directory, ``<beside>/.<label>.staging-<pid>@<host>-<random>``.
     """
     beside = Path(beside)
     beside.mkdir(parents=True, exist_ok=True)
     remove_dead_leftovers(beside, kinds=("staging",))
-    return Path(tempfile.mkdtemp(prefix=f".{label}.staging-{os.getpid()}-", dir=beside))
+    return Path(tempfile.mkdtemp(prefix=f".{label}.staging-{writer_token()}-", dir=beside))
 
 
 def remove_dead_leftovers(
@@ -76,7 +78,7 @@ def remove_dead_leftovers(
     """
     removed = []
     for entry, match in _leftovers(folder, name):
-        if match["kind"] in kinds and not process_alive(int(match["pid"])):
+        if match["kind"] in kinds and not writer_alive(match["writer"]):
             _remove(entry)
             removed.append(entry)
     return removed
@@ -147,7 +149,7 @@ class ModelDirectoryDataset(AbstractDataset[Path, Path]):
         parent = self._path.parent
         parent.mkdir(parents=True, exist_ok=True)
         self.recover()
-        token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        token = f"{writer_token()}-{uuid.uuid4().hex[:8]}"
         incoming = parent / f".{self._path.name}.incoming-{token}"
         outgoing = parent / f".{self._path.name}.outgoing-{token}"
         self._move_in(staged, incoming, parent / f".{self._path.name}.staging-{token}")
@@ -192,7 +194,7 @@ class ModelDirectoryDataset(AbstractDataset[Path, Path]):
         dead = [
             (entry, match)
             for entry, match in _leftovers(self._path.parent, self._path.name)
-            if not process_alive(int(match["pid"]))
+            if not writer_alive(match["writer"])
         ]
         restored = None
         if not self._path.exists():

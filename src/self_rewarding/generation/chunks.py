@@ -21,9 +21,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from self_rewarding.core.records import write_text_atomic
 from self_rewarding.core.types import SamplingConfig
 from self_rewarding.generation.base import Completion, Generator
+from self_rewarding.records import write_text_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -55,9 +55,9 @@ from pathlib import Path
 
 from self_rewarding.core.judge import SCORE_DIGITS, digit_logprobs, score_token_index
 from self_rewarding.core.provenance import sample_seed
-from self_rewarding.core.records import write_text_atomic
 from self_rewarding.core.types import SamplingConfig
 from self_rewarding.generation.base import Completion
+from self_rewarding.records import write_text_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from self_rewarding.core.records import write_jsonl, write_text_atomic
 from self_rewarding.core.types import LauncherConfig
+from self_rewarding.records import write_jsonl, write_text_atomic
 
 if TYPE_CHECKING:
     from self_rewarding.train.trainer_core import TrainingMethod

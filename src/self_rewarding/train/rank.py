@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from self_rewarding.core.records import process_alive, read_jsonl, write_text_atomic
+from self_rewarding.records import process_alive, read_jsonl, write_text_atomic
 from self_rewarding.train import dpo, sft
 from self_rewarding.train.arguments import training_arguments
 from self_rewarding.train.trainer_core import fit

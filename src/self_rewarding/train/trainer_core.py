@@ -73,7 +73,7 @@ def run_script(
 ) -> dict[str, float]:
     """Trains from parsed script arguments and a TRL config; the model is saved to
     ``training_args.output_dir``."""
-    from self_rewarding.core.records import read_jsonl
+    from self_rewarding.records import read_jsonl
 
     rows = [
         row

@@ -361,70 +361,93 @@ def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional i
         Every evaluator answer with what it judged and its parsed verdict, rating or
         score; and the metrics (``<model>.<metric>``).
     """
-    answers_by_model = {
-        k.removeprefix("answers_"): v for k, v in per_model.items() if k.startswith("answers_")
-    }
-    scores_by_model = {
-        k.removeprefix("scores_"): v for k, v in per_model.items() if k.startswith("scores_")
-    }
-    evaluator = evaluation.evaluator
+    answers_by_model = _by_prefix(per_model, "answers_")
     templates = {row["name"]: row for row in judge_prompts.to_dict(orient="records")}
-    references = {
-        "gpt4_1106_preview": reference_gpt4_1106_preview,
-        "text_davinci_003": reference_text_davinci_003,
-    }
     reference_answers = {
         name: dict(zip(frame["instruction"], frame["output"], strict=False))
-        for name, frame in references.items()
+        for name, frame in (
+            ("gpt4_1106_preview", reference_gpt4_1106_preview),
+            ("text_davinci_003", reference_text_davinci_003),
+        )
     }
     pairwise = _pairwise_requests(
         answers_by_model, reference_answers, evaluation, templates["pair-v2"]
     )
     pairwise += _human_pair_requests(mt_bench_human, evaluation, templates["pair-v2"])
-    grading = [
+    grading = _grading_requests(answers_by_model, templates["single-v1"])
+    pointwise = _oasst_requests(eft_eval, evaluation)
+    answers = _ask_for_every_job(
+        evaluation, credentials, _evaluator_jobs(pairwise, grading, pointwise, evaluation)
+    )
+    judged = _judged_rows(pairwise, grading, pointwise, answers, evaluation)
+    metrics = {
+        **_verdict_metrics(judged, reference_answers, evaluation),
+        **_grade_metrics(judged),
+        **_length_metrics(answers_by_model, reference_answers),
+        **_monitor_metrics(judged, _by_prefix(per_model, "scores_")),
+    }
+    logger.info("Instruction following, judged by %s: %s", evaluation.evaluator.name, metrics)
+    return judged, metrics
+
+
+def _by_prefix(per_model: dict[str, pd.DataFrame], prefix: str) -> dict[str, pd.DataFrame]:
+    """``<prefix><model>`` inputs by model."""
+    return {k.removeprefix(prefix): v for k, v in per_model.items() if k.startswith(prefix)}
+
+
+def _grading_requests(answers_by_model: dict[str, pd.DataFrame], template: dict) -> list[dict]:
+    """MT-Bench single-answer grading (``single-v1``, 1-10) of every model's answers."""
+    return [
         {
             "task": "mt_bench_grade",
             "model": model,
             "item_id": r.item_id,
             "category": r.category,
             "model_words": word_count(r.answer),
-            "prompt": render_fastchat_prompt(
-                templates["single-v1"], question=r.prompt, answer=r.answer
-            ),
+            "prompt": render_fastchat_prompt(template, question=r.prompt, answer=r.answer),
         }
         for model, frame in answers_by_model.items()
         for r in frame[frame["benchmark"] == "mt_bench"].itertuples()
     ]
-    oasst_items = alignment_items(eft_eval, evaluation)
-    pointwise = [
+
+
+def _oasst_requests(eft_eval: pd.DataFrame, evaluation: EvaluationConfig) -> list[dict]:
+    """The evaluator's own scores of the OASST1 replies the judges were scored on."""
+    items = alignment_items(eft_eval, evaluation)
+    prompts = render_judge_prompts(zip(items["prompt"], items["response"]))
+    return [
         {
             "task": "oasst_score",
-            "model": evaluator.name,
+            "model": evaluation.evaluator.name,
             "item_id": r.response_id,
             "model_words": word_count(r.response),
             "prompt": prompt,
         }
-        for r, prompt in zip(
-            oasst_items.itertuples(),
-            render_judge_prompts(zip(oasst_items["prompt"], oasst_items["response"])),
-            strict=True,
-        )
+        for r, prompt in zip(items.itertuples(), prompts, strict=True)
     ]
 
+
+def _evaluator_jobs(pairwise, grading, pointwise, evaluation: EvaluationConfig) -> dict:
+    """The evaluator's three jobs; a local constrained evaluator's verdicts and ratings
+    are regex-guided to end in a parseable answer."""
+    evaluator = evaluation.evaluator
     sampling = evaluator.sampling
     verdict_sampling = rating_sampling = sampling
     if evaluator.constrained and evaluator.kind == "local":
         budget = sampling.max_new_tokens
         verdict_sampling = dataclasses.replace(sampling, regex=constrained_verdict_regex(budget))
         rating_sampling = dataclasses.replace(sampling, regex=constrained_rating_regex(budget))
-    jobs = {
+    return {
         "verdicts": ([p["prompt"] for p in pairwise], verdict_sampling),
         "ratings": ([g["prompt"] for g in grading], rating_sampling),
         "scores": ([p["prompt"] for p in pointwise], sampling),
     }
-    answers = _ask_for_every_job(evaluation, credentials, jobs)
-    verdicts, ratings, oasst = answers["verdicts"], answers["ratings"], answers["scores"]
 
+
+def _judged_rows(pairwise, grading, pointwise, answers: dict, evaluation) -> pd.DataFrame:
+    """Every evaluator answer with what it judged and its parsed verdict, rating or
+    score (an unparseable one is kept, with the parse left empty)."""
+    evaluator = evaluation.evaluator
     rows = [
         {
             **item,
@@ -432,39 +455,59 @@ def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional i
             "verdict": parse_pairwise_verdict(text),
             "label_logprobs": getattr(text, "label_logprobs", None),
         }
-        for item, (text,) in zip(pairwise, verdicts, strict=True)
+        for item, (text,) in zip(pairwise, answers["verdicts"], strict=True)
     ]
     rows += [
         {**item, "evaluator_text": str(text), "rating": parse_rating(text)}
-        for item, (text,) in zip(grading, ratings, strict=True)
+        for item, (text,) in zip(grading, answers["ratings"], strict=True)
     ]
-    evaluator_judge = JudgeConfig(mode="sampled", sampling=sampling)
+    evaluator_judge = JudgeConfig(mode="sampled", sampling=evaluator.sampling)
+    scored = read_judgments(answers["scores"], evaluator_judge)
     rows += [
         {**item, "evaluator_text": reply.texts[0], "score": reply.score}
-        for item, reply in zip(pointwise, read_judgments(oasst, evaluator_judge), strict=True)
+        for item, reply in zip(pointwise, scored, strict=True)
     ]
     judged = pd.DataFrame(rows).drop(columns=["prompt"])
     judged["evaluator"] = evaluator.name
     judged["evaluator_model"] = evaluator.model
+    return judged
 
-    pair_rows = judged[judged["task"].isin(["head_to_head", *[f"vs_{r}" for r in references]])]
-    human_rows = judged[judged["task"] == "human_agreement"]
-    metrics = {
-        **_evaluator_human_agreement(human_rows, evaluation),
-        "evaluator.verdict_parse_rate": float(pair_rows["verdict"].notna().mean())
+
+def _share_parsed(column: pd.Series) -> float | None:
+    return float(column.notna().mean()) if len(column) else None
+
+
+def _verdict_metrics(judged: pd.DataFrame, references, evaluation) -> dict:
+    """Win rates (head to head and against the references) and the evaluator's own
+    agreement with the MT-Bench human judges."""
+    pair_tasks = ["head_to_head", *[f"vs_{r}" for r in references]]
+    pair_rows = judged[judged["task"].isin(pair_tasks)]
+    return {
+        **_evaluator_human_agreement(judged[judged["task"] == "human_agreement"], evaluation),
+        "evaluator.verdict_parse_rate": _share_parsed(pair_rows["verdict"])
         if len(pair_rows)
         else None,
         **_pairwise_metrics(pair_rows, evaluation),
     }
+
+
+def _grade_metrics(judged: pd.DataFrame) -> dict:
+    """MT-Bench grades by model, overall and per category."""
     grades = judged[judged["task"] == "mt_bench_grade"]
-    metrics["evaluator.rating_parse_rate"] = (
-        float(grades["rating"].notna().mean()) if len(grades) else None
-    )
+    metrics = {
+        "evaluator.rating_parse_rate": _share_parsed(grades["rating"]) if len(grades) else None
+    }
     for model, group in grades.groupby("model"):
         rated = group[group["rating"].notna()]
         metrics[f"{model}.mt_bench.score"] = float(rated["rating"].mean()) if len(rated) else None
         for category, by_category in rated.groupby("category"):
             metrics[f"{model}.mt_bench.score_{category}"] = float(by_category["rating"].mean())
+    return metrics
+
+
+def _length_metrics(answers_by_model, reference_answers) -> dict:
+    """Average AlpacaEval answer length of each model and of each reference, in words."""
+    metrics = {}
     for model, frame in answers_by_model.items():
         lengths = [word_count(a) for a in frame.loc[frame["benchmark"] == "alpaca_eval", "answer"]]
         metrics[f"{model}.answers.alpaca_words_mean"] = (
@@ -477,12 +520,15 @@ def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional i
     for name, lookup in reference_answers.items():
         words = [word_count(lookup[p]) for p in asked if p in lookup]
         metrics[f"{name}.answers.alpaca_words_mean"] = sum(words) / len(words) if words else None
+    return metrics
 
+
+def _monitor_metrics(judged: pd.DataFrame, scores_by_model) -> dict:
+    """Agreement (Spearman) of each model's judge with the evaluator's scores of the
+    same OASST1 replies."""
     oasst_rows = judged[judged["task"] == "oasst_score"]
     evaluator_scores = dict(zip(oasst_rows["item_id"], oasst_rows["score"], strict=True))
-    metrics["evaluator.score_parse_rate"] = (
-        float(oasst_rows["score"].notna().mean()) if len(oasst_rows) else None
-    )
+    metrics = {"evaluator.score_parse_rate": _share_parsed(oasst_rows["score"])}
     for model, scores in scores_by_model.items():
         replies = scores[scores["source"] == "oasst1_validation"]
         both = [
@@ -493,8 +539,7 @@ def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional i
         metrics[f"{model}.monitor.evaluator_agreement_spearman"] = spearman(
             [a for a, _ in both], [b for _, b in both]
         )
-    logger.info("Instruction following, judged by %s: %s", evaluator.name, metrics)
-    return judged, metrics
+    return metrics
 
 
 # The judge table's columns: (metric key, column title); a key with an interval is shown

@@ -82,6 +82,63 @@ def pairwise_items(
     return items
 
 
+def _judged_items(replies: pd.DataFrame, pairs: list[dict]) -> list[dict]:
+    """What each judged reply is: the OASST1 replies, then both replies of each human
+    preference pair, one "prompt" of two replies: better (rank 0) and worse."""
+    oasst_items = [
+        {"source": "oasst1_validation", **item}
+        for item in replies[["prompt_id", "response_id", "human_rank"]].to_dict(orient="records")
+    ]
+    return oasst_items + [
+        {"source": item["source"], "prompt_id": f"{item['source']}:{k}", **reply}
+        for k, item in enumerate(pairs)
+        for reply in (
+            {"response_id": "better", "human_rank": 0},
+            {"response_id": "worse", "human_rank": 1},
+        )
+    ]
+
+
+def _score_rows(items: list[dict], judged, provenance: dict) -> list[dict]:
+    return [
+        {
+            **item,
+            "score": reply.score,
+            "top_score": reply.judgment.top_score,
+            "sample_scores": list(reply.sample_scores),
+            "judge_texts": list(reply.texts),
+            "sample_seeds": list(reply.seeds),
+            **provenance,
+        }
+        for item, reply in zip(items, judged, strict=True)
+    ]
+
+
+def _alignment_metrics(scores: pd.DataFrame, evaluation: EvaluationConfig) -> dict:
+    """Agreement with the human judgments of each source, with 95 % bootstrap
+    intervals over prompts (pairs)."""
+    metrics: dict[str, float | None] = {}
+    for source, prefix in (
+        ("oasst1_validation", "judge_alignment"),
+        ("mt_bench_human", "mt_bench_human"),
+        ("hh_harmless", "hh_harmless"),
+    ):
+        records = scores[scores["source"] == source].to_dict(orient="records")
+        flat = [s for row in records for s in row["sample_scores"]]
+        found = judge_alignment(records, len(flat), sum(s is not None for s in flat))
+        if source != "oasst1_validation":  # one pair per item: the pair metrics only
+            found = {k: found[k] for k in PAIR_METRICS}
+        metrics.update({f"{prefix}.{k}": v for k, v in found.items()})
+        intervals = judge_alignment_intervals(
+            records,
+            keys=[k for k in ALIGNMENT_INTERVAL_KEYS if k in found],
+            n_resamples=evaluation.bootstrap_resamples,
+            seed=evaluation.seed,
+        )
+        metrics.update(interval_metrics(prefix, intervals))
+    return metrics
+
+
 def evaluate_judge(
     model_dir: Path,
     eft_eval: pd.DataFrame,
@@ -114,79 +171,27 @@ def evaluate_judge(
         judged_pairs.append((item["instruction"], item["better"]))
         judged_pairs.append((item["instruction"], item["worse"]))
     model_sha256 = directory_sha256(model_dir)
-
-    def generate(prompts: list[str], sampling) -> list:
-        return generate_with_model(
-            "evaluate_judge",
-            model_dir,
-            model_sha256,
-            prompts,
-            sampling,
-            evaluation=evaluation,
-        )
-
-    judged = judge(judged_pairs, evaluation.judge, generate)
-    means = [reply.score for reply in judged]
-    model_provenance = {
+    judged = judge(
+        judged_pairs,
+        evaluation.judge,
+        lambda prompts, sampling: generate_with_model(
+            "evaluate_judge", model_dir, model_sha256, prompts, sampling, evaluation=evaluation
+        ),
+    )
+    provenance = {
         "scoring_mode": evaluation.judge.mode,
         "model_path": str(model_dir),
         "model_sha256": model_sha256,
         "template_sha256": template_sha256(JUDGE_TEMPLATE_NAME),
     }
-
-    def rows(items: list[dict], replies_judged) -> list[dict]:
-        return [
-            {
-                **item,
-                "score": reply.score,
-                "top_score": reply.judgment.top_score,
-                "sample_scores": list(reply.sample_scores),
-                "judge_texts": list(reply.texts),
-                "sample_seeds": list(reply.seeds),
-                **model_provenance,
-            }
-            for item, reply in zip(items, replies_judged, strict=True)
-        ]
-
-    n_replies = len(replies)
-    oasst_items = [
-        {"source": "oasst1_validation", **item}
-        for item in replies[["prompt_id", "response_id", "human_rank"]].to_dict(orient="records")
-    ]
-    # Each human preference pair is one "prompt" of two replies: better (rank 0), worse.
-    pair_items = [
-        {"source": item["source"], "prompt_id": f"{item['source']}:{k}", **reply}
-        for k, item in enumerate(pairs)
-        for reply in (
-            {"response_id": "better", "human_rank": 0},
-            {"response_id": "worse", "human_rank": 1},
-        )
-    ]
-    scores = pd.DataFrame(rows(oasst_items + pair_items, judged))
-
-    metrics: dict[str, float | None] = {}
-    for source, prefix in (
-        ("oasst1_validation", "judge_alignment"),
-        ("mt_bench_human", "mt_bench_human"),
-        ("hh_harmless", "hh_harmless"),
-    ):
-        records = scores[scores["source"] == source].to_dict(orient="records")
-        flat = [s for row in records for s in row["sample_scores"]]
-        found = judge_alignment(records, len(flat), sum(s is not None for s in flat))
-        if source != "oasst1_validation":  # one pair per item: the pair metrics only
-            found = {k: found[k] for k in PAIR_METRICS}
-        metrics.update({f"{prefix}.{k}": v for k, v in found.items()})
-        intervals = judge_alignment_intervals(
-            records,
-            keys=[k for k in ALIGNMENT_INTERVAL_KEYS if k in found],
-            n_resamples=evaluation.bootstrap_resamples,
-            seed=evaluation.seed,
-        )
-        metrics.update(interval_metrics(prefix, intervals))
-    valid = [(r, s) for r, s in zip(replies["response"], means[:n_replies]) if s is not None]
-    metrics["monitor.self_score_mean"] = sum(s for _, s in valid) / len(valid) if valid else None
-    metrics["monitor.self_score_length_correlation"] = pearson(
-        [float(word_count(r)) for r, _ in valid], [s for _, s in valid]
-    )
+    scores = pd.DataFrame(_score_rows(_judged_items(replies, pairs), judged, provenance))
+    own = [(r, j.score) for r, j in zip(replies["response"], judged) if j.score is not None]
+    metrics = {
+        **_alignment_metrics(scores, evaluation),
+        "monitor.self_score_mean": sum(s for _, s in own) / len(own) if own else None,
+        "monitor.self_score_length_correlation": pearson(
+            [float(word_count(r)) for r, _ in own], [s for _, s in own]
+        ),
+    }
     logger.info("Judge evaluation of %s: %s", model_dir, metrics)
     return scores, metrics

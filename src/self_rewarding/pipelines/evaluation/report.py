@@ -118,51 +118,86 @@ def summarise_evaluation(
     }
     judge_metrics = {k: v for k, v in per_model.items() if not k.startswith(("scores_", "ifeval_"))}
     differences = _judge_differences(scores, evaluation)
-    rows = []
-    for model, metrics in judge_metrics.items():
-        row = {"model": model, **metrics}
-        if model in ifeval:
-            row.update(ifeval_metrics(ifeval[model], evaluation))
-        prefix = f"{model}."
-        for key, value in instruction_following.items():
-            if key.startswith(prefix):
-                row[_relative_key(key.removeprefix(prefix), judge_metrics)] = value
-        for (compared, opponent), found in differences.items():
-            if compared == model:
-                role = _relative_key(f"vs_{opponent}.x", judge_metrics).split(".")[0]
-                row[f"judge_difference.{role}"] = found["difference"]
-                if found["interval"] is not None:
-                    low, high = found["interval"]
-                    row[f"judge_difference.{role}.ci_low"] = low
-                    row[f"judge_difference.{role}.ci_high"] = high
-        rows.append(row)
-
+    rows = [
+        _summary_row(
+            {"model": model, **metrics}
+            | (ifeval_metrics(ifeval[model], evaluation) if model in ifeval else {}),
+            judge_metrics,
+            instruction_following,
+            differences,
+        )
+        for model, metrics in judge_metrics.items()
+    ]
     trusted = referee_trusted(instruction_following)
+    lines = [
+        *_judge_lines(rows, next(iter(judge_metrics.values()), {}), evaluation, trusted),
+        "",
+        *_answer_lines(rows, instruction_following, evaluation, trusted),
+        "",
+        *ifeval_lines(ifeval, rows, evaluation),
+        "| comparison | judge acc. difference [95% CI] | | head-to-head strict win rate "
+        "[95% CI] | ties half [95% CI] | wins / ties / losses | |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *(
+            _comparison_line(model, opponent, differences, instruction_following, trusted)
+            for model, opponent in comparisons(evaluation, judge_metrics)
+        ),
+    ]
+    return rows, "\n".join(lines) + "\n"
+
+
+def _summary_row(row: dict, judge_metrics, instruction_following, differences) -> dict:
+    """A model's row (its judge and IFEval metrics) with its evaluator metrics
+    (``<model>.`` dropped, opponents named by role) and its paired judge-accuracy
+    differences."""
+    model = row["model"]
+    prefix = f"{model}."
+    for key, value in instruction_following.items():
+        if key.startswith(prefix):
+            row[_relative_key(key.removeprefix(prefix), judge_metrics)] = value
+    for (compared, opponent), found in differences.items():
+        if compared == model:
+            role = _relative_key(f"vs_{opponent}.x", judge_metrics).split(".")[0]
+            row[f"judge_difference.{role}"] = found["difference"]
+            if found["interval"] is not None:
+                low, high = found["interval"]
+                row[f"judge_difference.{role}.ci_low"] = low
+                row[f"judge_difference.{role}.ci_high"] = high
+    return row
+
+
+def _table(rows: list[dict], columns, trusted: bool) -> list[str]:
+    """A Markdown table of ``columns`` (key, title), one line per model; win rates
+    against the references are withheld when the referee is not trusted."""
 
     def cell(row: dict, key: str) -> str:
         if ("win_rate" in key or "tie_share" in key) and key.startswith("vs_") and not trusted:
             return NOT_TRUSTED
         return _with_interval(row, key)
 
-    def table(columns) -> list[str]:
-        header = ["model", *(title for _, title in columns)]
-        lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-        for row in rows:
-            cells = [row["model"], *(cell(row, key) for key, _ in columns)]
-            lines.append("| " + " | ".join(cells) + " |")
-        return lines
+    header = ["model", *(title for _, title in columns)]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for row in rows:
+        cells = [row["model"], *(cell(row, key) for key, _ in columns)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
-    first = next(iter(judge_metrics.values()), {})
-    agreement = "evaluator.human_agreement"
-    lines = [
+
+def _judge_lines(rows, first: dict, evaluation: EvaluationConfig, trusted: bool) -> list[str]:
+    return [
         f"The model as a judge ({evaluation.judge.mode} scoring): "
         f"{_cell(first.get('judge_alignment.human_pairs'))} OASST1-validation reply pairs, "
         f"{_cell(first.get('mt_bench_human.human_pairs'))} MT-Bench human pairs, "
         f"{_cell(first.get('hh_harmless.human_pairs'))} HH-RLHF pairs. Ties count wrong "
         "(strict); 95 % bootstrap intervals over prompts.",
         "",
-        *table(JUDGE_COLUMNS),
-        "",
+        *_table(rows, JUDGE_COLUMNS, trusted),
+    ]
+
+
+def _answer_lines(rows, instruction_following: dict, evaluation, trusted: bool) -> list[str]:
+    agreement = "evaluator.human_agreement"
+    return [
         f"Answers judged by the fixed evaluator **{evaluation.evaluator.name}** "
         f"(`{evaluation.evaluator.model}`), which agrees with MT-Bench's human judges on "
         f"{_with_interval(instruction_following, f'{agreement}.strict')} of "
@@ -177,50 +212,46 @@ def summarise_evaluation(
             "above 0.5 (referee not trusted)."
         ),
         "",
-        *table(ANSWER_COLUMNS),
-        "",
-        *ifeval_lines(ifeval, rows, evaluation),
-        "| comparison | judge acc. difference [95% CI] | | head-to-head strict win rate "
-        "[95% CI] | ties half [95% CI] | wins / ties / losses | |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        *_table(rows, ANSWER_COLUMNS, trusted),
     ]
-    for model, opponent in comparisons(evaluation, judge_metrics):
-        found = differences.get((model, opponent))
-        judge_cell = (
-            f"{found['difference']:+.3f} [{found['interval'][0]:+.3f}, {found['interval'][1]:+.3f}]"
-            if found and found["interval"] is not None
-            else "n/a"
-        )
-        base = f"{model}.vs_{opponent}"
 
-        def rate(name: str) -> tuple[str, tuple[float, float] | None]:
-            key = f"{base}.{name}"
-            interval = (
-                (instruction_following[f"{key}.ci_low"], instruction_following[f"{key}.ci_high"])
-                if f"{key}.ci_low" in instruction_following
-                else None
-            )
-            return format_interval(instruction_following.get(key), interval), interval
 
-        strict_cell, _ = rate("strict_win_rate")
-        half_cell, half_interval = rate("win_rate")
-        counts = (
-            "/".join(
-                str(int(instruction_following[f"{base}.{k}"])) for k in ("wins", "ties", "losses")
-            )
-            if f"{base}.wins" in instruction_following
-            else "n/a"
+def _comparison_line(model, opponent, differences, instruction_following, trusted) -> str:
+    """A comparison's paired judge-accuracy difference and head-to-head win rates, each
+    said to be significant or within noise."""
+    found = differences.get((model, opponent))
+    judge_cell = (
+        f"{found['difference']:+.3f} [{found['interval'][0]:+.3f}, {found['interval'][1]:+.3f}]"
+        if found and found["interval"] is not None
+        else "n/a"
+    )
+    base = f"{model}.vs_{opponent}"
+
+    def rate(name: str) -> tuple[str, tuple[float, float] | None]:
+        key = f"{base}.{name}"
+        interval = (
+            (instruction_following[f"{key}.ci_low"], instruction_following[f"{key}.ci_high"])
+            if f"{key}.ci_low" in instruction_following
+            else None
         )
-        # Equal models win half with ties halved: the ties-half interval against 0.5
-        # says whether one is better.
-        lines.append(
-            f"| {model} vs {opponent} | {judge_cell} | "
-            f"{_verdict(found['interval'] if found else None, 0.0)} | "
-            f"{strict_cell if trusted else NOT_TRUSTED} | "
-            f"{half_cell if trusted else NOT_TRUSTED} | "
-            f"{counts} | {_verdict(half_interval, 0.5) if trusted else NOT_TRUSTED} |"
-        )
-    return rows, "\n".join(lines) + "\n"
+        return format_interval(instruction_following.get(key), interval), interval
+
+    strict_cell, _ = rate("strict_win_rate")
+    half_cell, half_interval = rate("win_rate")
+    counts = (
+        "/".join(str(int(instruction_following[f"{base}.{k}"])) for k in ("wins", "ties", "losses"))
+        if f"{base}.wins" in instruction_following
+        else "n/a"
+    )
+    # Equal models win half with ties halved: the ties-half interval against 0.5
+    # says whether one is better.
+    return (
+        f"| {model} vs {opponent} | {judge_cell} | "
+        f"{_verdict(found['interval'] if found else None, 0.0)} | "
+        f"{strict_cell if trusted else NOT_TRUSTED} | "
+        f"{half_cell if trusted else NOT_TRUSTED} | "
+        f"{counts} | {_verdict(half_interval, 0.5) if trusted else NOT_TRUSTED} |"
+    )
 
 
 IFEVAL_COLUMNS = (

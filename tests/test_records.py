@@ -1,13 +1,16 @@
-"""Tests for ``self_rewarding.core.records``: strict JSONL reading whose errors name the
+"""Tests for ``self_rewarding.records``: strict JSONL reading whose errors name the
 file, the line and the field, and atomic writing that never leaves a partial file."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
-from self_rewarding.core.records import (
+from self_rewarding import records
+from self_rewarding.records import (
     RecordError,
     check_fields,
     read_jsonl,
@@ -188,7 +191,7 @@ def test_write_text_atomic_creates_parents_and_writes_exact_text(tmp_path):
 
 
 def test_a_repeated_id_is_named_with_both_lines(tmp_path):
-    from self_rewarding.core.records import RecordError, read_jsonl
+    from self_rewarding.records import RecordError, read_jsonl
 
     path = tmp_path / "seed.jsonl"
     path.write_text(
@@ -204,10 +207,36 @@ def test_a_repeated_id_is_named_with_both_lines(tmp_path):
 
 
 def test_an_empty_seed_file_is_an_error_when_rows_are_required(tmp_path):
-    from self_rewarding.core.records import RecordError, read_jsonl
+    from self_rewarding.records import RecordError, read_jsonl
 
     path = tmp_path / "seed.jsonl"
     path.write_text("\n\n")
     with pytest.raises(RecordError, match=r"seed.jsonl: no rows \(the file is empty\); at least 1"):
         read_jsonl(path, min_rows=1)
     assert read_jsonl(path) == []
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_leftovers_of_dead_writers_of_this_machine_go_and_others_stay(tmp_path):
+    dead = _dead_pid()
+    this_host = records.writer_token().split("@", 1)[1]
+    names = {
+        "dead_here": f".out.json.tmp-{dead}@{this_host}-abc",
+        "dead_bare_pid": f".out.json.tmp-{dead}-abc",
+        "running_here": f".out.json.tmp-{records.writer_token()}-abc",
+        "other_machine": f".out.json.tmp-{dead}@another_host-abc",
+    }
+    for name in names.values():
+        (tmp_path / name).write_text("partial")
+
+    removed = records.remove_leftovers(tmp_path, ".out.json.tmp-")
+
+    assert sorted(p.name for p in removed) == sorted([names["dead_here"], names["dead_bare_pid"]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [names["running_here"], names["other_machine"]]
+    )

@@ -6,7 +6,9 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -139,7 +141,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, name = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.tmp-{os.getpid()}-", suffix=path.suffix
+        dir=path.parent, prefix=f".{path.name}.tmp-{writer_token()}-", suffix=path.suffix
     )
     os.close(descriptor)
     temporary = Path(name)
@@ -156,17 +158,37 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     remove_leftovers(path.parent, f".{path.name}.tmp-")
 
 
+# This machine in a leftover's name: no "-" (it ends the writer's token).
+_HOST = re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "localhost"
+
+
+def writer_token() -> str:
+    """This process as the owner of a file it writes beside others: ``<pid>@<host>``;
+    on a filesystem that several machines share, a process id alone names no process."""
+    return f"{os.getpid()}@{_HOST}"
+
+
+def writer_alive(token: str) -> bool:
+    """Whether the writer a leftover names may still run: a process of this machine
+    that runs, or any process of another machine (whose processes this one cannot
+    see). A bare ``<pid>`` is taken as this machine's."""
+    pid, _, host = token.partition("@")
+    if host and host != _HOST:
+        return True
+    return not pid.isdigit() or process_alive(int(pid))
+
+
 def remove_leftovers(directory: str | Path, prefix: str) -> list[Path]:
-    """Removes the entries ``<prefix><pid>-...`` of ``directory`` whose process is gone:
-    what a killed writer left behind. Entries of running processes are kept.
+    """Removes the entries ``<prefix><pid>@<host>-...`` of ``directory`` whose writer is
+    gone: what a killed writer of this machine left behind. Entries of running
+    processes, and of other machines, are kept.
 
     Returns:
         The removed paths.
     """
     removed = []
     for entry in Path(directory).glob(f"{glob.escape(prefix)}*"):
-        pid = entry.name[len(prefix) :].split("-", 1)[0]
-        if not pid.isdigit() or process_alive(int(pid)):
+        if writer_alive(entry.name[len(prefix) :].split("-", 1)[0]):
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
