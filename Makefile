@@ -64,7 +64,7 @@ referees: setup
 	$(BIN)/python -m self_rewarding.models.referees fetch qwen2.5-coder-1.5b-instruct
 
 test: setup
-	$(BIN)/python -m pytest -m "not gpu" -q
+	$(BIN)/python -m pytest -q
 
 lint: setup
 	$(BIN)/ruff check src tests

@@ -94,6 +94,7 @@ def _stage_names(dvc_yaml: str, root: Path) -> set[str]:
     return set(listed.stdout.split())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("count", [1, 2, 3])
 def test_the_dvc_stage_list_follows_the_number_of_iterations(count, tmp_path):
     rendered = render_dvc_yaml((PROJECT / "dvc.yaml").read_text(), count)

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 
@@ -70,7 +71,7 @@ def _hooks_through_a_run(project_path, experiment_id, monkeypatch, dvc_stage):
     hooks.after_context_created(Context())
     hooks.before_pipeline_run()
     with mlflow.start_run(experiment_id=experiment_id) as run:
-        hooks.before_node_run()
+        hooks.before_node_run(SimpleNamespace(namespace=None, tags=set()))
     return hooks, run
 
 
@@ -86,6 +87,32 @@ def test_the_hook_writes_the_stage_file_and_logs_to_the_stage_run(
     assert written["peak_rss_gb"] > 0.05
     logged = mlflow.MlflowClient().get_run(run.info.run_id).data.metrics
     assert logged["memory.peak_rss_gb"] == written["peak_rss_gb"]
+
+
+def test_each_step_of_a_several_step_run_gets_its_own_peak(mlflow_store, tmp_path, monkeypatch):
+    import mlflow
+
+    class Context:
+        project_path = tmp_path
+
+    monkeypatch.setenv("DVC_STAGE", "iteration")
+    hooks = MemoryHooks()
+    hooks.after_context_created(Context())
+    hooks.before_pipeline_run()
+    runs = []
+    for step in ("pairs", "dpo"):  # RunContextHooks opens each step's run first
+        with mlflow.start_run(experiment_id=mlflow_store[1], run_name=f"iter1.{step}") as run:
+            hooks.before_node_run(SimpleNamespace(namespace="iter1", tags={step}))
+            runs.append(run.info.run_id)
+            if step == "dpo":
+                ballast = b"\x01" * (300 * 1024 * 1024)  # noqa: F841 (written: resident)
+    hooks.after_pipeline_run()
+
+    client = mlflow.MlflowClient()
+    pairs, dpo = (client.get_run(r).data.metrics["memory.peak_rss_gb"] for r in runs)
+    assert dpo > pairs + 0.2
+    written = json.loads((tmp_path / "data/08_reporting/memory/iteration.json").read_text())
+    assert written["peak_rss_gb"] == dpo
 
 
 def test_a_failed_run_logs_its_peak_but_writes_no_stage_file(mlflow_store, tmp_path, monkeypatch):

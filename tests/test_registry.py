@@ -56,6 +56,7 @@ def test_role_aliases_follow_the_dataset_names():
     assert role_alias("model_sft_baseline") == "sft_baseline"
 
 
+@pytest.mark.slow
 def test_every_role_is_an_alias_and_newest_follows_the_last_iteration(store, model_dirs):
     m1, m1_run = _register(store, model_dirs["M1"], "m1")
     m2, _ = _register(store, model_dirs["M2"], "m2")
@@ -81,6 +82,7 @@ def test_every_role_is_an_alias_and_newest_follows_the_last_iteration(store, mod
     assert aliased(NEWEST_ALIAS) == m2.version
 
 
+@pytest.mark.slow
 def test_a_registered_version_loads_as_a_text_generator(store, model_dirs):
     import mlflow
 
@@ -91,6 +93,7 @@ def test_a_registered_version_loads_as_a_text_generator(store, model_dirs):
     assert all(isinstance(answer, str) for answer in answers)
 
 
+@pytest.mark.slow
 def test_the_mlmodel_file_is_rewritten_to_the_same_bytes(model_dirs):
     path = model_dirs["M1"]
     before = dvc_md5(path)

@@ -337,9 +337,15 @@ class GenerationEngineHooks:
 
 
 class MemoryHooks:
+    """Samples the run's peak resident memory: logged to each step run of an iteration
+    (``memory.peak_rss_gb``, ...) or to the stage's run, and, under DVC, written to the
+    stage's metrics file (the peak over the whole run)."""
+
     def __init__(self):
         self._sampler = None
         self._run_id: str | None = None
+        self._step: tuple[str, str] | None = None
+        self._overall: dict[str, float] = {}
         self._project_path: Path | None = None
 
     @hook_impl
@@ -350,13 +356,22 @@ class MemoryHooks:
     def before_pipeline_run(self) -> None:
         from self_rewarding.memory import PeakMemorySampler
 
-        self._run_id = None
+        self._run_id, self._step, self._overall = None, None, {}
         self._sampler = PeakMemorySampler().start()
 
     @hook_impl
-    def before_node_run(self) -> None:
+    def before_node_run(self, node) -> None:
         import mlflow
 
+        step = step_run_of(node)
+        if step is not None and self._step not in (None, step) and self._sampler is not None:
+            # RunContextHooks (first) has opened the next step's run: the last one's peak
+            # goes to its own run, and sampling starts again.
+            from self_rewarding.memory import PeakMemorySampler
+
+            self._log(self._sampler.stop())
+            self._sampler, self._run_id = PeakMemorySampler().start(), None
+        self._step = step or self._step
         # The stage's own run; the evaluation nests runs per model beneath it later.
         if self._run_id is None and (run := mlflow.active_run()) is not None:
             self._run_id = run.info.run_id
@@ -369,14 +384,9 @@ class MemoryHooks:
     def on_pipeline_error(self) -> None:
         self._finish(write_file=False)
 
-    def _finish(self, *, write_file: bool) -> None:
-        if self._sampler is None:
-            return
-        from self_rewarding.memory import stage_memory_file, write_stage_memory
-
-        peaks = self._sampler.stop()
-        self._sampler = None
+    def _log(self, peaks: dict[str, float]) -> None:
         logger.info("Peak resident memory: %.2f GiB (%s)", peaks["peak_rss_gb"], peaks)
+        self._overall = {k: max(v, self._overall.get(k, v)) for k, v in peaks.items()}
         if self._run_id is not None:
             import mlflow
 
@@ -384,6 +394,14 @@ class MemoryHooks:
             for name, value in peaks.items():
                 # kedro-mlflow may have ended the run already: log to it by id.
                 client.log_metric(self._run_id, f"memory.{name}", value)
+
+    def _finish(self, *, write_file: bool) -> None:
+        if self._sampler is None:
+            return
+        from self_rewarding.memory import stage_memory_file, write_stage_memory
+
+        self._log(self._sampler.stop())
+        self._sampler = None
         stage = os.environ.get("DVC_STAGE")
         if write_file and stage and self._project_path is not None:
-            write_stage_memory(stage_memory_file(self._project_path, stage), peaks)
+            write_stage_memory(stage_memory_file(self._project_path, stage), self._overall)

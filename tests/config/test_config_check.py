@@ -62,9 +62,21 @@ def test_every_environment_builds_every_config(env, tmp_path):
         assert resolved in {"bf16", "fp16", "fp32"}
         assert args.bf16 == (resolved == "bf16")
         assert args.learning_rate == block["trainer"]["learning_rate"]
-        launcher = LauncherConfig(**block["launcher"])
-        if launcher.accelerate_config:
-            assert (CONF.parent / launcher.accelerate_config).is_file()
+        LauncherConfig(**block["launcher"])
+
+
+@pytest.mark.parametrize("config", sorted((CONF / "base/accelerate").glob("*.yaml")))
+def test_every_shipped_accelerate_config_launches_through_the_launcher(config, tmp_path):
+    import yaml
+
+    from self_rewarding.train.launcher import launch_command
+
+    relative = config.relative_to(PROJECT).as_posix()
+    command = launch_command(
+        LauncherConfig(num_processes=2, accelerate_config=relative), tmp_path / "spec.json"
+    )
+    assert command[command.index("--config_file") + 1] == relative
+    assert yaml.safe_load(config.read_text())["distributed_type"]
 
 
 def test_the_run_wide_precision_rules_every_auto_block(monkeypatch):
@@ -172,6 +184,7 @@ def _kedro_run(tmp_path, *args: str) -> subprocess.CompletedProcess:
         ("sft", "sft.trainer.learning_rat=0.1", "--params: sft.trainer.learning_rat: unknown key"),
     ],
 )
+@pytest.mark.slow
 def test_kedro_run_stops_before_any_work_on_a_bad_parameter(pipeline, bad, message, tmp_path):
     """A real ``kedro run``: the error names the key and nothing is written."""
     before = {p for p in (PROJECT / "data").rglob("*") if p.is_file()}

@@ -13,6 +13,7 @@ PROMPTS = ["Say something about the sea.", "Name a colour.", "Count to three."]
 SAMPLING = SamplingConfig(temperature=0.7, top_p=0.9, max_new_tokens=8, n=2, seed=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["transformers", "vllm"])
 def test_backend_returns_n_completions_per_prompt(tiny_model_dir, backend):
     if backend == "vllm" and not is_vllm_available():
@@ -39,8 +40,16 @@ def test_backend_returns_n_completions_per_prompt(tiny_model_dir, backend):
     assert generator.seconds > 0
 
 
-def test_auto_prefers_vllm_when_installed(tiny_model_dir, monkeypatch):
+def test_auto_takes_vllm_when_installed_and_transformers_without(tiny_model_dir, monkeypatch):
     from self_rewarding.generation import vllm_backend
+
+    monkeypatch.setattr(vllm_backend, "is_vllm_available", lambda: True)
+    generator = open_engine(tiny_model_dir, GenerationConfig(backend="auto", max_model_len=256))
+    try:  # the engine process starts with the first request: none is made here
+        assert type(generator).__name__ == "VLLMGenerator"
+        assert (generator.backend, generator.max_model_len) == ("vllm", 256)
+    finally:
+        generator.close()
 
     monkeypatch.setattr(vllm_backend, "is_vllm_available", lambda: False)
     generator = open_engine(tiny_model_dir, GenerationConfig(backend="auto"))
@@ -57,6 +66,7 @@ def test_unknown_backend_is_refused(tiny_model_dir):
         open_engine(tiny_model_dir, GenerationConfig(backend="llama.cpp"))
 
 
+@pytest.mark.slow
 def test_vllm_engine_serves_several_calls_and_applies_regex_and_stop(tiny_model_dir):
     if not is_vllm_available():
         pytest.fail("vLLM is part of the CPU install (make setup): it must be importable")
@@ -82,6 +92,7 @@ def test_vllm_engine_serves_several_calls_and_applies_regex_and_stop(tiny_model_
     assert generator._process is None
 
 
+@pytest.mark.slow
 def test_transformers_reports_tokens_and_finish_reason_and_cuts_at_stop(tiny_model_dir):
     generator = open_engine(tiny_model_dir, GenerationConfig(backend="transformers", batch_size=2))
     try:

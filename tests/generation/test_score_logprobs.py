@@ -9,6 +9,8 @@ from self_rewarding.core.judge import SCORE_DIGITS, SCORE_FIRST_PREFIX
 from self_rewarding.core.types import GenerationConfig, SamplingConfig
 from self_rewarding.generation import open_engine
 
+pytestmark = pytest.mark.slow  # starts engines
+
 PROMPTS = ["Is the sea blue? Answer and score it.", "Rate: 'Paris is in France.'"]
 SCORE_FIRST = SamplingConfig(
     temperature=0.0,

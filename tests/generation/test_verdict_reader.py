@@ -41,6 +41,7 @@ def reader(embedded_gguf, tmp_path_factory):
         referees.REFEREE_DIR = original
 
 
+@pytest.mark.slow
 def test_the_three_labels_are_read_from_one_forward_pass(reader):
     (found,) = reader.read([PROMPT])
     assert set(found) == {"A", "B", "C"}
@@ -52,6 +53,7 @@ def test_the_three_labels_are_read_from_one_forward_pass(reader):
     assert reader.verdicts == 2 and reader.seconds > 0
 
 
+@pytest.mark.slow
 def test_a_prompt_longer_than_allowed_keeps_its_end(reader):
     reader.max_prompt_tokens, limit = 64, reader.max_prompt_tokens
     try:
@@ -69,6 +71,7 @@ def test_an_unassembled_referee_names_the_command(tmp_path, monkeypatch):
         referees.referee_source("qwen2.5-coder-1.5b-instruct")
 
 
+@pytest.mark.slow
 def test_transformers_generates_from_a_gguf_file(embedded_gguf):
     from self_rewarding.generation.hf_backend import TransformersGenerator
 

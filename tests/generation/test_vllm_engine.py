@@ -19,6 +19,8 @@ from self_rewarding.generation.chunks import ChunkStore, GenerationError, genera
 from self_rewarding.generation.replicas import ReplicatedGenerator
 from self_rewarding.generation.vllm_backend import VLLMEngineError, VLLMGenerator
 
+pytestmark = pytest.mark.slow  # starts engines
+
 SAMPLING = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=8, n=2, seed=5)
 
 

@@ -50,6 +50,7 @@ def test_rows_become_conversational_preferences():
     }
 
 
+@pytest.mark.slow
 def test_dpo_moves_the_policy_towards_chosen_responses(tiny_model_dir, tmp_path):
     output = tmp_path / "M2"
     metrics = train_dpo(tiny_model_dir, PAIRS, output, TRAINER_CONFIG)
@@ -92,6 +93,7 @@ def test_dpo_moves_the_policy_towards_chosen_responses(tiny_model_dir, tmp_path)
     assert (output / "tokenizer_config.json").is_file()
 
 
+@pytest.mark.slow
 def test_a_policy_against_itself_has_no_margin(tiny_model_dir):
     margins = preference_margins(tiny_model_dir, tiny_model_dir, PAIRS, beta=0.1)
     metrics = heldout_preference_metrics(margins)
@@ -101,6 +103,7 @@ def test_a_policy_against_itself_has_no_margin(tiny_model_dir):
     assert metrics["loss"] == pytest.approx(math.log(2))
 
 
+@pytest.mark.slow
 def test_dpo_curves_go_to_the_active_mlflow_run(tiny_model_dir, tmp_path):
     import mlflow
     from mlflow.tracking import MlflowClient

@@ -70,6 +70,7 @@ def test_launcher_config_rejects_zero_processes():
     assert LauncherConfig(accelerate_config="conf/base/accelerate/zero2.yaml").launches
 
 
+@pytest.mark.slow
 def test_sft_on_two_processes_trains_in_the_run_wide_fp32(tiny_model_dir, tmp_path, monkeypatch):
     # precision=fp32 for the run; the block says auto, as conf/base does.
     monkeypatch.setattr(hardware, "_run_precision", "fp32")
@@ -95,6 +96,7 @@ def test_sft_on_two_processes_trains_in_the_run_wide_fp32(tiny_model_dir, tmp_pa
     assert (output / "tokenizer_config.json").is_file()
 
 
+@pytest.mark.slow
 def test_dpo_on_two_processes_trains_in_the_run_wide_bf16(tiny_model_dir, tmp_path, monkeypatch):
     # Where the hardware would choose fp32 (an AVX2 CPU), ranks resolving `auto` on their
     # own would train in fp32 and fail the node's check.
@@ -116,6 +118,7 @@ def test_dpo_on_two_processes_trains_in_the_run_wide_bf16(tiny_model_dir, tmp_pa
     assert not _same_weights(output, tiny_model_dir)
 
 
+@pytest.mark.slow
 def test_a_failed_launch_names_the_processes_and_leaves_no_model(tmp_path):
     missing_model = tmp_path / "no-model"
     missing_model.mkdir()
@@ -133,6 +136,7 @@ def test_a_failed_launch_names_the_processes_and_leaves_no_model(tmp_path):
     assert not (output / PROVENANCE_FILE).exists()
 
 
+@pytest.mark.slow
 def test_killing_the_launching_process_stops_every_rank(tiny_model_dir, tmp_path):
     # A training far longer than the test: only the kill can end it.
     script = f"""

@@ -42,6 +42,7 @@ def test_to_prompt_completion_makes_conversational_rows():
     ]
 
 
+@pytest.mark.slow
 def test_sft_changes_parameters_and_saves_a_loadable_model(tiny_model_dir, tmp_path):
     before = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     output = tmp_path / "M1"
@@ -63,6 +64,7 @@ def test_sft_changes_parameters_and_saves_a_loadable_model(tiny_model_dir, tmp_p
     assert tokenizer.chat_template is not None
 
 
+@pytest.mark.slow
 def test_loss_is_computed_on_the_assistant_turn_only(tiny_model_dir, tmp_path):
     from trl import SFTConfig
 
@@ -79,6 +81,7 @@ def test_loss_is_computed_on_the_assistant_turn_only(tiny_model_dir, tmp_path):
     assert (labels == -100).sum() > 10
 
 
+@pytest.mark.slow
 def test_curves_are_logged_to_the_active_mlflow_run(tiny_model_dir, tmp_path):
     import mlflow
     from mlflow.tracking import MlflowClient
@@ -106,6 +109,7 @@ def test_curves_are_logged_to_the_active_mlflow_run(tiny_model_dir, tmp_path):
     assert params["hardware.cpu_capability"] == torch.backends.cpu.get_cpu_capability()
 
 
+@pytest.mark.slow
 def test_the_model_directory_records_its_precision_and_hardware(tiny_model_dir, tmp_path):
     import json
 
@@ -139,6 +143,7 @@ def test_recipes_parse_into_sft_config(recipe):
     assert script_args.model_name_or_path == "m"
 
 
+@pytest.mark.slow
 def test_examples_longer_than_max_length_are_left_out_not_cut(tiny_model_dir, tmp_path):
     long_example = {"prompt": "word " * 200, "response": "Too long.\nScore: 3"}
     config = {**TRAINER_CONFIG, "max_length": 64}
