@@ -63,8 +63,10 @@ referees: setup
 	$(BIN)/python -m self_rewarding.models.referees fetch qwen2.5-coder-0.5b-instruct
 	$(BIN)/python -m self_rewarding.models.referees fetch qwen2.5-coder-1.5b-instruct
 
+# Every test, on two workers: the end-to-end module (tests/test_run.py, named first so that
+# it starts first) runs one stage process at a time, and the other tests fill the second core.
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q tests/test_run.py tests
 
 lint: setup
 	$(BIN)/ruff check src tests

@@ -711,8 +711,8 @@ def test_a_shared_tracking_server_on_postgresql_holds_runs_groups_registry_and_a
         step = runs["iter2.dpo"]
         assert any(key.startswith("dpo.") for key in step.data.metrics)
         assert step.data.metrics["memory.peak_rss_gb"] > 0
-        # Artifacts go through the server to its artifact root.
-        assert client.list_artifacts(step.info.run_id, "samples")
+        # Artifacts go through the server to its artifact root (the pairs step's samples).
+        assert client.list_artifacts(runs["iter2.pairs"].info.run_id, "samples")
         assert any((server_dir / "artifacts").rglob("sample_pairs.json"))
         version = client.get_model_version_by_alias("self_rewarding", "m3")
         assert version.run_id == step.info.run_id

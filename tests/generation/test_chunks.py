@@ -13,7 +13,7 @@ import time
 
 from self_rewarding.core.types import SamplingConfig
 from self_rewarding.generation import FakeGenerator
-from self_rewarding.generation.chunks import ChunkStore, generate_in_chunks
+from self_rewarding.generation.chunks import ChunkStore, generate_in_chunks, generate_resumably
 
 PROMPTS = [f"prompt {i}" for i in range(10)]
 SAMPLING = SamplingConfig(n=2)
@@ -103,7 +103,7 @@ _SLOW_JOB = textwrap.dedent(
     import json, sys, time
     from self_rewarding.core.types import SamplingConfig
     from self_rewarding.generation import FakeGenerator
-    from self_rewarding.generation.chunks import ChunkStore, generate_in_chunks
+    from self_rewarding.generation.chunks import ChunkStore, generate_in_chunks, generate_resumably
 
     root, calls_log, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
 
@@ -151,3 +151,61 @@ def test_a_killed_generation_resumes_without_redoing_finished_chunks(tmp_path):
     redone = calls.read_text().splitlines()[len(calls_before) :]
     assert len(redone) == 12 - 3 * finished
     assert not set(redone) & {f"prompt {i}" for i in range(3 * finished)}
+
+
+def _resumably(generator, tmp_path, finish="clear", kind=None, **fingerprint):
+    return generate_resumably(
+        generator,
+        "candidates",
+        {"model_sha256": "m", **fingerprint},
+        PROMPTS,
+        SAMPLING,
+        chunk_dir=tmp_path,
+        chunk_size=4,
+        kind=kind,
+        finish=finish,
+    )
+
+
+def _jobs(root) -> list:
+    return sorted(p.name for p in root.iterdir())
+
+
+def test_a_resumable_job_is_keyed_on_what_changes_its_output(tmp_path):
+    vllm, transformers = FakeGenerator(_echo), FakeGenerator(_echo)
+    vllm.backend, vllm.precision, vllm.max_model_len = "vllm", "fp32", 2048
+    transformers.backend, transformers.precision = "transformers", "fp32"
+    keys = set()
+    for generator, changes in [
+        (vllm, {}),
+        (vllm, {"max_model_len": 4096}),
+        (vllm, {"precision": "bf16"}),
+        (transformers, {"batch_size": 8}),
+        (transformers, {"batch_size": 16}),
+    ]:
+        for name, value in changes.items():
+            setattr(generator, name, value)
+        keys.add(_resumably(generator, tmp_path, finish="keep").store.directory.name)
+    assert len(keys) == 5
+    # A batch size changes nothing on vLLM (each request is its own): same job.
+    vllm.batch_size = 99
+    assert _resumably(vllm, tmp_path, finish="keep").store.directory.name in keys
+
+
+def test_a_finished_job_is_cleared_kept_or_kept_as_the_newest_of_its_kind(tmp_path):
+    cleared = _resumably(FakeGenerator(_echo), tmp_path / "a")
+    assert [list(map(str, row)) for row in cleared.completions][0] == [
+        _echo(PROMPTS[0], 0),
+        _echo(PROMPTS[0], 1),
+    ]
+    assert _jobs(tmp_path / "a") == []
+
+    kept = _resumably(FakeGenerator(_echo), tmp_path / "b", finish="keep")
+    assert _jobs(tmp_path / "b") == [kept.store.directory.name]
+
+    older = _resumably(FakeGenerator(_echo), tmp_path / "c", "keep_as_newest", "iter1/c", t=1)
+    newer = _resumably(FakeGenerator(_echo), tmp_path / "c", "keep_as_newest", "iter1/c", t=2)
+    assert older.store.directory != newer.store.directory
+    assert _jobs(tmp_path / "c") == [newer.store.directory.name]
+    again = _resumably(FakeGenerator(_echo), tmp_path / "c", "keep_as_newest", "iter1/c", t=2)
+    assert again.figures["chunks_reused"] == 3

