@@ -42,7 +42,7 @@ class ConfigError(ValueError):
 class TrainingBlock:
     """The schema of ``sft`` and ``dpo``: a precision and TRL trainer fields."""
 
-    trainer: Mapping[str, Any]
+    trainer: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # checked by TRL's
     precision: Precision = "auto"
     launcher: LauncherConfig = LauncherConfig()
 
@@ -73,26 +73,32 @@ def _dataclass_of(hint) -> type | None:
 
 
 def check_dataclass(cls, value: Any, key: str) -> list[tuple[str, str]]:
-    """Problems of ``value`` as a ``cls``: ``(dotted key, message)`` for each unknown key
-    and each value of the wrong type, nested blocks included."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    if not isinstance(value, Mapping):
-        return [(key, f"expected a mapping of {cls.__name__} fields, got {value!r}")]
-    hints = _hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls)}
-    problems = []
-    for name, item in value.items():
-        path = f"{key}.{name}"
-        if name not in fields:
-            problems.append((path, f"unknown key (known: {', '.join(sorted(fields))})"))
-            continue
-        nested = _dataclass_of(hints[name])
-        if nested is not None and isinstance(item, Mapping):
-            problems.extend(check_dataclass(nested, item, path))
-            continue
-        problems.extend(_check_value(hints[name], item, path))
-    return problems
+    """Problems of ``value`` as a ``cls``, nested blocks included: ``(dotted key,
+    message)`` for each error pydantic finds, at the location it names."""
+    from pydantic import ValidationError
+
+    try:
+        _adapter(cls).validate_python(value)
+    except ValidationError as error:
+        return [_problem(cls, key, found) for found in error.errors()]
+    return []
+
+
+def _problem(cls, key: str, error: Mapping[str, Any]) -> tuple[str, str]:
+    path = ".".join([key, *map(str, error["loc"])])
+    if error["type"] in {"unexpected_keyword_argument", "extra_forbidden"}:
+        known = _fields_at(cls, error["loc"][:-1])
+        return path, f"unknown key (known: {', '.join(sorted(known))})" if known else "unknown key"
+    return path, f"{error['msg']} (got {error.get('input')!r})"
+
+
+def _fields_at(cls, location: tuple) -> set[str]:
+    """The field names of the block at ``location`` in ``cls`` (empty where unknown)."""
+    for name in location:
+        cls = _dataclass_of(_hints(cls).get(name)) if isinstance(name, str) else None
+        if cls is None:
+            return set()
+    return {field.name for field in dataclasses.fields(cls)}
 
 
 def _check_value(hint, value, path: str) -> list[tuple[str, str]]:
