@@ -6,7 +6,10 @@ so a run killed or failing mid-write leaves a truncated file where a good one wa
 subclasses keep every option of the originals (``save_args``, ``fs_args``, versioning)
 and, for local files, write a temporary file beside the target and rename it into place
 (``records.atomic_output``): readers see the old file or the new one, never a
-partial one. Other protocols (s3, gcs, ...) keep the original behaviour.
+partial one. Other protocols (s3, gcs, ...) keep the original behaviour. fsspec's own
+transactions are no substitute here: its local files are staged with
+``tempfile.mkstemp()`` in the system's temporary folder and moved on commit, a copy (not
+a rename) wherever that folder is another filesystem (fsspec 2026.9.0, ``LocalFileOpener``).
 
 Catalog entries only change their ``type``; they also work inside
 ``kedro_mlflow.io.artifacts.MlflowArtifactDataset``::
