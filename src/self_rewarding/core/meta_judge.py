@@ -15,10 +15,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from self_rewarding.core.prompts import load_template, render_judge_prompt, template_placeholders
 from self_rewarding.core.rows import Candidate, MetaJudgment
+from self_rewarding.core.types import SamplingConfig
 
 META_JUDGE_TEMPLATE_NAME = "meta_judge.txt"
 META_JUDGE_PLACEHOLDERS = frozenset({"instruction", "response", "judgment_a", "judgment_b"})
@@ -105,6 +106,13 @@ def constrained_verdict_regex(max_new_tokens: int) -> str:
     or ``B`` within ``max_new_tokens``."""
     budget = max(max_new_tokens - len("Winner: Judgment A"), 0)
     return rf"[ -~\n]{{0,{budget}}}Winner: Judgment [AB]"
+
+
+def verdict_sampling(verdict: SamplingConfig, constrained: bool) -> SamplingConfig:
+    """The verdicts' decoding; constrained as the judge is, every answer ends in one."""
+    if not constrained:
+        return verdict
+    return replace(verdict, regex=constrained_verdict_regex(verdict.max_new_tokens))
 
 
 def consistent_winner(high_first: str | None, low_first: str | None) -> str | None:

@@ -42,17 +42,9 @@ def _judgment_rows(items: pd.DataFrame, judged, provenance: dict) -> list[dict]:
 def probe_judge(
     model_dir: Path, eft_eval: pd.DataFrame, judge_probe: JudgeProbeConfig
 ) -> tuple[dict, pd.DataFrame]:
-    """Asks a model to judge EFT-eval replies and measures how often it gives a score.
-
-    Args:
-        model_dir: The model under test.
-        eft_eval: Human-ranked replies (``prompt, response, ...``).
-        judge_probe: Items, decoding and seed.
-
-    Returns:
-        Metrics (parse rate, score distribution, tokens/s) and one row per judge answer
-        with its raw text, parsed score and provenance.
-    """
+    """Asks a model to judge a seeded sample of EFT-eval replies: the parse rate, score
+    distribution and tokens/s, and one row per judge answer with its raw text, parsed
+    score and provenance."""
     items = eft_eval.sample(
         n=min(judge_probe.n_items, len(eft_eval)), random_state=judge_probe.seed
     )
@@ -88,22 +80,10 @@ def select_eft_train(
     eft: EFTConfig,
     judge_probe: JudgeProbeConfig,
 ) -> pd.DataFrame:
-    """Chooses the EFT training examples.
-
-    ``templated``: the candidates as built from human labels. ``model_judged`` (paper
-    section 2.2): the SFT baseline judges every reply; a prompt is kept only when the
-    model's scores order its replies as the humans do, and the model's own answers
-    become the targets.
-
-    Args:
-        eft_candidates: Judge examples with human scores.
-        judge_model_dir: The SFT baseline (used in ``model_judged`` mode only).
-        eft: Selection mode and judge samples.
-        judge_probe: Decoding of the judge.
-
-    Returns:
-        The EFT training examples.
-    """
+    """The EFT training examples: ``templated``, the candidates as built from human
+    labels; ``model_judged`` (paper 2.2), the SFT baseline (``judge_model_dir``) judges
+    every reply, a prompt is kept when its scores order the replies as the humans do,
+    and the model's own answers become the targets."""
     if eft.targets == "templated":
         return eft_candidates
     generator = open_engine(judge_model_dir, judge_probe.generation())
@@ -128,10 +108,5 @@ def select_eft_train(
     ]
     selected = pd.concat(kept) if kept else judged.iloc[0:0]
     selected = selected.assign(score=selected["model_score"])
-    logger.info(
-        "Model-judged EFT: kept %d of %d replies (%d prompts agree with humans)",
-        len(selected),
-        len(judged),
-        len(kept),
-    )
+    logger.info("Model-judged EFT: kept %d of %d replies", len(selected), len(judged))
     return selected.drop(columns=["model_score"]).reset_index(drop=True)

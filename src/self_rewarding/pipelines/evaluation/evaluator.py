@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -99,30 +100,14 @@ def open_verdict_reader(evaluation: EvaluationConfig):
 def _ask_evaluator(
     evaluation: EvaluationConfig, credentials: dict, jobs: dict, open_engine=None
 ) -> dict:
-    """Sends each job's prompts to the evaluator in resumable chunks: a killed
-    evaluation resumes from its finished chunks; they are removed once all jobs are done.
-
-    Args:
-        evaluation: ``evaluation.evaluator``: the evaluator, its chunk size and folder.
-        credentials: The endpoint's key (``openai`` evaluators).
-        jobs: ``name: (prompts, sampling)``.
-        open_engine: Opens the engine (default: ``open_evaluator``).
-
-    Returns:
-        ``name``: the evaluator's answers, in prompt order.
-
-    Raises:
-        GenerationError: A chunk failed (for an endpoint: after its retries); the
-            message names the job, the evaluator and the endpoint's error.
-    """
+    """The evaluator's answers to each job (``name: (prompts, sampling)``), in prompt
+    order, from resumable chunks that go once every job is done; ``open_engine`` opens
+    the engine (default: ``open_evaluator``). A failed chunk raises ``GenerationError``
+    naming the job, the evaluator and (for an endpoint, after its retries) its error."""
     from self_rewarding.generation.chunks import generate_resumably
 
     evaluator = evaluation.evaluator
-    named = (
-        f"{evaluator.model} at {evaluator.base_url}"
-        if evaluator.kind == "openai"
-        else evaluator.model
-    )
+    named = evaluator.model + (f" at {evaluator.base_url}" if evaluator.kind == "openai" else "")
     answers, stores = {}, []
     if not any(prompts for prompts, _ in jobs.values()):
         return {name: [] for name in jobs}
@@ -164,6 +149,28 @@ def _ask_for_every_job(evaluation: EvaluationConfig, credentials: dict, jobs: di
     return answers | _ask_evaluator(evaluation, credentials, written)
 
 
+def _both_orders(  # noqa: PLR0917 (bound by partial: the list and the template first)
+    requests: list, template: dict, task: str, model: str, opponent: str, rows
+):
+    """Appends to ``requests`` one pairwise question per row (``item_id, question, the
+    model's answer, the opponent's``) in each answer order."""
+    for item_id, question, mine, theirs in rows:
+        for order, (a, b) in (("model_first", (mine, theirs)), ("model_second", (theirs, mine))):
+            requests.append(
+                {
+                    "task": task,
+                    "model": model,
+                    "opponent": opponent,
+                    "item_id": item_id,
+                    "order": order,
+                    "model_words": word_count(mine),
+                    "prompt": render_fastchat_prompt(
+                        template, question=question, answer_a=a, answer_b=b
+                    ),
+                }
+            )
+
+
 def _pairwise_requests(
     answers_by_model: dict[str, pd.DataFrame],
     reference_answers: dict[str, dict[str, str]],
@@ -173,27 +180,7 @@ def _pairwise_requests(
     """Every pairwise question for the evaluator, each in both answer orders: each model
     against each AlpacaEval reference, and the head-to-head comparisons."""
     requests: list[dict] = []
-
-    def add(task: str, model: str, opponent: str, rows: list[tuple[str, str, str, str]]):
-        for item_id, question, mine, theirs in rows:
-            for order, (a, b) in (
-                ("model_first", (mine, theirs)),
-                ("model_second", (theirs, mine)),
-            ):
-                requests.append(
-                    {
-                        "task": task,
-                        "model": model,
-                        "opponent": opponent,
-                        "item_id": item_id,
-                        "order": order,
-                        "model_words": word_count(mine),
-                        "prompt": render_fastchat_prompt(
-                            pair_template, question=question, answer_a=a, answer_b=b
-                        ),
-                    }
-                )
-
+    add = partial(_both_orders, requests, pair_template)
     alpaca = {
         name: frame[frame["benchmark"] == "alpaca_eval"] for name, frame in answers_by_model.items()
     }
@@ -340,35 +327,16 @@ def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional i
     credentials: dict,
     **per_model: pd.DataFrame,
 ) -> tuple[pd.DataFrame, dict]:
-    """The fixed evaluator compares and grades every model's answers.
-
-    - head to head (``comparisons``) and against AlpacaEval's reference
-      outputs: FastChat's ``pair-v2`` prompt, both answer orders; a win needs the model
-      preferred in one order and not beaten in the other;
-    - MT-Bench single-answer grades (``single-v1``, 1-10) overall and per category;
-    - the length view: average answer length, and the win rate against the references
-      by length bucket;
-    - agreement (Spearman) of each model's judge with the evaluator's scores of the same
-      OASST1 replies;
-    - the evaluator's own agreement with the MT-Bench human pairwise judgments (same
-      prompt, both orders), so that every win rate comes with how far to trust it.
-
-    Args:
-        per_model: ``answers_<model>`` (benchmark answers) and ``scores_<model>``
-            (judge-alignment scores) of every model.
-
-    Returns:
-        Every evaluator answer with what it judged and its parsed verdict, rating or
-        score; and the metrics (``<model>.<metric>``).
-    """
+    """The fixed evaluator compares and grades every model's answers (``per_model``:
+    ``answers_<model>``, ``scores_<model>``): head to head and against AlpacaEval's
+    references (``pair-v2``, both orders), MT-Bench grades (``single-v1``), lengths, each
+    judge's agreement with the evaluator's OASST1 scores, the evaluator's with MT-Bench's
+    humans. Returns every evaluator answer, parsed, and ``<model>.<metric>`` metrics."""
     answers_by_model = _by_prefix(per_model, "answers_")
     templates = {row["name"]: row for row in judge_prompts.to_dict(orient="records")}
     reference_answers = {
-        name: dict(zip(frame["instruction"], frame["output"], strict=False))
-        for name, frame in (
-            ("gpt4_1106_preview", reference_gpt4_1106_preview),
-            ("text_davinci_003", reference_text_davinci_003),
-        )
+        "gpt4_1106_preview": _answer_lookup(reference_gpt4_1106_preview),
+        "text_davinci_003": _answer_lookup(reference_text_davinci_003),
     }
     pairwise = _pairwise_requests(
         answers_by_model, reference_answers, evaluation, templates["pair-v2"]
@@ -388,6 +356,11 @@ def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional i
     }
     logger.info("Instruction following, judged by %s: %s", evaluation.evaluator.name, metrics)
     return judged, metrics
+
+
+def _answer_lookup(reference: pd.DataFrame) -> dict[str, str]:
+    """A reference's AlpacaEval answers by instruction."""
+    return dict(zip(reference["instruction"], reference["output"], strict=False))
 
 
 def _by_prefix(per_model: dict[str, pd.DataFrame], prefix: str) -> dict[str, pd.DataFrame]:

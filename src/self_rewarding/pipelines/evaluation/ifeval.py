@@ -111,15 +111,9 @@ def _response_row(prompt: dict, answer, outcome, provenance: dict) -> dict:
 def evaluate_ifeval(
     model_dir: Path, ifeval_prompts: pd.DataFrame, evaluation: EvaluationConfig
 ) -> tuple[pd.DataFrame, dict]:
-    """The model's greedy answers to IFEval, checked by code.
-
-    Returns:
-        One row per prompt (``key, prompt, instruction_id_list, response, n_tokens,
-        finish_reason, strict, loose`` and the model's provenance); and the metrics: the
-        four accuracies with intervals, ``ifeval.prompts``, ``ifeval.instructions``,
-        ``ifeval.max_tokens_share`` (answers cut by ``max_new_tokens``) and
-        ``ifeval.empty_share``.
-    """
+    """The model's greedy answers to IFEval, checked by code: one row per prompt
+    (``_response_row``) and the four accuracies with intervals, the counts, and the
+    shares of answers cut by ``max_new_tokens`` and of empty ones."""
     config = evaluation.ifeval
     prepare_checkers(config)
     prompts = stratified_subset(

@@ -139,6 +139,18 @@ def _alignment_metrics(scores: pd.DataFrame, evaluation: EvaluationConfig) -> di
     return metrics
 
 
+def _self_score_monitors(responses, judged) -> dict:
+    """The mean of the model's own scores of the OASST1 replies, and their correlation
+    with the replies' length (reward hacking monitors)."""
+    own = [(r, j.score) for r, j in zip(responses, judged) if j.score is not None]
+    return {
+        "monitor.self_score_mean": sum(s for _, s in own) / len(own) if own else None,
+        "monitor.self_score_length_correlation": pearson(
+            [float(word_count(r)) for r, _ in own], [s for _, s in own]
+        ),
+    }
+
+
 def evaluate_judge(
     model_dir: Path,
     eft_eval: pd.DataFrame,
@@ -146,30 +158,16 @@ def evaluate_judge(
     hh_harmless: pd.DataFrame,
     evaluation: EvaluationConfig,
 ) -> tuple[pd.DataFrame, dict]:
-    """A model as a judge: Table 4 against human rankings, pairwise accuracy on other
-    human judgments, and its own scores' length correlation and mean.
-
-    Args:
-        model_dir: The model under test.
-        eft_eval: OASST1-validation replies with human ranks.
-        mt_bench_human: MT-Bench human pairwise judgments.
-        hh_harmless: HH-RLHF harmless-base pairs.
-        evaluation: Subset sizes and the judge's sampling.
-
-    Returns:
-        One row per judged reply (``source, prompt_id, response_id, human_rank, score,
-        top_score``, the samples' scores, raw texts and seeds): the OASST1 replies
-        (``source`` ``oasst1_validation``) and both replies of each human preference pair
-        (``mt_bench_human``, ``hh_harmless``; ``prompt_id`` names the pair). And the
-        metrics, each with its 95 % bootstrap interval over prompts (pairs) as
-        ``<metric>.ci_low``/``.ci_high``; an undefined metric is None.
+    """A model as a judge: Table 4 against the OASST1-validation human rankings, pairwise
+    accuracy on MT-Bench human and HH-RLHF pairs, its scores' mean and length correlation.
+    Returns one row per judged reply (``_judged_items``: ``prompt_id`` names a human pair)
+    and the metrics, each with its 95 % bootstrap interval over prompts (None: undefined).
     """
     replies = alignment_items(eft_eval, evaluation)
     pairs = pairwise_items(mt_bench_human, hh_harmless, evaluation)
-    judged_pairs = list(zip(replies["prompt"], replies["response"]))
-    for item in pairs:
-        judged_pairs.append((item["instruction"], item["better"]))
-        judged_pairs.append((item["instruction"], item["worse"]))
+    judged_pairs = [*zip(replies["prompt"], replies["response"])] + [
+        (item["instruction"], item[side]) for item in pairs for side in ("better", "worse")
+    ]
     model_sha256 = directory_sha256(model_dir)
     judged = judge(
         judged_pairs,
@@ -185,13 +183,9 @@ def evaluate_judge(
         "template_sha256": template_sha256(JUDGE_TEMPLATE_NAME),
     }
     scores = pd.DataFrame(_score_rows(_judged_items(replies, pairs), judged, provenance))
-    own = [(r, j.score) for r, j in zip(replies["response"], judged) if j.score is not None]
     metrics = {
         **_alignment_metrics(scores, evaluation),
-        "monitor.self_score_mean": sum(s for _, s in own) / len(own) if own else None,
-        "monitor.self_score_length_correlation": pearson(
-            [float(word_count(r)) for r, _ in own], [s for _, s in own]
-        ),
+        **_self_score_monitors(replies["response"], judged),
     }
     logger.info("Judge evaluation of %s: %s", model_dir, metrics)
     return scores, metrics

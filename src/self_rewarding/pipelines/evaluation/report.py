@@ -96,19 +96,10 @@ def _verdict(interval, null: float) -> str:
 def summarise_evaluation(
     instruction_following: dict, evaluation: EvaluationConfig, **per_model
 ) -> tuple[list[dict], str]:
-    """One row per model with every metric under the same key, and a Markdown report:
-    the judge table and the answers table with 95 % intervals, then each comparison of
-    ``comparisons`` as a paired difference of judge accuracy and a head-to-head
-    win rate, each said to be significant or within noise.
-
-    Args:
-        instruction_following: The evaluator's metrics (``<model>.<metric>``).
-        evaluation: Names the evaluator; the comparisons and bootstrap settings.
-        per_model: ``<model>``: the model's judge metrics, and ``scores_<model>``: its
-            judged replies.
-
-    Returns:
-        The rows (also DVC's plot data and each model's MLflow run) and the report.
+    """One row per model with every metric under the same key (DVC's plot data, each
+    model's MLflow run), and a Markdown report: the judge, answers and IFEval tables with
+    95 % intervals, then each comparison as a paired difference, said to be significant or
+    within noise. ``per_model``: ``<model>`` judge metrics, ``scores_<model>``, ``ifeval_<model>``.
     """
     scores = {k.removeprefix("scores_"): v for k, v in per_model.items() if k.startswith("scores_")}
     ifeval = {
@@ -135,15 +126,20 @@ def summarise_evaluation(
         *_answer_lines(rows, instruction_following, evaluation, trusted),
         "",
         *ifeval_lines(ifeval, rows, evaluation),
-        "| comparison | judge acc. difference [95% CI] | | head-to-head strict win rate "
-        "[95% CI] | ties half [95% CI] | wins / ties / losses | |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        *COMPARISON_HEADER,
         *(
             _comparison_line(model, opponent, differences, instruction_following, trusted)
             for model, opponent in comparisons(evaluation, judge_metrics)
         ),
     ]
     return rows, "\n".join(lines) + "\n"
+
+
+COMPARISON_HEADER = (
+    "| comparison | judge acc. difference [95% CI] | | head-to-head strict win rate "
+    "[95% CI] | ties half [95% CI] | wins / ties / losses | |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+)
 
 
 def _summary_row(row: dict, judge_metrics, instruction_following, differences) -> dict:
@@ -288,22 +284,26 @@ def ifeval_lines(
         "[95% CI] | |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for model, opponent in ifeval_steps(list(ifeval)):
-        cells = []
-        for metric in ("prompt_loose", "prompt_strict"):
-            found = ifeval_paired_difference(
-                ifeval[model],
-                ifeval[opponent],
-                metric,
-                n_resamples=evaluation.bootstrap_resamples,
-                seed=evaluation.seed,
-            )
-            cells += [
-                format_interval(found["difference"], found["interval"], signed=True),
-                _verdict(found["interval"], 0.0),
-            ]
-        lines.append(f"| {model} - {opponent} | " + " | ".join(cells) + " |")
+    lines += [_ifeval_step_line(ifeval, m, o, evaluation) for m, o in ifeval_steps(list(ifeval))]
     return [*lines, ""]
+
+
+def _ifeval_step_line(ifeval: dict[str, list], model: str, opponent: str, evaluation) -> str:
+    """One IFEval step: prompt-level loose and strict paired differences."""
+    cells = []
+    for metric in ("prompt_loose", "prompt_strict"):
+        found = ifeval_paired_difference(
+            ifeval[model],
+            ifeval[opponent],
+            metric,
+            n_resamples=evaluation.bootstrap_resamples,
+            seed=evaluation.seed,
+        )
+        cells += [
+            format_interval(found["difference"], found["interval"], signed=True),
+            _verdict(found["interval"], 0.0),
+        ]
+    return f"| {model} - {opponent} | " + " | ".join(cells) + " |"
 
 
 def _relative_key(key: str, models) -> str:

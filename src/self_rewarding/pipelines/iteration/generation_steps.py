@@ -217,14 +217,10 @@ def judge_candidates(
 def meta_judge_candidates(
     model_dir: Path, candidates: pd.DataFrame, iteration: IterationConfig, t: int
 ) -> tuple[pd.DataFrame, dict]:
-    """The meta-judge (``core.meta_judge``): M_t writes ``meta_judge.judgments.n``
-    judgments of each of ``pool`` candidates and, for those whose judgments disagree
-    most, compares the highest- and lowest-scored one in both orders, scores hidden.
-    Off (no model loaded, no rows) when ``meta_judge.max_share`` is 0.
-
-    Returns:
-        One row per comparison (``core.rows.MetaJudgment``) and the counts.
-    """
+    """The meta-judge (``core.meta_judge``): M_t judges each of ``pool`` candidates
+    several times and, where its judgments disagree most, compares the highest- and
+    lowest-scored one in both orders, scores hidden: a ``MetaJudgment`` row each, and the
+    counts. Off (no model loaded, no rows) when ``meta_judge.max_share`` is 0."""
     config = iteration.meta_judge
     if config.max_share == 0.0 or candidates.empty:
         return pd.DataFrame(columns=list(META_JUDGMENT_COLUMNS)), dict.fromkeys(
@@ -249,11 +245,7 @@ def meta_judge_candidates(
     found, prompts = meta.comparison_prompts(
         pool, texts, [reply.sample_scores for reply in written], config.candidates
     )
-    verdict = config.verdict
-    if constrained:  # as the judge: every answer ends in a verdict
-        verdict = dataclasses.replace(
-            verdict, regex=meta.constrained_verdict_regex(verdict.max_new_tokens)
-        )
+    verdict = meta.verdict_sampling(config.verdict, constrained)
     answers = (
         engine.generate("meta_judge_verdicts", prompts, verdict, **settings) if prompts else []
     )

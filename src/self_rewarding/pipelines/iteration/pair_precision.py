@@ -35,6 +35,20 @@ def precision_metrics(verdicts: pd.DataFrame, seconds_per_verdict: float | None)
     return metrics
 
 
+def _verdict_row(reader, template: dict, row: dict, referee: str) -> dict:
+    verdict = reader.judge_pair(template, row["prompt"], row["chosen"], row["rejected"])
+    return {
+        "prompt_id": row["prompt_id"],
+        "margin": row["chosen_score"] - row["rejected_score"],
+        "win": verdict.win,
+        "tie": verdict.tie,
+        "loss": verdict.loss,
+        "outcome": verdict.outcome,
+        "consistent": verdict.consistent,
+        "referee": referee,
+    }
+
+
 def measure_pair_precision(
     preference_pairs: pd.DataFrame, judge_prompts: pd.DataFrame, iteration: IterationConfig
 ) -> tuple[pd.DataFrame, dict]:
@@ -58,20 +72,7 @@ def measure_pair_precision(
         template = judge_prompts.set_index("name").loc["pair-v2"].to_dict()
         reader = VerdictReader(config.referee, resolve(config.precision), config.max_prompt_tokens)
         try:
-            for row in rows:
-                verdict = reader.judge_pair(template, row["prompt"], row["chosen"], row["rejected"])
-                judged.append(
-                    {
-                        "prompt_id": row["prompt_id"],
-                        "margin": row["chosen_score"] - row["rejected_score"],
-                        "win": verdict.win,
-                        "tie": verdict.tie,
-                        "loss": verdict.loss,
-                        "outcome": verdict.outcome,
-                        "consistent": verdict.consistent,
-                        "referee": config.referee,
-                    }
-                )
+            judged = [_verdict_row(reader, template, row, config.referee) for row in rows]
             seconds = reader.seconds / max(reader.verdicts, 1)
         finally:
             reader.close()

@@ -19,19 +19,10 @@ def train_next_model(  # noqa: PLR0913, PLR0917 (a Kedro node: one input per dat
     meta_judgments: pd.DataFrame | None = None,
     iteration: IterationConfig | None = None,
 ):
-    """DPO of M_t on AIFT(M_t): M_{t+1}; with the meta-judge on, its judge-preference
-    pairs join the answer pairs, their share capped by ``meta_judge.max_share``;
-    ``pairs_gate`` orders this step after the pairs' gate. The hooks stop the shared
-    generation engine before this node, so that its memory goes back first.
-
-    Args:
-        dpo: ``trainer``: ``DPOConfig`` fields (paper: beta 0.1); ``precision``;
-            ``launcher`` (processes, accelerate config).
-
-    Returns:
-        The staged model directory (the catalog renames it into place) and the training
-        metrics, ``answer_pairs`` and ``judge_pairs`` among them.
-    """
+    """DPO of M_t on AIFT(M_t) (``dpo``: ``trainer``, ``precision``, ``launcher``) makes
+    M_{t+1}, staged for the catalog to rename into place; the meta-judge's pairs join,
+    their share capped by ``meta_judge.max_share``. The hooks stop the shared engine
+    before this node; ``pairs_gate`` orders it after the pairs' gate."""
     from self_rewarding.datasets.model_directory_dataset import model_staging_directory
     from self_rewarding.train.dpo import train_dpo
 
