@@ -53,6 +53,8 @@ def test_every_environment_builds_every_config(env, tmp_path):
     evaluation = EvaluationConfig(**parameters["evaluation"])
     assert iteration.generation.precision == "auto"
     assert evaluation.generation.precision == "auto"
+    # The test and paper environments run the same sets on every CPU.
+    assert (evaluation.on_cpu_without_bf16 is None) == (env != "local")
     for kind in ("sft", "dpo"):
         block = parameters[kind]
         assert block["precision"] == "auto"

@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from self_rewarding.core.precision import Hardware
 from self_rewarding.core.types import (
     EvaluationConfig,
     IterationConfig,
@@ -64,3 +65,35 @@ def test_an_unknown_key_or_a_wrong_value_names_the_nested_field(block, location,
 def test_a_launcher_needs_a_process():
     with pytest.raises(ValueError, match="num_processes must be at least 1"):
         LauncherConfig(num_processes=0)
+
+
+AVX2_CPU = Hardware(device="cpu", cpu_capability="AVX2", cpu_native_bf16=False)
+BF16_CPU = Hardware(device="cpu", cpu_capability="AVX512", cpu_native_bf16=True)
+GPU_ON_AVX2 = Hardware("cuda", "AVX2", False, cuda_name="NVIDIA H100", cuda_bf16=True)
+
+
+def test_a_cpu_without_native_bf16_takes_the_smaller_evaluation_sets():
+    evaluation = EvaluationConfig(
+        judge_alignment_prompts=None,
+        mt_bench_human_pairs=None,
+        hh_harmless_pairs=200,
+        ifeval={"prompts": 80, "sampling": {"max_new_tokens": 640}},
+        on_cpu_without_bf16={
+            "judge_alignment_prompts": 30,
+            "mt_bench_human_pairs": 60,
+            "hh_harmless_pairs": 30,
+            "ifeval_prompts": 40,
+        },
+    )
+    sized = evaluation.sized_for(AVX2_CPU)
+    assert (sized.judge_alignment_prompts, sized.mt_bench_human_pairs) == (30, 60)
+    assert (sized.hh_harmless_pairs, sized.ifeval.prompts) == (30, 40)
+    assert sized.ifeval.sampling.max_new_tokens == 640  # only the sizes change
+    assert sized.on_cpu_without_bf16 is None and sized.sized_for(AVX2_CPU) == sized
+    assert evaluation.sized_for(BF16_CPU) is evaluation
+    assert evaluation.sized_for(GPU_ON_AVX2) is evaluation
+
+
+def test_without_smaller_sets_every_machine_runs_the_same_ones():
+    evaluation = EvaluationConfig(judge_alignment_prompts=None, on_cpu_without_bf16=None)
+    assert evaluation.sized_for(AVX2_CPU) is evaluation

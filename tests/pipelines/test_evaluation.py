@@ -137,6 +137,28 @@ def test_the_judge_is_measured_against_human_rankings_and_pairs(tmp_path, monkey
     assert not generator.closed
 
 
+@pytest.mark.parametrize("native_bf16", [False, True])
+def test_a_cpu_without_native_bf16_judges_the_smaller_sets(tmp_path, monkeypatch, native_bf16):
+    from self_rewarding import hardware
+    from self_rewarding.core.precision import Hardware
+
+    model_dir = tmp_path / "M1"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text("{}")
+    generator = FakeGenerator(_longer_reply_scores_higher)
+    monkeypatch.setattr(common, "model_generator", lambda model_dir, evaluation: generator)
+    cpu = Hardware(device="cpu", cpu_capability="AVX2", cpu_native_bf16=native_bf16)
+    monkeypatch.setattr(hardware, "detect_hardware", lambda: cpu)
+    smaller = {"judge_alignment_prompts": 1, "mt_bench_human_pairs": 0, "hh_harmless_pairs": 0}
+
+    scores, _ = nodes.evaluate_judge(
+        model_dir, EFT_EVAL, MT_BENCH_HUMAN, HH, _config(on_cpu_without_bf16=smaller)
+    )
+
+    # all sets: two ranked prompts of two replies, one MT-Bench and one HH pair
+    assert len(scores) == (4 + 2 + 2 if native_bf16 else 2)
+
+
 def test_the_judge_scores_in_its_mode_and_ties_count_wrong(tmp_path, monkeypatch):
     model_dir = tmp_path / "M1"
     model_dir.mkdir()

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import ConfigDict
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from self_rewarding.core.precision import Precision
+from self_rewarding.core.precision import Hardware, Precision
 
 # Every config: immutable, and a key that is no field is an error, not ignored.
 config_model = functools.partial(pydantic_dataclass, frozen=True, config=ConfigDict(extra="forbid"))
@@ -479,6 +479,23 @@ class IfevalConfig:
 
 
 @config_model
+class EvaluationSets:
+    """How much of each set the evaluation uses (None: all of it).
+
+    Attributes:
+        judge_alignment_prompts: OASST1-validation prompts with ranked replies.
+        mt_bench_human_pairs: MT-Bench human pairwise judgments.
+        hh_harmless_pairs: HH-RLHF harmless-base test pairs.
+        ifeval_prompts: IFEval prompts (a stratified subset).
+    """
+
+    judge_alignment_prompts: int | None = None
+    mt_bench_human_pairs: int | None = None
+    hh_harmless_pairs: int | None = None
+    ifeval_prompts: int | None = None
+
+
+@config_model
 class EvaluationConfig:
     """What the evaluation measures, and on how much data (None: the whole set).
 
@@ -501,6 +518,9 @@ class EvaluationConfig:
         ifeval: IFEval, checked by code.
         seed: Seed of the subsets and of the bootstrap.
         bootstrap_resamples: Resamples of the 95 % bootstrap intervals (over prompts).
+        on_cpu_without_bf16: Smaller sets that replace the ones above on a CPU without
+            native bf16 (AVX2 only: fp32, judging about 8x slower); None: the same sets
+            on every machine. Every metric reports its own n.
     """
 
     judge_alignment_prompts: int | None = 10
@@ -516,3 +536,19 @@ class EvaluationConfig:
     ifeval: IfevalConfig = IfevalConfig()
     seed: int = 0
     bootstrap_resamples: int = 2000
+    on_cpu_without_bf16: EvaluationSets | None = None
+
+    def sized_for(self, hardware: Hardware) -> EvaluationConfig:
+        """These settings with the sets of ``on_cpu_without_bf16`` where ``hardware`` is a
+        CPU without native bf16; unchanged elsewhere."""
+        sets = self.on_cpu_without_bf16
+        if sets is None or hardware.device != "cpu" or hardware.cpu_native_bf16:
+            return self
+        return replace(
+            self,
+            judge_alignment_prompts=sets.judge_alignment_prompts,
+            mt_bench_human_pairs=sets.mt_bench_human_pairs,
+            hh_harmless_pairs=sets.hh_harmless_pairs,
+            ifeval=replace(self.ifeval, prompts=sets.ifeval_prompts),
+            on_cpu_without_bf16=None,
+        )

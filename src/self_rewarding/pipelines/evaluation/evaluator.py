@@ -35,7 +35,11 @@ from self_rewarding.core.provenance import directory_sha256
 from self_rewarding.core.types import EvaluationConfig, JudgeConfig
 from self_rewarding.core.verdicts import position_averaged_verdict
 from self_rewarding.judge_service import read_judgments, render_judge_prompts
-from self_rewarding.pipelines.evaluation.common import comparisons, word_count
+from self_rewarding.pipelines.evaluation.common import (
+    comparisons,
+    sized_for_this_machine,
+    word_count,
+)
 from self_rewarding.pipelines.evaluation.judge_evaluation import alignment_items, pairwise_items
 
 logger = logging.getLogger(__name__)
@@ -332,6 +336,7 @@ def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional i
     references (``pair-v2``, both orders), MT-Bench grades (``single-v1``), lengths, each
     judge's agreement with the evaluator's OASST1 scores, the evaluator's with MT-Bench's
     humans. Returns every evaluator answer, parsed, and ``<model>.<metric>`` metrics."""
+    evaluation = sized_for_this_machine(evaluation)
     answers_by_model = _by_prefix(per_model, "answers_")
     templates = {row["name"]: row for row in judge_prompts.to_dict(orient="records")}
     reference_answers = {

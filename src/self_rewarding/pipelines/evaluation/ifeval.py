@@ -17,7 +17,7 @@ from self_rewarding.core.ifeval import (
 )
 from self_rewarding.core.provenance import directory_sha256
 from self_rewarding.core.types import EvaluationConfig, IfevalConfig
-from self_rewarding.pipelines.evaluation.common import generate_with_model
+from self_rewarding.pipelines.evaluation.common import generate_with_model, sized_for_this_machine
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ def evaluate_ifeval(
     """The model's greedy answers to IFEval, checked by code: one row per prompt
     (``_response_row``) and the four accuracies with intervals, the counts, and the
     shares of answers cut by ``max_new_tokens`` and of empty ones."""
+    evaluation = sized_for_this_machine(evaluation)
     config = evaluation.ifeval
     prepare_checkers(config)
     prompts = stratified_subset(

@@ -29,6 +29,7 @@ from self_rewarding.pipelines.evaluation.common import (
     PAIR_METRICS,
     generate_with_model,
     interval_metrics,
+    sized_for_this_machine,
     subset,
     word_count,
 )
@@ -163,6 +164,7 @@ def evaluate_judge(
     Returns one row per judged reply (``_judged_items``: ``prompt_id`` names a human pair)
     and the metrics, each with its 95 % bootstrap interval over prompts (None: undefined).
     """
+    evaluation = sized_for_this_machine(evaluation)
     replies = alignment_items(eft_eval, evaluation)
     pairs = pairwise_items(mt_bench_human, hh_harmless, evaluation)
     judged_pairs = [*zip(replies["prompt"], replies["response"])] + [
