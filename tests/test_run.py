@@ -195,6 +195,20 @@ def test_the_loop_reaches_m3_and_dvc_locks_every_aift_dataset(reproduced):
     assert any(not a.equal(b) for a, b in zip(m2.parameters(), m3.parameters(), strict=True))
 
 
+def test_the_second_iterations_judgments_are_checked_for_drift_from_the_first(reproduced):
+    kl = "expect_column_kl_divergence_to_be_less_than"
+    validation = reproduced / "data/08_reporting"
+    reports = {
+        t: json.loads((validation / f"iter{t}/validation/judgments.json").read_text())
+        for t in (1, 2)
+    }
+    assert kl not in {r["expectation_config"]["type"] for r in reports[1]["results"]}
+    assert any("no previous iteration" in reason for reason in reports[1]["not_applicable"])
+    (drift,) = [r for r in reports[2]["results"] if r["expectation_config"]["type"] == kl]
+    assert drift["result"]["observed_value"] >= 0
+    assert drift["expectation_config"]["kwargs"]["threshold"] == 100.0
+
+
 def test_the_meta_judge_compares_the_tiny_judgments_and_feeds_dpo(reproduced):
     for t in (1, 2):
         reports = reproduced / f"data/08_reporting/iter{t}"

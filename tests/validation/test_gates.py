@@ -122,6 +122,49 @@ def test_a_judge_collapsed_to_the_top_score_stops_the_run():
     assert top["result"]["observed_value"] == pytest.approx(0.6)
 
 
+def test_the_score_histogram_is_a_partition_of_the_0_to_5_scale():
+    from self_rewarding.validation.expectations import score_partition
+
+    partition = score_partition([0.1, 2.4, None, float("nan"), 4.9, 5.0], bin_width=2.5)
+    assert partition == {"bins": [0.0, 2.5, 5.0], "weights": [0.5, 0.5]}
+    assert score_partition([None], bin_width=0.25) is None
+
+
+# The previous iteration's scores sit at 3-4, as expected scores of a healthy judge do.
+PREVIOUS_SCORES = [3.1, 3.3, 3.4, 3.5, 3.5, 3.6, 3.7, 3.8, 3.9, 3.4]
+
+
+def _drift_gates() -> IterationConfig:
+    return IterationConfig(
+        judge=JudgeConfig(mode="score_first"),
+        gates=GateConfig(min_score_std=0.0, max_score_kl_divergence=0.5),
+    )
+
+
+def test_scores_that_drift_from_the_previous_iteration_stop_the_run():
+    previous = _judgments(PREVIOUS_SCORES)
+    drifted, _ = check_judgments(_judgments([4.9, 5.0, 4.8, 5.0, 4.9]), _drift_gates(), previous)
+    with pytest.raises(DataValidationError, match="drifted from the previous iteration"):
+        enforce_judgments_gate(drifted)
+    same, _ = check_judgments(_judgments([3.2, 3.4, 3.5, 3.6, 3.8]), _drift_gates(), previous)
+    assert enforce_judgments_gate(same)["passed"]
+    (kl,) = [
+        r
+        for r in same["results"]
+        if r["expectation_config"]["type"] == "expect_column_kl_divergence_to_be_less_than"
+    ]
+    assert 0 <= kl["result"]["observed_value"] < 0.5
+
+
+def test_the_first_iteration_has_no_drift_to_check():
+    report, _ = check_judgments(_judgments(PREVIOUS_SCORES), _drift_gates())
+    types = {r["expectation_config"]["type"] for r in report["results"]}
+    assert "expect_column_kl_divergence_to_be_less_than" not in types
+    assert report["not_applicable"][-1] == (
+        "score drift (iteration.gates.max_score_kl_divergence): no previous iteration"
+    )
+
+
 def test_gates_build_data_docs_by_iteration_and_log_them_to_the_run(tmp_path, mlflow_store):
     import mlflow
     from mlflow.tracking import MlflowClient

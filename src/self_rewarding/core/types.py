@@ -333,6 +333,12 @@ class GateConfig:
         max_score_length_correlation: Largest Pearson correlation between score and
             words over the pairs' answers (chosen and rejected pooled): near 1, length
             alone orders them. None: no gate.
+        max_score_kl_divergence: Largest KL divergence of an iteration's score histogram
+            from the previous iteration's (``score_bin_width`` bins): above it the
+            judge's scores have drifted, which a collapse or a broken judge does long
+            before a spread or a top-score gate sees it. None: no gate; the first
+            iteration has no previous one.
+        score_bin_width: Width of the score histogram's bins on the 0-5 scale.
         data_docs: Folder of the great-expectations file context whose Data Docs hold
             every gate's validation, by iteration (``<data_docs>/gx/uncommitted/
             data_docs/local_site/index.html``), also logged to the step's MLflow run.
@@ -346,6 +352,8 @@ class GateConfig:
     max_word_ratio: float | None = None
     max_top_score_share: float | None = None
     max_score_length_correlation: float | None = None
+    max_score_kl_divergence: float | None = None
+    score_bin_width: float = 0.25
     data_docs: str | None = None
 
 

@@ -89,6 +89,11 @@ _JUDGMENT_HINTS = {
         "Too few judge answers hold a parseable 'Score: X' (parse rate below "
         "iteration.gates.min_parse_rate); iteration.judge.constrained forces one."
     ),
+    "expect_column_kl_divergence_to_be_less_than": (
+        "The judge's scores drifted from the previous iteration's (KL divergence of the "
+        "histograms above iteration.gates.max_score_kl_divergence): compare the two "
+        "iterations' judgments before training on these pairs."
+    ),
 }
 _PROMPT_HINTS = {
     "expect_table_row_count_to_be_between": (
@@ -168,30 +173,53 @@ def enforce_prompts_gate(report: dict) -> dict:
     return _enforce("generated_prompts", report, _PROMPT_HINTS)
 
 
-def check_judgments(
-    judgments: pd.DataFrame, iteration: IterationConfig, t: int | None = None
-) -> tuple[dict, str]:
-    """Runs the judgments suite (score range, parse rate, spread). The parse rate is not
-    checked where the mode reads a score from every answer (``score_first``, or a
-    constrained ending): it would be 1 by construction."""
-    from self_rewarding.validation.expectations import suite_judgments
+def _scores(judgments: pd.DataFrame) -> pd.Series:
+    return judgments["score"].astype(float) if "score" in judgments else pd.Series(dtype=float)
 
-    gates, judge = iteration.gates, iteration.judge
-    vacuous = judge.mode == "score_first" or judge.constrained
-    suite = suite_judgments(
-        None if vacuous else gates.min_parse_rate, gates.min_score_std, gates.max_top_score_share
-    )
-    skipped = (
-        (
-            "parse rate (iteration.gates.min_parse_rate): "
-            + ("score_first" if judge.mode == "score_first" else "a constrained ending")
-            + " gives every answer a score",
+
+def _not_applicable_judgment_checks(iteration: IterationConfig, has_previous: bool) -> tuple:
+    """The judgment checks that would pass by construction or have nothing to compare."""
+    judge, skipped = iteration.judge, []
+    if judge.mode == "score_first" or judge.constrained:
+        way = "score_first" if judge.mode == "score_first" else "a constrained ending"
+        skipped.append(
+            f"parse rate (iteration.gates.min_parse_rate): {way} gives every answer a score"
         )
-        if vacuous
-        else ()
+    if iteration.gates.max_score_kl_divergence is not None and not has_previous:
+        skipped.append(
+            "score drift (iteration.gates.max_score_kl_divergence): no previous iteration"
+        )
+    return tuple(skipped)
+
+
+def check_judgments(
+    judgments: pd.DataFrame,
+    iteration: IterationConfig,
+    previous_judgments: pd.DataFrame | None = None,
+    t: int | None = None,
+) -> tuple[dict, str]:
+    """Runs the judgments suite (score range, parse rate, spread, top-score share, drift
+    from ``previous_judgments``, the previous iteration's). A check that would pass by
+    construction (the parse rate where every answer gets a score) or has nothing to
+    compare (the first iteration's drift) is named under ``not_applicable``."""
+    from self_rewarding.validation.expectations import score_partition, suite_judgments
+
+    gates = iteration.gates
+    skipped = _not_applicable_judgment_checks(iteration, previous_judgments is not None)
+    previous = (
+        score_partition(_scores(previous_judgments), gates.score_bin_width)
+        if previous_judgments is not None
+        else None
     )
-    scores = judgments["score"] if "score" in judgments else pd.Series(dtype=float)
-    top = (scores.astype(float) >= 4.5).astype(float).where(scores.notna())
+    suite = suite_judgments(
+        None if any(s.startswith("parse rate") for s in skipped) else gates.min_parse_rate,
+        gates.min_score_std,
+        gates.max_top_score_share,
+        previous_partition=previous,
+        max_kl_divergence=gates.max_score_kl_divergence,
+    )
+    scores = _scores(judgments)
+    top = (scores >= 4.5).astype(float).where(scores.notna())
     return _checked(
         "judgments", suite, judgments.assign(top_score=top), iteration, t=t, not_applicable=skipped
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+import numpy as np
 import pandas as pd
 
 logger = logging.getLogger(__name__)
@@ -83,14 +84,36 @@ def suite_generated_prompts(max_rouge_l: float, min_prompts: int) -> list:
     ]
 
 
+# Weight spread over the empty bins of a reference histogram, so that a score where the
+# previous iteration had none raises the divergence instead of making it infinite.
+EMPTY_BIN_WEIGHT = 0.01
+
+
+def score_partition(scores: Iterable[float], bin_width: float) -> dict | None:
+    """The histogram of ``scores`` on the 0-5 scale as a great-expectations partition
+    object (``bins``: edges, ``weights``: shares); None without a parsed score."""
+    values = np.array([s for s in scores if s is not None and np.isfinite(s)], dtype=float)
+    if not len(values):
+        return None
+    edges = np.linspace(0.0, 5.0, round(5.0 / bin_width) + 1)
+    counts, _ = np.histogram(np.clip(values, 0.0, 5.0), bins=edges)
+    return {"bins": edges.tolist(), "weights": (counts / counts.sum()).tolist()}
+
+
 def suite_judgments(
-    min_parse_rate: float | None, min_score_std: float, max_top_score_share: float | None = None
+    min_parse_rate: float | None,
+    min_score_std: float,
+    max_top_score_share: float | None = None,
+    *,
+    previous_partition: dict | None = None,
+    max_kl_divergence: float | None = None,
 ) -> list:
     """Judge answers: scores in 0..5 or null, enough of them parsed (``min_parse_rate``;
     None where the scoring mode reads a score from every answer, so that the check would
     pass by construction), spread enough that the judge has not collapsed to one score,
-    and (``max_top_score_share``) not collapsed to the top score: the mean of
-    ``top_score`` (1 where the score rounds to 5, null where none was parsed)."""
+    (``max_top_score_share``) not collapsed to the top score: the mean of ``top_score``
+    (1 where the score rounds to 5, null where none was parsed), and (``max_kl_divergence``)
+    not drifted from ``previous_partition``, the previous iteration's histogram."""
     parsed = (
         [gxe.ExpectColumnValuesToNotBeNull(column="score", mostly=min_parse_rate)]
         if min_parse_rate is not None
@@ -99,6 +122,15 @@ def suite_judgments(
     if max_top_score_share is not None:
         parsed.append(
             gxe.ExpectColumnMeanToBeBetween(column="top_score", max_value=max_top_score_share)
+        )
+    if max_kl_divergence is not None and previous_partition is not None:
+        parsed.append(
+            gxe.ExpectColumnKLDivergenceToBeLessThan(
+                column="score",
+                partition_object=previous_partition,
+                threshold=max_kl_divergence,
+                internal_weight_holdout=EMPTY_BIN_WEIGHT,
+            )
         )
     return [
         *_non_empty_text(["prompt_id", "candidate_id"]),

@@ -88,7 +88,9 @@ def create_iteration_template(t: int) -> Pipeline:
             ),
             Node(
                 _of_iteration(check_judgments, t),
-                ["judgments", "params:iteration"],
+                # From the second iteration on, the scores are checked for drift
+                # against the previous iteration's.
+                ["judgments", "params:iteration", *(["previous_judgments"] if t > 1 else [])],
                 ["judgments_report", "judgments_report_html"],
                 name="check_judgments_node",
             ),
@@ -184,6 +186,7 @@ def create_pipeline(iteration_count: int | None = None, **kwargs) -> Pipeline:
                 "model_in": f"model_{it.model}",
                 "ift_train": "ift_train",
                 "mt_bench_judge_prompts": "mt_bench_judge_prompts",
+                **({"previous_judgments": f"iter{it.t - 1}.judgments"} if it.t > 1 else {}),
             },
             outputs={"model_out": f"model_{it.next_model}"},
             parameters={
