@@ -384,6 +384,9 @@ def test_evaluation_writes_metrics_and_per_reply_scores_for_every_model(reproduc
         _run([sys.executable, "scripts/recompute_table4.py", str(folder)], reproduced)
         answers = _read_jsonl(reproduced / "data/07_model_output" / model / "eval_answers.jsonl")
         assert {row["benchmark"] for row in answers} == {"alpaca_eval", "mt_bench"}
+        # MT-Bench in two turns: every question's second turn is answered
+        mt_bench = [row for row in answers if row["benchmark"] == "mt_bench"]
+        assert all(isinstance(row["answer_turn2"], str) for row in mt_bench)
         # IFEval, checked by code: the test profile's 4 prompts, every instruction checked.
         ifeval = json.loads((folder / "ifeval.json").read_text())
         responses = _read_jsonl(
@@ -392,6 +395,16 @@ def test_evaluation_writes_metrics_and_per_reply_scores_for_every_model(reproduc
         assert ifeval["ifeval.prompts"] == len(responses) == 4
         assert ifeval["ifeval.instructions"] == sum(len(r["strict"]) for r in responses)
         assert 0 <= ifeval["ifeval.prompt_loose"] <= 1
+        # The scores' great-expectations validation: contract checks and health warnings.
+        validation = json.loads((folder / "validation/judge_alignment_scores.json").read_text())
+        severities = {
+            r["expectation_config"]["type"]: r["expectation_config"]["severity"]
+            for r in validation["results"]
+        }
+        assert severities["expect_compound_columns_to_be_unique"] == "critical"
+        assert severities["expect_column_stdev_to_be_between"] == "warning"
+    docs = reproduced / "data/08_reporting/data_docs/gx/uncommitted/data_docs/local_site"
+    assert "judge_alignment_scores" in (docs / "index.html").read_text()
     table = (reproduced / "data/08_reporting/evaluation_table.md").read_text()
     assert "IFEval, checked by code" in table and "| M3 - M1 |" in table
     summary = json.loads((reproduced / "data/08_reporting/evaluation_summary.json").read_text())
@@ -407,6 +420,7 @@ def test_evaluation_writes_metrics_and_per_reply_scores_for_every_model(reproduc
         (reproduced / "data/08_reporting/instruction_following.json").read_text()
     )
     assert "M3.vs_M2.win_rate" in following and "M2.mt_bench.score" in following
+    assert {"M2.mt_bench.score_turn2", "M3.vs_M2.mt_bench_turn2.wins"} <= set(following)
     assert (reproduced / "data/08_reporting/evaluation_table.md").read_text().count("| M") >= 5
     assert (reproduced / "data/08_reporting/plots/by_model.png").stat().st_size > 1000
     shown = _run(["dvc", "metrics", "show", "--json"], reproduced)

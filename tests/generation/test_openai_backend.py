@@ -332,10 +332,11 @@ def _files(root) -> list:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
-# 2 models x 2 references x 4 prompts + 4 head to head, both orders: 40 verdicts, and the
-# evaluator's own MT-Bench human pair in both orders (11 chunks of 4 and one of 2); then 2
-# MT-Bench grades and 2 OASST scores.
-REQUESTS = 40 + 2 + 2 + 2
+# 2 models x 2 references x 4 prompts + 4 head to head, both orders: 40 verdicts, the
+# MT-Bench question head to head (one turn: the answers have no second) in both orders, and
+# the evaluator's own MT-Bench human pair in both orders (11 chunks of 4); then 2 MT-Bench
+# grades and 2 OASST scores.
+REQUESTS = 40 + 2 + 2 + 2 + 2
 
 
 def test_a_killed_evaluation_resumes_from_its_finished_chunks(server, tmp_path):

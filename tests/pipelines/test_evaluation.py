@@ -77,6 +77,19 @@ JUDGE_PROMPTS = pd.DataFrame(
             "system_prompt": "Rate.",
             "prompt_template": "[Q]{question}[ANS]{answer}",
         },
+        # The multi-turn prompts: the verdict and the grade are about the second answers.
+        {
+            "name": "pair-v2-multi-turn",
+            "system_prompt": "Compare.",
+            "prompt_template": (
+                "[Q]{question_1}{answer_a_1}{answer_b_1}{question_2}[A]{answer_a_2}[B]{answer_b_2}"
+            ),
+        },
+        {
+            "name": "single-v1-multi-turn",
+            "system_prompt": "Rate.",
+            "prompt_template": "[Q]{question_1}{answer_1}{question_2}[ANS]{answer_2}",
+        },
     ]
 )
 
@@ -184,6 +197,35 @@ def test_the_judge_scores_in_its_mode_and_ties_count_wrong(tmp_path, monkeypatch
     assert metrics["monitor.self_score_length_correlation"] is None
 
 
+def test_mt_bench_is_answered_in_two_turns_the_second_in_the_conversation(
+    tiny_model_dir, monkeypatch
+):
+    generator = FakeGenerator(
+        lambda prompt, index: "second" if prompt.startswith("<|im_start|>") else f"to {prompt}"
+    )
+    monkeypatch.setattr(common, "model_generator", lambda model_dir, evaluation: generator)
+    alpaca = pd.DataFrame([{"instruction": "Say hi.", "dataset": "helpful_base"}])
+    questions = pd.DataFrame(
+        [{"question_id": 81, "category": "writing", "turns": ["Write a poem.", "Shorter."]}]
+    )
+    config = _config(alpaca_prompts=1, mt_bench_questions=1)
+
+    answers = nodes.generate_eval_answers(tiny_model_dir, alpaca, questions, config)
+
+    first, second = generator.calls
+    assert first[0] == ["Say hi.", "Write a poem."]  # one user turn each
+    (conversation,) = second[0]
+    # the model's chat template with the first question, the model's own first answer
+    # and the second question, ending where the assistant answers
+    assert conversation.index("Write a poem.") < conversation.index("to Write a poem.")
+    assert conversation.index("to Write a poem.") < conversation.index("Shorter.")
+    assert conversation.startswith("<|im_start|>") and conversation.endswith("assistant\n")
+    mt_bench = answers[answers["benchmark"] == "mt_bench"].iloc[0]
+    assert (mt_bench["prompt_turn2"], mt_bench["answer_turn2"]) == ("Shorter.", "second")
+    alpaca_row = answers[answers["benchmark"] == "alpaca_eval"].iloc[0]
+    assert pd.isna(alpaca_row["answer_turn2"])
+
+
 def _answers(model: str, words: int) -> pd.DataFrame:
     rows = [
         {
@@ -202,6 +244,8 @@ def _answers(model: str, words: int) -> pd.DataFrame:
             "category": "writing",
             "prompt": "Blog",
             "answer": "w " * words,
+            "prompt_turn2": "Shorten it.",
+            "answer_turn2": "v " * (10 - words),
         }
     )
     return pd.DataFrame(rows)
@@ -253,7 +297,13 @@ def test_the_evaluator_compares_both_orders_and_grades(monkeypatch, tmp_path):
     assert metrics["M1.vs_gpt4_1106_preview.win_rate"] == 0.0  # 3 words < 5
     assert metrics["M2.vs_text_davinci_003.win_rate"] == 1.0
     assert metrics["M2.vs_text_davinci_003.win_rate_0-50_words"] == 1.0
-    assert metrics["M2.mt_bench.score"] == 8.0 and metrics["M2.mt_bench.score_writing"] == 8.0
+    # MT-Bench, both turns: M2 answers 8 then 2 words, M1 3 then 7 (grades = words)
+    assert metrics["M2.mt_bench.score_turn1"] == 8.0 and metrics["M2.mt_bench.score_turn2"] == 2.0
+    assert metrics["M2.mt_bench.score"] == 5.0 and metrics["M2.mt_bench.score_writing"] == 5.0
+    assert metrics["M2.vs_M1.mt_bench_turn1.wins"] == 1
+    assert metrics["M2.vs_M1.mt_bench_turn2.losses"] == 1
+    grades = judged[judged["task"] == "mt_bench_grade"]
+    assert sorted(grades["turn"]) == [1, 1, 2, 2]
     assert metrics["M1.answers.alpaca_words_mean"] == 3.0
     assert metrics["gpt4_1106_preview.answers.alpaca_words_mean"] == 5.0
     assert metrics["evaluator.verdict_parse_rate"] == 1.0
@@ -271,9 +321,9 @@ def test_the_evaluator_compares_both_orders_and_grades(monkeypatch, tmp_path):
     assert sorted(pairs["order"]) == ["model_first", "model_first", "model_second", "model_second"]
     assert set(judged["evaluator"]) == {"fake evaluator"}
     assert generator.closed
-    # the evaluator is asked chunk by chunk (20 + 2 verdicts, 2 grades, 4 OASST scores);
-    # the chunks are gone once it is done
-    assert [len(prompts) for prompts, _ in generator.calls] == [8, 8, 6, 2, 4]
+    # the evaluator is asked chunk by chunk (20 AlpacaEval + 4 MT-Bench + 2 human-pair
+    # verdicts, 4 grades, 4 OASST scores); the chunks are gone once it is done
+    assert [len(prompts) for prompts, _ in generator.calls] == [8, 8, 8, 2, 4, 4]
     assert list((tmp_path / "chunks").rglob("*.json")) == []
 
 

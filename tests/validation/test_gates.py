@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from self_rewarding.core.correlation import pearson
-from self_rewarding.core.types import GateConfig, IterationConfig, JudgeConfig
+from self_rewarding.core.types import EvaluationConfig, GateConfig, IterationConfig, JudgeConfig
 from self_rewarding.pipelines.validation_nodes import (
     check_judgments,
     check_preference_pairs,
@@ -186,3 +186,63 @@ def test_gates_build_data_docs_by_iteration_and_log_them_to_the_run(tmp_path, ml
     assert {p.name for p in validations.iterdir()} == {"iter1", "iter2"}
     logged = {a.path for a in MlflowClient(uri).list_artifacts(run.info.run_id, "data_docs")}
     assert "data_docs/index.html" in logged
+
+
+def _evaluation_scores(scores: list[float | None], words: list[int]):
+    """OASST1 replies r0.. with ``words`` words and the model's ``scores``, and one
+    MT-Bench pair (two rows, no length check)."""
+    eft_eval = pd.DataFrame(
+        {"response_id": [f"r{k}" for k in range(len(words))], "response": ["w " * n for n in words]}
+    )
+    rows = [
+        {"source": "oasst1_validation", "prompt_id": "p", "response_id": f"r{k}", "score": score}
+        for k, score in enumerate(scores)
+    ] + [
+        {
+            "source": "mt_bench_human",
+            "prompt_id": "mt_bench_human:0",
+            "response_id": side,
+            "score": 3.0,
+        }
+        for side in ("better", "worse")
+    ]
+    return pd.DataFrame(rows), eft_eval
+
+
+def _score_checks() -> EvaluationConfig:
+    return EvaluationConfig(
+        score_checks={
+            "min_score_std": 0.1,
+            "max_top_score_share": 0.8,
+            "max_score_length_correlation": 0.9,
+        }
+    )
+
+
+def test_a_length_led_evaluation_judge_is_a_warning_not_a_stop():
+    from self_rewarding.pipelines.validation_nodes import check_evaluation_scores
+
+    scores, eft_eval = _evaluation_scores([1.0, 2.0, 3.0, 4.0, None], [10, 20, 30, 40, 50])
+    report, html = check_evaluation_scores(scores, eft_eval, _score_checks(), model="M2")
+    (length,) = [
+        r
+        for r in report["results"]
+        if r["expectation_config"]["kwargs"].get("column") == "score_length_product"
+    ]
+    # length orders the four scored replies exactly
+    assert length["result"]["observed_value"] == pytest.approx(
+        pearson([1.0, 2.0, 3.0, 4.0], [10, 20, 30, 40])
+    )
+    assert not length["success"]
+    assert length["expectation_config"]["severity"] == "warning"
+    assert '<tr class="warning">' in html
+    assert "judge_alignment_scores: passed" in html  # warnings only
+
+
+def test_an_evaluation_score_out_of_range_stops_the_stage_naming_model_and_column():
+    from self_rewarding.pipelines.validation_nodes import check_evaluation_scores
+
+    scores, eft_eval = _evaluation_scores([1.0, 7.0, 3.0], [10, 20, 30])
+    with pytest.raises(DataValidationError, match="M2 judge_alignment_scores") as raised:
+        check_evaluation_scores(scores, eft_eval, _score_checks(), model="M2")
+    assert "column 'score'" in str(raised.value)

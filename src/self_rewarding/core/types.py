@@ -504,6 +504,27 @@ class EvaluationSets:
 
 
 @config_model
+class EvaluationScoreChecks:
+    """The great-expectations checks of each model's evaluation scores: the contract
+    stops the stage; these health thresholds are reported as warnings (a collapsed
+    judge is a finding of the evaluation). None: not checked.
+
+    Attributes:
+        min_score_std: Least spread of the scores.
+        max_top_score_share: Largest share of scores that round to 5.
+        max_score_length_correlation: Largest Pearson correlation of score and words
+            over the OASST1 replies.
+        data_docs: Folder of the file context whose Data Docs keep the validations (the
+            iteration gates' folder, by model); None: JSON and HTML reports only.
+    """
+
+    min_score_std: float | None = None
+    max_top_score_share: float | None = None
+    max_score_length_correlation: float | None = None
+    data_docs: str | None = None
+
+
+@config_model
 class EvaluationConfig:
     """What the evaluation measures, and on how much data (None: the whole set).
 
@@ -526,6 +547,7 @@ class EvaluationConfig:
         ifeval: IFEval, checked by code.
         seed: Seed of the subsets and of the bootstrap.
         bootstrap_resamples: Resamples of the 95 % bootstrap intervals (over prompts).
+        score_checks: The checks of each model's scores (``EvaluationScoreChecks``).
         on_cpu_without_bf16: Smaller sets that replace the ones above on a CPU without
             native bf16 (AVX2 only: fp32, judging about 8x slower); None: the same sets
             on every machine. Every metric reports its own n.
@@ -544,6 +566,7 @@ class EvaluationConfig:
     ifeval: IfevalConfig = IfevalConfig()
     seed: int = 0
     bootstrap_resamples: int = 2000
+    score_checks: EvaluationScoreChecks = EvaluationScoreChecks()
     on_cpu_without_bf16: EvaluationSets | None = None
 
     def sized_for(self, hardware: Hardware) -> EvaluationConfig:

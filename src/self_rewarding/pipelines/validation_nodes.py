@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from self_rewarding.core.seed_data import normalise_prompt
-from self_rewarding.core.types import IterationConfig
+from self_rewarding.core.types import EvaluationConfig, IterationConfig
 
 
 def _with_normalised(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -123,19 +123,17 @@ def _checked(
     name: str,
     expectations: list,
     data: pd.DataFrame,
-    iteration: IterationConfig,
     *,
-    t: int | None,
+    data_docs: str | None,
+    run_name: str | None,
     not_applicable: tuple[str, ...] = (),
 ) -> tuple[dict, str]:
     """The suite's report, with the checks left out because they would pass by
-    construction named under ``not_applicable``, and its HTML view. With
-    ``gates.data_docs``, the validation also goes to the Data Docs (as ``iter<t>``),
+    construction named under ``not_applicable``, and its HTML view. With ``data_docs``,
+    the validation also goes to the Data Docs (as ``run_name``: ``iter<t>``, a model),
     which are logged to the active MLflow run under ``data_docs/``."""
     from self_rewarding.validation.expectations import data_docs_index, report_html, run_suite
 
-    data_docs = iteration.gates.data_docs
-    run_name = f"iter{t}" if t is not None else None
     report = run_suite(name, expectations, data, data_docs=data_docs, run_name=run_name)
     if not_applicable:
         report["not_applicable"] = list(not_applicable)
@@ -145,6 +143,10 @@ def _checked(
         if mlflow.active_run() is not None:
             mlflow.log_artifacts(str(data_docs_index(data_docs).parent), "data_docs")
     return report, report_html(name, report)
+
+
+def _docs_of(iteration: IterationConfig, t: int | None) -> dict:
+    return {"data_docs": iteration.gates.data_docs, "run_name": f"iter{t}" if t else None}
 
 
 def _enforce(name: str, report: dict, hints: dict[str, str]) -> dict:
@@ -166,7 +168,7 @@ def check_generated_prompts(
         else (pd.DataFrame(columns=["prompt_id", "prompt", "max_rouge_l"]))
     )
     suite = suite_generated_prompts(iteration.filters.max_rouge_l, iteration.gates.min_prompts)
-    return _checked("generated_prompts", suite, accepted, iteration, t=t)
+    return _checked("generated_prompts", suite, accepted, **_docs_of(iteration, t))
 
 
 def enforce_prompts_gate(report: dict) -> dict:
@@ -221,7 +223,11 @@ def check_judgments(
     scores = _scores(judgments)
     top = (scores >= 4.5).astype(float).where(scores.notna())
     return _checked(
-        "judgments", suite, judgments.assign(top_score=top), iteration, t=t, not_applicable=skipped
+        "judgments",
+        suite,
+        judgments.assign(top_score=top),
+        **_docs_of(iteration, t),
+        not_applicable=skipped,
     )
 
 
@@ -241,7 +247,7 @@ def check_preference_pairs(
         gates.min_pairs, gates.max_word_ratio, gates.max_score_length_correlation
     )
     pairs = with_length_columns(preference_pairs)
-    return _checked("preference_pairs", suite, pairs, iteration, t=t)
+    return _checked("preference_pairs", suite, pairs, **_docs_of(iteration, t))
 
 
 def _standardised(values: pd.Series) -> pd.Series:
@@ -271,3 +277,43 @@ def with_length_columns(pairs: pd.DataFrame) -> pd.DataFrame:
 
 def enforce_pairs_gate(report: dict) -> dict:
     return _enforce("preference_pairs", report, _PAIR_HINTS)
+
+
+def check_evaluation_scores(
+    scores: pd.DataFrame, eft_eval: pd.DataFrame, evaluation: EvaluationConfig, model: str
+) -> tuple[dict, str]:
+    """Validates a model's evaluation scores (``suite_evaluation_scores``) into the Data
+    Docs (as ``model``): stops the stage on a broken contract, reports the judge's
+    health (spread, top-score share, score-length correlation over the OASST1 replies)
+    as warnings."""
+    from self_rewarding.validation.expectations import raise_on_failure, suite_evaluation_scores
+
+    checks = evaluation.score_checks
+    suite = suite_evaluation_scores(
+        checks.min_score_std, checks.max_top_score_share, checks.max_score_length_correlation
+    )
+    name = "judge_alignment_scores"
+    report, html = _checked(
+        name,
+        suite,
+        _with_health_columns(scores, eft_eval),
+        data_docs=checks.data_docs,
+        run_name=model,
+    )
+    raise_on_failure(f"{model} {name}", report)
+    return report, html
+
+
+def _with_health_columns(scores: pd.DataFrame, eft_eval: pd.DataFrame) -> pd.DataFrame:
+    """The scores with ``top_score`` (1 where the score rounds to 5, null unscored) and
+    ``score_length_product`` over the OASST1 replies (``with_length_columns``' product:
+    its mean is the score-length Pearson correlation; null for the other sources)."""
+    score = scores["score"].astype(float)
+    words = eft_eval.set_index("response_id")["response"].astype(str).str.split().str.len()
+    oasst = (scores["source"] == "oasst1_validation") & score.notna()
+    lengths = scores["response_id"].map(words).where(oasst).astype(float)
+    product = _standardised(score.where(oasst)) * _standardised(lengths)
+    return scores.assign(
+        top_score=(score >= 4.5).astype(float).where(score.notna()),
+        score_length_product=product,
+    )

@@ -175,6 +175,40 @@ def suite_preference_pairs(
     ]
 
 
+def suite_evaluation_scores(
+    min_score_std: float | None,
+    max_top_score_share: float | None,
+    max_score_length_correlation: float | None,
+) -> list:
+    """A model's scores of the evaluation's replies. Critical: the columns, scores in
+    0..5 or null, one row per (source, prompt, reply). Warnings (a collapsed or
+    length-led judge is a finding of the evaluation, not a reason to stop it): the
+    spread, the share of scores that round to 5 (``top_score``) and the score-length
+    correlation over the OASST1 replies (the mean of ``score_length_product``)."""
+    health = []
+    if min_score_std is not None:
+        health.append(
+            gxe.ExpectColumnStdevToBeBetween(
+                column="score", min_value=min_score_std, severity="warning"
+            )
+        )
+    for column, limit in (
+        ("top_score", max_top_score_share),
+        ("score_length_product", max_score_length_correlation),
+    ):
+        if limit is not None:
+            health.append(
+                gxe.ExpectColumnMeanToBeBetween(column=column, max_value=limit, severity="warning")
+            )
+    return [
+        *_non_empty_text(["source", "prompt_id", "response_id"]),
+        gxe.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=5),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["source", "prompt_id", "response_id"]),
+        gxe.ExpectTableRowCountToBeBetween(min_value=1),
+        *health,
+    ]
+
+
 def run_suite(
     name: str,
     expectations: list,
@@ -238,11 +272,17 @@ def data_docs_index(data_docs: str | Path) -> Path:
     return Path(data_docs) / "gx/uncommitted/data_docs/local_site/index.html"
 
 
-def failures(report: dict) -> list[str]:
-    """Describes each failed expectation of a report: type, column and what was seen."""
+def _is_warning(item: dict) -> bool:
+    return item["expectation_config"].get("severity") == "warning"
+
+
+def failures(report: dict, severity: str = "critical") -> list[str]:
+    """Describes each failed expectation of a report of ``severity`` (``critical``: the
+    ones that stop a run; ``warning``: the ones that are only reported): type, column
+    and what was seen."""
     described = []
     for item in report["results"]:
-        if item["success"]:
+        if item["success"] or _is_warning(item) != (severity == "warning"):
             continue
         config = item["expectation_config"]
         kwargs = config.get("kwargs", {})
@@ -273,10 +313,14 @@ def raise_on_failure(name: str, report: dict, hints: dict[str, str] | None = Non
         hints: Plain-words explanations by expectation type, put first in the message
             when that expectation failed.
     """
+    for warning in failures(report, "warning"):
+        logger.warning("%s: %s", name, warning)
     failed = failures(report)
     if failed:
         failed_types = {
-            item["expectation_config"]["type"] for item in report["results"] if not item["success"]
+            item["expectation_config"]["type"]
+            for item in report["results"]
+            if not item["success"] and not _is_warning(item)
         }
         explained = [text for kind, text in (hints or {}).items() if kind in failed_types]
         raise DataValidationError(
@@ -295,7 +339,7 @@ def report_html(name: str, report: dict) -> str:
         kwargs = {k: v for k, v in config.get("kwargs", {}).items() if k != "batch_id"}
         observed = item.get("result", {}).get("observed_value", "")
         unexpected = item.get("result", {}).get("unexpected_count", "")
-        verdict = "passed" if item["success"] else "FAILED"
+        verdict = "passed" if item["success"] else "warning" if _is_warning(item) else "FAILED"
         cells = [verdict, config["type"], kwargs, observed, unexpected]
         rows.append(
             f'<tr class="{verdict.lower()}">'
@@ -309,11 +353,11 @@ def report_html(name: str, report: dict) -> str:
             + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in cells)
             + "</tr>"
         )
-    status = "passed" if report["success"] else "FAILED"
+    status = "FAILED" if failures(report) else "passed"
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(name)}</title>"
         "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:4px}"
-        ".failed{background:#fdd}</style></head><body>"
+        ".failed{background:#fdd}.warning{background:#ffd}</style></head><body>"
         f"<h1>{html.escape(name)}: {status}</h1><table><tr><th>result</th>"
         "<th>expectation</th><th>arguments</th><th>observed</th><th>unexpected</th></tr>"
         + "".join(rows)

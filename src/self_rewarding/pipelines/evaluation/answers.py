@@ -20,8 +20,8 @@ logger = logging.getLogger(__name__)
 def _bench_prompts(
     alpaca_prompts: pd.DataFrame, mt_bench_questions: pd.DataFrame, evaluation: EvaluationConfig
 ) -> list[dict]:
-    """AlpacaEval prompts (seeded sample) and MT-Bench turn-1 questions (evenly over the
-    categories)."""
+    """AlpacaEval prompts (seeded sample) and MT-Bench questions (evenly over the
+    categories), each with its second turn (``prompt_turn2``; None for AlpacaEval)."""
     alpaca = subset(
         alpaca_prompts.to_dict(orient="records"), evaluation.alpaca_prompts, evaluation.seed
     )
@@ -31,6 +31,7 @@ def _bench_prompts(
             "item_id": str(row["id"]) if "id" in row else prompt_id(row["instruction"]),
             "category": row.get("dataset", ""),
             "prompt": row["instruction"],
+            "prompt_turn2": None,
         }
         for row in alpaca
     ]
@@ -48,6 +49,7 @@ def _bench_prompts(
                     "item_id": str(question["question_id"]),
                     "category": category,
                     "prompt": question["turns"][0],
+                    "prompt_turn2": question["turns"][1] if len(question["turns"]) > 1 else None,
                 }
             )
     return rows
@@ -62,8 +64,9 @@ def generate_eval_answers(
     """The model's answers to the instruction-following benchmarks.
 
     Returns:
-        ``benchmark, item_id, category, prompt, answer, n_tokens, finish_reason`` and the
-        model's provenance.
+        ``benchmark, item_id, category, prompt, answer, n_tokens, finish_reason``, the
+        second turn's ``prompt_turn2, answer_turn2, n_tokens_turn2, finish_reason_turn2``
+        (MT-Bench; None elsewhere) and the model's provenance.
     """
     rows = _bench_prompts(alpaca_prompts, mt_bench_questions, evaluation)
     model_sha256 = directory_sha256(model_dir)
@@ -84,4 +87,46 @@ def generate_eval_answers(
             model_sha256=model_sha256,
             seed=answer.seed,
         )
+    _answer_second_turns(model_dir, model_sha256, rows, evaluation)
     return pd.DataFrame(rows)
+
+
+def _answer_second_turns(
+    model_dir: Path, model_sha256: str, rows: list[dict], evaluation: EvaluationConfig
+) -> None:
+    """Adds the second turn's answers to the rows that have one: the model continues
+    the conversation (first question, its own answer, second question), written in
+    its own chat template, as MT-Bench asks it."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    asked = [row for row in rows if row["prompt_turn2"]]
+    conversations = [
+        tokenizer.apply_chat_template(
+            [
+                {"role": "user", "content": row["prompt"]},
+                {"role": "assistant", "content": row["answer"]},
+                {"role": "user", "content": row["prompt_turn2"]},
+            ],
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+        for row in asked
+    ]
+    answers = generate_with_model(
+        "evaluate_answers_turn2",
+        model_dir,
+        model_sha256,
+        conversations,
+        evaluation.answer_sampling,
+        evaluation=evaluation,
+        chat=False,
+    )
+    for row in rows:
+        row.update(answer_turn2=None, n_tokens_turn2=None, finish_reason_turn2=None)
+    for row, (answer,) in zip(asked, answers, strict=True):
+        row.update(
+            answer_turn2=str(answer).strip(),
+            n_tokens_turn2=answer.n_tokens,
+            finish_reason_turn2=answer.finish_reason,
+        )

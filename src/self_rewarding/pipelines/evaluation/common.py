@@ -71,9 +71,11 @@ def generate_with_model(
     sampling,
     *,
     evaluation: EvaluationConfig,
+    chat: bool = True,
 ) -> list:
     """Generates with the model under test chunk by chunk (``generate_resumably``): a
-    killed or timed-out run resumes from the finished chunks, which go once complete."""
+    killed or timed-out run resumes from the finished chunks, which go once complete.
+    ``chat=False``: the prompts are already in the model's chat format."""
     from self_rewarding.generation.chunks import generate_resumably
 
     generator = model_generator(model_dir, evaluation)
@@ -87,6 +89,7 @@ def generate_with_model(
         chunk_size=evaluation.generation.chunk_size,
         description=f"{step} of {model_dir}",
         model=str(model_dir),
+        chat=chat,
     ).completions
 
 

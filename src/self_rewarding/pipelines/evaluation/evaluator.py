@@ -300,7 +300,8 @@ def _pairwise_metrics(verdicts: pd.DataFrame, evaluation: EvaluationConfig) -> d
         for _, item in group.groupby("item_id", sort=True):
             outcomes.append(item_outcome(item))
             words.append(int(item["model_words"].iloc[0]))
-        key = f"{model}.vs_{opponent}"
+        # AlpacaEval's comparisons keep the plain key; MT-Bench's name their turn.
+        key = f"{model}.vs_{opponent}" + (f".{task}" if task.startswith("mt_bench") else "")
         for name, value in win_rate(outcomes).items():
             metrics[f"{key}.{name}"] = value
         for name in ("win_rate", "strict_win_rate"):
@@ -332,22 +333,20 @@ def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional i
     **per_model: pd.DataFrame,
 ) -> tuple[pd.DataFrame, dict]:
     """The fixed evaluator compares and grades every model's answers (``per_model``:
-    ``answers_<model>``, ``scores_<model>``): head to head and against AlpacaEval's
-    references (``pair-v2``, both orders), MT-Bench grades (``single-v1``), lengths, each
-    judge's agreement with the evaluator's OASST1 scores, the evaluator's with MT-Bench's
-    humans. Returns every evaluator answer, parsed, and ``<model>.<metric>`` metrics."""
+    ``answers_<model>``, ``scores_<model>``): against AlpacaEval's references and head to
+    head (AlpacaEval, both MT-Bench turns; both orders), MT-Bench grades of both turns,
+    lengths, each judge's agreement with the evaluator's OASST1 scores, the evaluator's
+    with MT-Bench's humans. Returns every evaluator answer, parsed, and the metrics."""
     evaluation = sized_for_this_machine(evaluation)
     answers_by_model = _by_prefix(per_model, "answers_")
     templates = {row["name"]: row for row in judge_prompts.to_dict(orient="records")}
-    reference_answers = {
-        "gpt4_1106_preview": _answer_lookup(reference_gpt4_1106_preview),
-        "text_davinci_003": _answer_lookup(reference_text_davinci_003),
-    }
-    pairwise = _pairwise_requests(
-        answers_by_model, reference_answers, evaluation, templates["pair-v2"]
-    )
-    pairwise += _human_pair_requests(mt_bench_human, evaluation, templates["pair-v2"])
-    grading = _grading_requests(answers_by_model, templates["single-v1"])
+    reference_answers = _references(reference_gpt4_1106_preview, reference_text_davinci_003)
+    pairwise = [
+        *_pairwise_requests(answers_by_model, reference_answers, evaluation, templates["pair-v2"]),
+        *_mt_bench_pair_requests(answers_by_model, evaluation, templates),
+        *_human_pair_requests(mt_bench_human, evaluation, templates["pair-v2"]),
+    ]
+    grading = _grading_requests(answers_by_model, templates)
     pointwise = _oasst_requests(eft_eval, evaluation)
     answers = _ask_for_every_job(
         evaluation, credentials, _evaluator_jobs(pairwise, grading, pointwise, evaluation)
@@ -368,25 +367,107 @@ def _answer_lookup(reference: pd.DataFrame) -> dict[str, str]:
     return dict(zip(reference["instruction"], reference["output"], strict=False))
 
 
+def _references(gpt4_1106_preview: pd.DataFrame, text_davinci_003: pd.DataFrame) -> dict:
+    """Each AlpacaEval reference's answers by instruction, by reference name."""
+    return {
+        "gpt4_1106_preview": _answer_lookup(gpt4_1106_preview),
+        "text_davinci_003": _answer_lookup(text_davinci_003),
+    }
+
+
 def _by_prefix(per_model: dict[str, pd.DataFrame], prefix: str) -> dict[str, pd.DataFrame]:
     """``<prefix><model>`` inputs by model."""
     return {k.removeprefix(prefix): v for k, v in per_model.items() if k.startswith(prefix)}
 
 
-def _grading_requests(answers_by_model: dict[str, pd.DataFrame], template: dict) -> list[dict]:
-    """MT-Bench single-answer grading (``single-v1``, 1-10) of every model's answers."""
+def _mt_bench_rows(frame: pd.DataFrame) -> list[dict]:
+    """A model's MT-Bench answers; a missing second turn (NaN once read back) is None."""
+    rows = frame[frame["benchmark"] == "mt_bench"].to_dict(orient="records")
+    second = ("prompt_turn2", "answer_turn2")
     return [
-        {
-            "task": "mt_bench_grade",
-            "model": model,
-            "item_id": r.item_id,
-            "category": r.category,
-            "model_words": word_count(r.answer),
-            "prompt": render_fastchat_prompt(template, question=r.prompt, answer=r.answer),
-        }
-        for model, frame in answers_by_model.items()
-        for r in frame[frame["benchmark"] == "mt_bench"].itertuples()
+        row | {key: row[key] if isinstance(row.get(key), str) else None for key in second}
+        for row in rows
     ]
+
+
+def _grading_requests(answers_by_model: dict[str, pd.DataFrame], templates: dict) -> list[dict]:
+    """MT-Bench single-answer grading (1-10) of every model's answers to both turns:
+    ``single-v1`` for the first, ``single-v1-multi-turn`` (the whole conversation, the
+    grade about the second answer) for the second."""
+    requests = []
+    for model, frame in answers_by_model.items():
+        for row in _mt_bench_rows(frame):
+            fields = {"question": row["prompt"], "answer": row["answer"]}
+            asked = [(1, templates["single-v1"], fields, row["answer"])]
+            if row["answer_turn2"] is not None:
+                fields = {
+                    "question_1": row["prompt"],
+                    "answer_1": row["answer"],
+                    "question_2": row["prompt_turn2"],
+                    "answer_2": row["answer_turn2"],
+                }
+                asked.append((2, templates["single-v1-multi-turn"], fields, row["answer_turn2"]))
+            requests += [
+                {
+                    "task": "mt_bench_grade",
+                    "model": model,
+                    "item_id": row["item_id"],
+                    "turn": turn,
+                    "category": row["category"],
+                    "model_words": word_count(answer),
+                    "prompt": render_fastchat_prompt(template, **fields),
+                }
+                for turn, template, fields, answer in asked
+            ]
+    return requests
+
+
+def _mt_bench_pair_requests(
+    answers_by_model: dict[str, pd.DataFrame], evaluation: EvaluationConfig, templates: dict
+) -> list[dict]:
+    """The head-to-head comparisons on MT-Bench, each turn in both answer orders:
+    ``pair-v2`` for the first, ``pair-v2-multi-turn`` (both conversations, the verdict
+    about the second answers) for the second."""
+    requests: list[dict] = []
+    rows = {model: _mt_bench_rows(frame) for model, frame in answers_by_model.items()}
+    for model, opponent in comparisons(evaluation, answers_by_model):
+        theirs = {row["item_id"]: row for row in rows.get(opponent, [])}
+        for mine in rows.get(model, []):
+            other = theirs.get(mine["item_id"])
+            if other is None:
+                continue
+            for turn in (1, 2) if mine["answer_turn2"] and other["answer_turn2"] else (1,):
+                _add_mt_bench_pair(requests, templates, (model, opponent), (mine, other), turn)
+    return requests
+
+
+def _add_mt_bench_pair(requests: list, templates: dict, names, rows, turn: int) -> None:
+    (model, opponent), (mine, theirs) = names, rows
+    for order, (a, b) in (("model_first", (mine, theirs)), ("model_second", (theirs, mine))):
+        if turn == 1:
+            template = templates["pair-v2"]
+            fields = {"question": a["prompt"], "answer_a": a["answer"], "answer_b": b["answer"]}
+        else:
+            template = templates["pair-v2-multi-turn"]
+            fields = {
+                "question_1": a["prompt"],
+                "question_2": a["prompt_turn2"],
+                "answer_a_1": a["answer"],
+                "answer_a_2": a["answer_turn2"],
+                "answer_b_1": b["answer"],
+                "answer_b_2": b["answer_turn2"],
+            }
+        requests.append(
+            {
+                "task": f"mt_bench_turn{turn}",
+                "model": model,
+                "opponent": opponent,
+                "item_id": mine["item_id"],
+                "order": order,
+                "model_words": word_count(mine["answer" if turn == 1 else "answer_turn2"]),
+                "prompt": render_fastchat_prompt(template, **fields),
+            }
+        )
 
 
 def _oasst_requests(eft_eval: pd.DataFrame, evaluation: EvaluationConfig) -> list[dict]:
@@ -458,7 +539,8 @@ def _share_parsed(column: pd.Series) -> float | None:
 def _verdict_metrics(judged: pd.DataFrame, references, evaluation) -> dict:
     """Win rates (head to head and against the references) and the evaluator's own
     agreement with the MT-Bench human judges."""
-    pair_tasks = ["head_to_head", *[f"vs_{r}" for r in references]]
+    pair_tasks = ["head_to_head", "mt_bench_turn1", "mt_bench_turn2"]
+    pair_tasks += [f"vs_{r}" for r in references]
     pair_rows = judged[judged["task"].isin(pair_tasks)]
     return {
         **_evaluator_human_agreement(judged[judged["task"] == "human_agreement"], evaluation),
@@ -470,16 +552,23 @@ def _verdict_metrics(judged: pd.DataFrame, references, evaluation) -> dict:
 
 
 def _grade_metrics(judged: pd.DataFrame) -> dict:
-    """MT-Bench grades by model, overall and per category."""
+    """MT-Bench grades by model as MT-Bench reports them: the mean over both turns, each
+    turn's mean, and per category (both turns)."""
     grades = judged[judged["task"] == "mt_bench_grade"]
     metrics = {
         "evaluator.rating_parse_rate": _share_parsed(grades["rating"]) if len(grades) else None
     }
+
+    def mean(frame: pd.DataFrame) -> float | None:
+        return float(frame["rating"].mean()) if len(frame) else None
+
     for model, group in grades.groupby("model"):
         rated = group[group["rating"].notna()]
-        metrics[f"{model}.mt_bench.score"] = float(rated["rating"].mean()) if len(rated) else None
+        metrics[f"{model}.mt_bench.score"] = mean(rated)
+        for turn in (1, 2):
+            metrics[f"{model}.mt_bench.score_turn{turn}"] = mean(rated[rated["turn"] == turn])
         for category, by_category in rated.groupby("category"):
-            metrics[f"{model}.mt_bench.score_{category}"] = float(by_category["rating"].mean())
+            metrics[f"{model}.mt_bench.score_{category}"] = mean(by_category)
     return metrics
 
 

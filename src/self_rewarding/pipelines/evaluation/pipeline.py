@@ -11,14 +11,20 @@ Per model (namespaces ``M0``, ``sft_baseline``, ``M1`` and one per iteration,
 (``evaluation_report``).
 """
 
+from functools import partial
+
 from kedro.pipeline import Node, Pipeline
 
 from self_rewarding.core.topology import evaluated_models
 from self_rewarding.loop_topology import read_iterations
 from self_rewarding.pipelines.evaluation import nodes
+from self_rewarding.pipelines.validation_nodes import check_evaluation_scores
 
 
-def _per_model(models: list[str]) -> Pipeline:
+def _model_template(model: str) -> Pipeline:
+    """The per-model steps; ``model`` names its validations in the Data Docs."""
+    check_scores = partial(check_evaluation_scores, model=model)
+    check_scores.__name__ = check_evaluation_scores.__name__
     judge = Pipeline(
         [
             Node(
@@ -32,7 +38,13 @@ def _per_model(models: list[str]) -> Pipeline:
                 ],
                 ["judge_alignment_scores", "judge_evaluation"],
                 name="evaluate_judge_node",
-            )
+            ),
+            Node(
+                check_scores,
+                ["judge_alignment_scores", "eft_eval", "params:evaluation"],
+                ["judge_alignment_scores_report", "judge_alignment_scores_report_html"],
+                name="check_evaluation_scores_node",
+            ),
         ],
         tags="evaluate_judge",
     )
@@ -58,19 +70,26 @@ def _per_model(models: list[str]) -> Pipeline:
         ],
         tags="evaluate_ifeval",
     )
-    shared = {
-        "ifeval_prompts",
-        "eft_eval",
-        "mt_bench_human_judgments",
-        "hh_rlhf_harmless",
-        "alpaca_eval_prompts",
-        "mt_bench_questions",
-    }
+    return judge + answers + ifeval
+
+
+# The inputs every model's steps share (not namespaced).
+SHARED_INPUTS = (
+    "ifeval_prompts",
+    "eft_eval",
+    "mt_bench_human_judgments",
+    "hh_rlhf_harmless",
+    "alpaca_eval_prompts",
+    "mt_bench_questions",
+)
+
+
+def _per_model(models: list[str]) -> Pipeline:
     return sum(
         Pipeline(
-            judge + answers + ifeval,
+            _model_template(model),
             namespace=model,
-            inputs={"model": f"model_{model}", **{name: name for name in shared}},
+            inputs={"model": f"model_{model}", **{name: name for name in SHARED_INPUTS}},
             parameters={"params:evaluation"},
         )
         for model in models

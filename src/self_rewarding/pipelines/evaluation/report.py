@@ -42,7 +42,9 @@ ANSWER_COLUMNS = (
     ("vs_text_davinci_003.strict_win_rate", "strict win vs davinci-003 [95% CI]"),
     ("vs_text_davinci_003.tie_share", "ties"),
     ("vs_text_davinci_003.win_rate", "ties half"),
-    ("mt_bench.score", "MT-Bench (1-10)"),
+    ("mt_bench.score", "MT-Bench (1-10, both turns)"),
+    ("mt_bench.score_turn1", "turn 1"),
+    ("mt_bench.score_turn2", "turn 2"),
     ("answers.alpaca_words_mean", "answer words"),
     ("monitor.self_score_mean", "self-score mean"),
     ("monitor.self_score_length_correlation", "self-score/length corr."),
@@ -127,12 +129,21 @@ def summarise_evaluation(
         "",
         *ifeval_lines(ifeval, rows, evaluation),
         *COMPARISON_HEADER,
-        *(
-            _comparison_line(model, opponent, differences, instruction_following, trusted)
-            for model, opponent in comparisons(evaluation, judge_metrics)
+        *_comparison_lines(
+            comparisons(evaluation, judge_metrics), differences, instruction_following, trusted
         ),
     ]
     return rows, "\n".join(lines) + "\n"
+
+
+def _comparison_lines(pairs, differences, instruction_following, trusted) -> list[str]:
+    """Each comparison on AlpacaEval, then on each MT-Bench turn where it was made."""
+    return [
+        _comparison_line(model, opponent, differences, instruction_following, trusted, task)
+        for task in (None, "mt_bench_turn1", "mt_bench_turn2")
+        for model, opponent in pairs
+        if task is None or f"{model}.vs_{opponent}.{task}.wins" in instruction_following
+    ]
 
 
 COMPARISON_HEADER = (
@@ -212,16 +223,20 @@ def _answer_lines(rows, instruction_following: dict, evaluation, trusted: bool) 
     ]
 
 
-def _comparison_line(model, opponent, differences, instruction_following, trusted) -> str:
-    """A comparison's paired judge-accuracy difference and head-to-head win rates, each
-    said to be significant or within noise."""
-    found = differences.get((model, opponent))
+def _comparison_line(  # noqa: PLR0913, PLR0917 (one table line from five sources)
+    model, opponent, differences, instruction_following, trusted, task=None
+) -> str:
+    """A comparison's paired judge-accuracy difference and head-to-head win rates (on
+    AlpacaEval; with ``task``, on MT-Bench's turn ``mt_bench_turn<t>``, without the judge
+    difference), each said to be significant or within noise."""
+    found = differences.get((model, opponent)) if task is None else None
     judge_cell = (
         f"{found['difference']:+.3f} [{found['interval'][0]:+.3f}, {found['interval'][1]:+.3f}]"
         if found and found["interval"] is not None
         else "n/a"
     )
-    base = f"{model}.vs_{opponent}"
+    base = f"{model}.vs_{opponent}" + (f".{task}" if task else "")
+    label = f"{model} vs {opponent}" + (f", MT-Bench turn {task[-1]}" if task else "")
 
     def rate(name: str) -> tuple[str, tuple[float, float] | None]:
         key = f"{base}.{name}"
@@ -242,8 +257,8 @@ def _comparison_line(model, opponent, differences, instruction_following, truste
     # Equal models win half with ties halved: the ties-half interval against 0.5
     # says whether one is better.
     return (
-        f"| {model} vs {opponent} | {judge_cell} | "
-        f"{_verdict(found['interval'] if found else None, 0.0)} | "
+        f"| {label} | {judge_cell if task is None else ''} | "
+        f"{_verdict(found['interval'] if found else None, 0.0) if task is None else ''} | "
         f"{strict_cell if trusted else NOT_TRUSTED} | "
         f"{half_cell if trusted else NOT_TRUSTED} | "
         f"{counts} | {_verdict(half_interval, 0.5) if trusted else NOT_TRUSTED} |"
