@@ -6,6 +6,11 @@ against a budget::
 
     python benchmarks/memory.py                 # after make run (or any dvc repro)
     python benchmarks/memory.py --budget-gb 4
+    make run 2>&1 | tee run.log; python benchmarks/memory.py --log run.log   # + wall times
+
+With ``--log``, each stage's wall time comes from the timestamps of that output: from its
+first log line to the next stage's first (the last stage: to the last timestamped line), so
+a stage's own interpreter start-up (a few seconds) is counted in the stage before it.
 
 ``sft`` trains the same longest IFT + EFT examples (the M1 stage's data; the longest, so
 that the peak is the stage's worst batch) under each batching, one fresh process each,
@@ -21,8 +26,10 @@ alternating, and prints peak memory and seconds per optimizer step with paired r
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -77,7 +84,31 @@ DPO_VARIANTS = {
 VARIANTS = {"sft": SFT_VARIANTS, "dpo": DPO_VARIANTS}
 
 
-def print_stages(budget_gb: float) -> int:
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ ")
+STAGE_START = re.compile(r"^Running stage '([^']+)':")
+
+
+def stage_wall_times(log: str) -> dict[str, float]:
+    """Seconds per stage of a ``dvc repro`` output, by memory-file name
+    (``generate@iter1`` -> ``generate_iter1``)."""
+    starts: list[tuple[str, datetime.datetime | None]] = []
+    last = None
+    for line in log.splitlines():
+        if found := STAGE_START.match(line):
+            starts.append((found.group(1).replace("@", "_"), None))
+        elif (stamp := LOG_TIME.match(line)) and starts:
+            last = datetime.datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S")
+            if starts[-1][1] is None:
+                starts[-1] = (starts[-1][0], last)
+    timed = [(stage, start) for stage, start in starts if start is not None]
+    ends = [start for _, start in timed[1:]] + [last]
+    return {
+        stage: (end - start).total_seconds()
+        for (stage, start), end in zip(timed, ends, strict=True)
+    }
+
+
+def print_stages(budget_gb: float, log: Path | None = None) -> int:
     import yaml
 
     from self_rewarding.memory import MEMORY_DIR
@@ -96,19 +127,32 @@ def print_stages(budget_gb: float) -> int:
     if not rows:
         print(f"No stage has written {MEMORY_DIR}/ yet: run `make run` (or dvc repro) first.")
         return 1
+    times = stage_wall_times(log.read_text(encoding="utf-8", errors="replace")) if log else {}
     print(
         f"| stage | peak GiB (process tree) | own process | largest child | over {budget_gb} GiB |"
+        + (" wall time |" if log else "")
     )
-    print("| --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- |" + (" --- |" if log else ""))
     for stage, peaks in rows:
         over = "yes" if peaks["peak_rss_gb"] > budget_gb else "no"
+        wall = f" {_minutes(times[stage])} |" if stage in times else " not run |" if log else ""
         print(
             f"| {stage} | {peaks['peak_rss_gb']:.2f} | {peaks['peak_rss_process_gb']:.2f} "
-            f"| {peaks['peak_rss_largest_child_gb']:.2f} | {over} |"
+            f"| {peaks['peak_rss_largest_child_gb']:.2f} | {over} |" + wall
         )
     worst = max(rows, key=lambda row: row[1]["peak_rss_gb"])
     print(f"\nLargest: {worst[0]} at {worst[1]['peak_rss_gb']:.2f} GiB; {len(rows)} stages.")
+    if times:
+        print(f"Stages run: {len(times)}, {_minutes(sum(times.values()))} in all.")
     return 0
+
+
+def _minutes(seconds: float) -> str:
+    return (
+        f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+        if seconds >= 60
+        else f"{seconds:.0f} s"
+    )
 
 
 def sft_examples(count: int) -> list[dict]:
@@ -227,6 +271,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("stages", help="every stage's peak from its metrics file (the default)")
     parser.add_argument("--budget-gb", type=float, default=4.0, help="stages over it are marked")
+    parser.add_argument("--log", type=Path, help="a dvc repro output: adds each stage's wall time")
     for kind, variants in VARIANTS.items():
         for name in (kind, f"{kind}-one"):
             command = sub.add_parser(name)
@@ -252,7 +297,7 @@ def main() -> None:
         kind = args.command.removesuffix("-one")
         print(json.dumps(run_variant(kind, args.variant, args.steps, args.model, args.precision)))
     else:
-        raise SystemExit(print_stages(args.budget_gb))
+        raise SystemExit(print_stages(args.budget_gb, args.log))
 
 
 if __name__ == "__main__":

@@ -127,3 +127,27 @@ def test_a_failed_run_logs_its_peak_but_writes_no_stage_file(mlflow_store, tmp_p
     hooks.on_pipeline_error()
     assert not (tmp_path / "data/08_reporting/memory").exists()
     assert "memory.peak_rss_gb" in mlflow.MlflowClient().get_run(run.info.run_id).data.metrics
+
+
+def test_stage_wall_times_run_from_each_stages_first_log_line_to_the_next():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "memory_benchmark", Path(__file__).resolve().parents[1] / "benchmarks/memory.py"
+    )
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    log = "\n".join(
+        [
+            "Running stage 'data_processing':",
+            "> scripts/kedro-run run --pipelines=data_processing",
+            "2026-12-04 18:00:05,120 INFO kedro.framework.session: starting",
+            "2026-12-04 18:00:30,000 INFO kedro.runner: done",
+            "Stage 'base_model' didn't change, skipping",
+            "Running stage 'generate@iter1':",
+            "progress bar without a time",
+            "2026-12-04 18:01:05,999 INFO kedro.framework.session: starting",
+            "2026-12-04 18:03:10,000 INFO kedro.runner: done",
+        ]
+    )
+    assert benchmark.stage_wall_times(log) == {"data_processing": 60.0, "generate_iter1": 125.0}
