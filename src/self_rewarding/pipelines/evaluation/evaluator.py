@@ -436,7 +436,9 @@ def _mt_bench_pair_requests(
             other = theirs.get(mine["item_id"])
             if other is None:
                 continue
-            for turn in (1, 2) if mine["answer_turn2"] and other["answer_turn2"] else (1,):
+            # An empty second answer is still compared; a missing one is not.
+            both = mine["answer_turn2"] is not None and other["answer_turn2"] is not None
+            for turn in (1, 2) if both else (1,):
                 _add_mt_bench_pair(requests, templates, (model, opponent), (mine, other), turn)
     return requests
 
