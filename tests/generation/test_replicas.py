@@ -1,5 +1,6 @@
-"""Generation on several engine replicas: where each replica runs, chunks shared out and
-merged through the chunk store. The real 2-replica run is in test_vllm_engine.py."""
+"""Generation on several engine replicas: what Ray reserves for each, and chunks that come
+back out of order or fail, merged through the chunk store. The real run (2 Ray Data
+replicas of the vLLM engine on the tiny model) is in test_vllm_engine.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from self_rewarding.core.types import GenerationConfig, SamplingConfig
 from self_rewarding.generation import FakeGenerator, open_engine
 from self_rewarding.generation.chunks import ChunkStore, GenerationError, generate_in_chunks
-from self_rewarding.generation.replicas import ReplicatedGenerator, replica_placements
+from self_rewarding.generation.replicas import replica_resources
 
 SAMPLING = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=8, n=2, seed=5)
 PROMPTS = [f"Tell me about the number {i}." for i in range(10)]
@@ -22,42 +23,49 @@ def _echo(prompt: str, index: int) -> str:
     return f"{prompt} #{index}"
 
 
-def test_cpu_replicas_get_equal_contiguous_core_shares():
-    assert replica_placements(2, 1, gpus=[], cpus=[0, 1, 2, 3]) == [
-        {"VLLM_CPU_OMP_THREADS_BIND": "0,1", "OMP_NUM_THREADS": "2"},
-        {"VLLM_CPU_OMP_THREADS_BIND": "2,3", "OMP_NUM_THREADS": "2"},
-    ]
-    shared = replica_placements(3, 1, gpus=[], cpus=[4, 5])
-    assert [p["VLLM_CPU_OMP_THREADS_BIND"] for p in shared] == ["4", "5", "4"]
+class ReversedReplicas(FakeGenerator):
+    """A replica pool whose chunks come back last first, as a pool's may; a chunk with a
+    prompt about seven fails and stops the job."""
+
+    def map_chunks(self, chunks, sampling, chat=True):
+        for index, prompts in reversed(chunks):
+            try:
+                yield index, self.generate(prompts, sampling, chat=chat)
+            except RuntimeError as error:
+                yield index, error
+                return
 
 
-def test_gpu_replicas_get_tensor_parallel_groups_of_the_visible_devices():
-    placements = replica_placements(2, 2, gpus=["3", "4", "5", "6"], cpus=[0])
-    assert placements == [{"CUDA_VISIBLE_DEVICES": "3,4"}, {"CUDA_VISIBLE_DEVICES": "5,6"}]
-    with pytest.raises(ValueError, match="needs 6 GPUs; 4 are visible"):
-        replica_placements(3, 2, gpus=["0", "1", "2", "3"], cpus=[0])
+def test_cpu_replicas_get_an_equal_share_of_the_cores():
+    assert replica_resources(2, 1, gpus=0, cpus=4) == {"num_cpus": 2}
+    assert replica_resources(3, 1, gpus=0, cpus=2) == {"num_cpus": 1}  # they share
+
+
+def test_gpu_replicas_get_their_tensor_parallel_gpus_from_the_cluster():
+    assert replica_resources(2, 2, gpus=4, cpus=16) == {"num_gpus": 2, "num_cpus": 1}
+    with pytest.raises(ValueError, match="needs 6 GPUs; the Ray cluster has 4"):
+        replica_resources(3, 2, gpus=4, cpus=16)
     with pytest.raises(ValueError, match="needs GPUs"):
-        replica_placements(1, 2, gpus=[], cpus=[0, 1])
+        replica_resources(1, 2, gpus=0, cpus=2)
+    with pytest.raises(ValueError, match="at least 1"):
+        replica_resources(0, 1, gpus=0, cpus=2)
 
 
-def test_chunks_shared_out_among_replicas_come_back_in_prompt_order(tmp_path):
-    replicas = [FakeGenerator(_echo), FakeGenerator(_echo)]
-    store = ChunkStore(tmp_path, {"step": "test"})
-
+def test_chunks_that_come_back_out_of_order_are_merged_in_prompt_order(tmp_path):
+    pool = ReversedReplicas(_echo)
     rows, _ = generate_in_chunks(
-        ReplicatedGenerator(replicas), PROMPTS, SAMPLING, store, chunk_size=3, description="t"
+        pool, PROMPTS, SAMPLING, ChunkStore(tmp_path, {"step": "t"}), chunk_size=3, description="t"
     )
     single, _ = generate_in_chunks(
         FakeGenerator(_echo),
         PROMPTS,
         SAMPLING,
-        ChunkStore(tmp_path / "single", {"step": "test"}),
+        ChunkStore(tmp_path / "single", {"step": "t"}),
         chunk_size=3,
         description="t",
     )
-
+    assert [call[0][0] for call in pool.calls] == [PROMPTS[9], PROMPTS[6], PROMPTS[3], PROMPTS[0]]
     assert _rows(rows) == _rows(single)
-    assert sorted(p for r in replicas for call in r.calls for p in call[0]) == sorted(PROMPTS)
 
 
 def test_a_failed_chunk_is_named_and_the_finished_ones_are_kept(tmp_path):
@@ -67,16 +75,17 @@ def test_a_failed_chunk_is_named_and_the_finished_ones_are_kept(tmp_path):
         return _echo(prompt, index)
 
     store = ChunkStore(tmp_path, {"step": "test"}, description="iteration 1: candidates")
-    generator = ReplicatedGenerator([FakeGenerator(fail_on_seven), FakeGenerator(fail_on_seven)])
-
     with pytest.raises(GenerationError, match=r"iteration 1: candidates: chunk 2 \(3 prompts\)"):
-        generate_in_chunks(generator, PROMPTS, SAMPLING, store, chunk_size=3, description="t")
+        generate_in_chunks(
+            ReversedReplicas(fail_on_seven), PROMPTS, SAMPLING, store, chunk_size=3, description="t"
+        )
 
-    # Chunks 0 and 1 were handed out before chunk 2 failed; a rerun takes them from disk.
-    healthy = ReplicatedGenerator([FakeGenerator(_echo)])
-    rerun, _ = generate_in_chunks(healthy, PROMPTS, SAMPLING, store, chunk_size=3, description="t")
-    assert store.reused >= 2
-    assert len(rerun) == len(PROMPTS)
+    # Chunk 3 came back before chunk 2 failed; a rerun takes it from disk.
+    rerun, _ = generate_in_chunks(
+        ReversedReplicas(_echo), PROMPTS, SAMPLING, store, chunk_size=3, description="t"
+    )
+    assert store.reused == 1
+    assert _rows(rerun) == _rows(FakeGenerator(_echo).generate(PROMPTS, SAMPLING))
 
 
 def test_replicas_need_the_vllm_backend(tiny_model_dir):
@@ -84,12 +93,3 @@ def test_replicas_need_the_vllm_backend(tiny_model_dir):
         open_engine(
             tiny_model_dir, GenerationConfig(backend="transformers", precision="fp32", replicas=2)
         )
-
-
-def test_one_call_is_split_across_the_replicas_and_merged_in_order():
-    replicas = [FakeGenerator(_echo), FakeGenerator(_echo), FakeGenerator(_echo)]
-
-    rows = ReplicatedGenerator(replicas).generate(PROMPTS, SAMPLING)
-
-    assert _rows(rows) == _rows(FakeGenerator(_echo).generate(PROMPTS, SAMPLING))
-    assert [len(r.calls[0][0]) for r in replicas] == [3, 3, 4]

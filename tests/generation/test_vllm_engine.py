@@ -16,7 +16,7 @@ import pytest
 from self_rewarding.core.types import GenerationConfig, SamplingConfig
 from self_rewarding.generation import open_engine
 from self_rewarding.generation.chunks import ChunkStore, GenerationError, generate_in_chunks
-from self_rewarding.generation.replicas import ReplicatedGenerator
+from self_rewarding.generation.replicas import RayDataGenerator
 from self_rewarding.generation.vllm_backend import VLLMEngineError, VLLMGenerator
 
 pytestmark = pytest.mark.slow  # starts engines
@@ -164,7 +164,10 @@ def test_a_dead_engine_is_an_error_naming_the_step_the_model_and_the_chunk(
     assert [len(row) for row in completions] == [2, 2, 2, 2]
 
 
-def test_two_engine_replicas_give_the_rows_of_one_engine(engine, tiny_model_dir, tmp_path):
+def test_two_ray_data_replicas_give_the_rows_of_one_engine(engine, tiny_model_dir, tmp_path):
+    """2 replicas of 1 core each, as Ray Data actors on a local Ray instance: the same
+    completions and seeds as one engine, chunk by chunk and in one call; each chunk
+    served by a replica's engine; nothing left running after close."""
     prompts = [f"Tell me about the number {i}." for i in range(10)]
 
     def chunked(generator, name):
@@ -178,16 +181,38 @@ def test_two_engine_replicas_give_the_rows_of_one_engine(engine, tiny_model_dir,
         tiny_model_dir, GenerationConfig(backend="vllm", precision="fp32", replicas=2)
     )
     try:
-        assert isinstance(replicas, ReplicatedGenerator)
-        assert len(replicas.replicas) == 2
+        assert isinstance(replicas, RayDataGenerator)
         two = chunked(replicas, "two"), _texts(replicas.generate(prompts[:5], SAMPLING))
-        groups = [replica._process.pid for replica in replicas.replicas]
-        members = [process for group in groups for process in _members(group)]
+        engines = set(replicas.engine_pids)
+        assert replicas.tokens_generated > 0
     finally:
         replicas.close()
     one = chunked(engine, "one"), _texts(engine.generate(prompts[:5], SAMPLING))
     assert two == one
-    # Closed engines leave no process behind (each replica's engine, and vLLM's own
-    # engine and worker processes where it starts them).
-    assert len(members) >= 2
-    assert _still_alive(members) == []
+    # Two replicas served the job's four chunks, each with an engine of its own; the
+    # engines exit with their job, and the local Ray instance with close().
+    assert len(engines) >= 2
+    deadline = time.monotonic() + 10
+    while any(psutil.pid_exists(pid) for pid in engines) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(psutil.pid_exists(pid) for pid in engines)
+
+
+def test_a_chunk_failing_on_a_ray_data_replica_is_named_and_the_others_kept(
+    tiny_model_dir, tmp_path
+):
+    """A prompt longer than max_model_len fails its chunk inside a replica's engine."""
+    prompts = ["Name a colour."] * 4 + ["word " * 400] + ["Count to three."]
+    generator = open_engine(
+        tiny_model_dir,
+        GenerationConfig(backend="vllm", precision="fp32", replicas=2, max_model_len=128),
+    )
+    store = ChunkStore(tmp_path / "chunks", {"step": "test"}, description="iteration 1: judge")
+    try:
+        with pytest.raises(GenerationError, match=r"iteration 1: judge: chunk 2 \(2 prompts\)"):
+            generate_in_chunks(generator, prompts, SAMPLING, store, chunk_size=2, description="t")
+    finally:
+        generator.close()
+    # Chunks 0 and 1 as far as they came back before the job stopped; never chunk 2.
+    kept = sorted(path.name[:5] for path in store.directory.glob("0*.json"))
+    assert set(kept) <= {"00000", "00001"}

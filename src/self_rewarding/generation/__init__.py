@@ -87,12 +87,15 @@ def _start_engine(model_path, generation: GenerationConfig, gguf_file: str | Non
                 f"{backend}{', vLLM not installed' if backend == 'auto' else ''}): transformers "
                 "samples from the process-wide torch generator, which replicas would share"
             )
-        from self_rewarding.generation.replicas import make_replicas
+        from self_rewarding.generation.replicas import RayDataGenerator
 
         logger.info(
-            "Generating with %d vLLM replicas (%s) on %s", generation.replicas, resolved, model_path
+            "Generating with %d vLLM replicas as Ray Data actors (%s) on %s",
+            generation.replicas,
+            resolved,
+            model_path,
         )
-        return make_replicas(model_path, generation, precision=resolved)
+        return RayDataGenerator(model_path, generation, precision=resolved)
     if use_vllm:
         from self_rewarding.generation.vllm_backend import VLLMGenerator
 

@@ -308,7 +308,7 @@ def generate_resumably(  # noqa: PLR0913 (one job: its engine, key, inputs and c
 
 def _generate_on_replicas(generator, chunks, sampling, store, progress, *, chat):
     """Shares the unfinished chunks out among the engine replicas of a
-    ``ReplicatedGenerator``, writing each to the store as it finishes; a failed chunk
+    ``RayDataGenerator``, writing each to the store as it finishes; a failed chunk
     stops the handing out, and the chunks in flight are still kept."""
     finished = {index: store.load(index, chunk) for index, chunk in chunks}
     for completions in finished.values():

@@ -1,210 +1,240 @@
-"""Data-parallel generation: several engine replicas share one job.
+"""Data-parallel generation: several vLLM engine replicas share one job, as Ray Data actors.
 
-As in vLLM's data-parallel offline inference, each replica is a whole engine on devices
-of its own: ``tensor_parallel_size`` GPUs each on a GPU machine (``CUDA_VISIBLE_DEVICES``),
-an equal share of the cores on a CPU. Each replica is a vLLM engine process of its own,
-driven by a thread of this process. The transformers backend has no replicas: it samples
-from the process-wide torch generator, which replicas in one process would share.
+Each replica is a Ray actor of a Ray Data ``map_batches`` pool (``concurrency=replicas``)
+that drives one of this project's vLLM engines (``VLLMGenerator``, the same code as a
+single engine): ``tensor_parallel_size`` GPUs each, assigned by Ray, or an equal share of
+the cores on a CPU. Ray schedules the actors on one node or across a cluster
+(``RAY_ADDRESS``); without one, a local Ray instance is started for the job and stopped
+with it.
 
-``generate_in_chunks`` hands the unfinished chunks of a job out to the replicas and writes
-each to the chunk store as it finishes, so a killed run resumes from them, and the output
-does not depend on the number of replicas: vLLM seeds are per request.
+``generate_in_chunks`` hands the unfinished chunks of a job to the pool, one chunk a
+block, and writes each to the chunk store as it comes back, so a killed run resumes from
+them. The output does not depend on the number of replicas: vLLM seeds are per request.
+The transformers backend has no replicas: it samples from the process-wide torch
+generator, which replicas in one process would share.
+
+Ray Data's own vLLM processor (``ray.data.llm``) runs on a CPU too (one CPU bundle per
+replica), but it returns no finish reason and would apply the chat template and the
+score-digit log-probabilities its own way; the actors here run the one engine code.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
-import queue
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from self_rewarding.core.types import GenerationConfig, SamplingConfig
-from self_rewarding.generation.base import Completion, Generator
+from self_rewarding.generation.base import Completion
 
 logger = logging.getLogger(__name__)
 
-
-def visible_gpus() -> list[str]:
-    """The CUDA devices this process may use, as ``CUDA_VISIBLE_DEVICES`` names them."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return []
-    named = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if named:
-        return [name.strip() for name in named.split(",") if name.strip()]
-    return [str(index) for index in range(torch.cuda.device_count())]
+# Ray's shared-memory object store holds only chunks of prompts and completions here.
+_OBJECT_STORE_BYTES = 256 * 1024**2
 
 
-def replica_placements(
-    replicas: int, tensor_parallel_size: int, *, gpus: Sequence[str], cpus: Sequence[int]
-) -> list[dict[str, str]]:
-    """The environment of each replica's engine: its GPUs, or its share of the cores.
+def replica_resources(
+    replicas: int, tensor_parallel_size: int, *, gpus: int, cpus: int
+) -> dict[str, float]:
+    """What Ray reserves for each replica's actor: its GPUs, or its share of the cores.
 
     Raises:
-        ValueError: More GPUs asked for than visible, or tensor parallelism on a CPU.
+        ValueError: More GPUs asked for than the cluster has, or tensor parallelism
+            without GPUs.
     """
     if replicas < 1 or tensor_parallel_size < 1:
         raise ValueError("generation.replicas and tensor_parallel_size must be at least 1")
     if gpus:
         needed = replicas * tensor_parallel_size
-        if needed > len(gpus):
+        if needed > gpus:
             raise ValueError(
                 f"generation.replicas={replicas} x tensor_parallel_size="
-                f"{tensor_parallel_size} needs {needed} GPUs; {len(gpus)} are visible"
+                f"{tensor_parallel_size} needs {needed} GPUs; the Ray cluster has {gpus}"
             )
-        return [
-            {
-                "CUDA_VISIBLE_DEVICES": ",".join(
-                    gpus[r * tensor_parallel_size : (r + 1) * tensor_parallel_size]
-                )
-            }
-            for r in range(replicas)
-        ]
+        return {"num_gpus": tensor_parallel_size, "num_cpus": 1}
     if tensor_parallel_size != 1:
         raise ValueError("generation.tensor_parallel_size > 1 needs GPUs; this machine has none")
-    cpus = list(cpus)
-    if replicas <= len(cpus):  # contiguous, near-equal groups
-        groups = [
-            cpus[len(cpus) * r // replicas : len(cpus) * (r + 1) // replicas]
-            for r in range(replicas)
-        ]
-    else:  # more replicas than cores: they share
-        groups = [[cpus[r % len(cpus)]] for r in range(replicas)]
-    return [
-        {"VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, group)), "OMP_NUM_THREADS": str(len(group))}
-        for group in groups
-    ]
+    return {"num_cpus": max(1, cpus // replicas)}
 
 
-class ReplicatedGenerator:
-    """Several generators on one model, used side by side.
+class EngineReplica:
+    """One replica: a Ray Data actor holding a vLLM engine for the whole job."""
 
-    ``map_chunks`` shares chunks out dynamically (a replica takes the next chunk when it
-    is free); ``generate`` splits one call across the replicas (seeds are per request).
+    def __init__(self, model_path: str, generation: dict, sampling: dict, chat: bool, cores):
+        from self_rewarding.generation import open_engine
+
+        if cores:
+            # On a CPU each engine uses its share of threads, placed by the OS: Ray
+            # reserves the cores but does not name them, and two engines bound by
+            # vLLM's "auto" would take the same ones. The actor's process is its own.
+            os.environ.update(
+                {"OMP_NUM_THREADS": str(cores), "VLLM_CPU_OMP_THREADS_BIND": "nobind"}
+            )
+        self.generator = open_engine(model_path, GenerationConfig(**generation))
+        self.sampling = SamplingConfig(**sampling)
+        self.chat = chat
+
+    def __call__(self, batch: dict) -> dict:
+        completions, errors, tokens = [], [], []
+        for prompts in batch["prompts"]:
+            before = self.generator.tokens_generated
+            try:
+                rows = self.generator.generate(json.loads(prompts), self.sampling, chat=self.chat)
+            except Exception as error:  # the chunk's failure is data for the driver
+                completions.append("")
+                errors.append(f"{type(error).__name__}: {error}")
+            else:
+                completions.append(json.dumps([[c.to_dict() for c in row] for row in rows]))
+                errors.append("")
+            tokens.append(self.generator.tokens_generated - before)
+        return {
+            "index": batch["index"],
+            "completions": completions,
+            "error": errors,
+            "tokens": tokens,
+            "engine_pid": [self.generator.pid or -1] * len(completions),
+        }
+
+
+class ReplicaChunkError(RuntimeError):
+    """A chunk failed on one of the replicas (the replica's error text)."""
+
+
+class RayDataGenerator:
+    """``replicas`` vLLM engines on one model, as a Ray Data actor pool per job.
+
+    ``map_chunks`` streams a job's chunks through the pool and yields each as it comes
+    back; ``generate`` splits one call into a chunk per replica.
     """
 
-    def __init__(self, replicas: Sequence[Generator]):
-        if not replicas:
-            raise ValueError("ReplicatedGenerator needs at least one replica")
-        self.replicas = list(replicas)
-        first = self.replicas[0]
-        self.backend = first.backend
-        self.precision = first.precision
-        self.model_path = first.model_path
+    def __init__(self, model_path, generation: GenerationConfig, *, precision: str):
+        path = Path(model_path).expanduser()
+        self.model_path = str(path.resolve() if path.exists() else model_path)
+        self.backend = "vllm"
+        self.precision = precision
+        self.generation = generation
+        self.max_model_len = generation.max_model_len
+        self.replicas = generation.replicas
+        self.tensor_parallel_size = generation.tensor_parallel_size
+        self.tokens_generated = 0
         self.seconds = 0.0  # wall-clock time of the calls: the replicas run side by side
+        self.engine_pids: set[int] = set()  # the engines that served chunks
+        self._started_ray = False
 
-    @property
-    def tokens_generated(self) -> int:
-        return sum(replica.tokens_generated for replica in self.replicas)
+    def _ray(self):
+        import ray
 
-    def generate(
-        self, prompts: Sequence[str], sampling: SamplingConfig, chat: bool = True
-    ) -> list[list[Completion]]:
-        prompts = list(prompts)
-        started = time.perf_counter()
-        try:
-            if len(prompts) < 2:
-                return self.replicas[0].generate(prompts, sampling, chat=chat)
-            count = len(self.replicas)
-            parts = [
-                prompts[len(prompts) * r // count : len(prompts) * (r + 1) // count]
-                for r in range(count)
-            ]
-            with ThreadPoolExecutor(count) as pool:
-                results = pool.map(
-                    lambda replica, part: (
-                        replica.generate(part, sampling, chat=chat) if part else []
-                    ),
-                    self.replicas,
-                    parts,
-                )
-                return [row for result in results for row in result]
-        finally:
-            self.seconds += time.perf_counter() - started
+        if not ray.is_initialized():
+            # RAY_ADDRESS names a running cluster; without it a local instance starts.
+            local = "RAY_ADDRESS" not in os.environ
+            ray.init(
+                **(
+                    {
+                        "num_cpus": len(os.sched_getaffinity(0)),
+                        "object_store_memory": _OBJECT_STORE_BYTES,
+                    }
+                    if local
+                    else {}
+                ),
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+                configure_logging=False,
+            )
+            self._started_ray = True
+            ray.data.DataContext.get_current().enable_progress_bars = False
+        return ray
+
+    def _resources(self, ray) -> dict[str, float]:
+        total = ray.cluster_resources()
+        return replica_resources(
+            self.replicas,
+            self.tensor_parallel_size,
+            gpus=int(total.get("GPU", 0)),
+            cpus=int(total.get("CPU", 1)),
+        )
 
     def map_chunks(
         self, chunks: Sequence[tuple[int, list[str]]], sampling: SamplingConfig, chat: bool = True
     ) -> Iterator[tuple[int, list[list[Completion]] | BaseException]]:
         """Generates chunks on all replicas at once, yielding ``(index, completions)`` in
-        the order they finish, or ``(index, error)`` for a failed chunk (after which no
-        replica takes a new chunk; those in flight still finish)."""
-        pending: queue.Queue = queue.Queue()
-        for chunk in chunks:
-            pending.put(chunk)
-        finished: queue.Queue = queue.Queue()
-        stop = threading.Event()
+        the order they come back, or ``(index, error)`` for a failed chunk (after which
+        the job stops)."""
 
-        def serve(replica: Generator) -> None:
-            while not stop.is_set():
-                try:
-                    index, prompts = pending.get_nowait()
-                except queue.Empty:
-                    break
-                try:
-                    finished.put((index, replica.generate(prompts, sampling, chat=chat)))
-                except BaseException as error:
-                    stop.set()
-                    finished.put((index, error))
-            finished.put(None)
-
+        if not chunks:
+            return
+        ray = self._ray()
+        resources = self._resources(ray)
+        # One engine per actor, in the precision this process resolved.
+        engine = dataclasses.replace(
+            self.generation, backend="vllm", precision=self.precision, replicas=1
+        )
+        cores = None if "num_gpus" in resources else int(resources["num_cpus"])
+        items = [{"index": index, "prompts": json.dumps(prompts)} for index, prompts in chunks]
+        dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+            EngineReplica,
+            fn_constructor_kwargs={
+                "model_path": self.model_path,
+                "generation": dataclasses.asdict(engine),
+                "sampling": dataclasses.asdict(sampling),
+                "chat": chat,
+                "cores": cores,
+            },
+            batch_size=1,
+            compute=ray.data.ActorPoolStrategy(
+                size=min(self.replicas, len(items)), max_tasks_in_flight_per_actor=1
+            ),
+            **resources,
+        )
         started = time.perf_counter()
-        threads = [
-            threading.Thread(target=serve, args=(replica,), daemon=True)
-            for replica in self.replicas
-        ]
-        for thread in threads:
-            thread.start()
+        unfinished = [index for index, _ in chunks]
         try:
-            running = len(threads)
-            while running:
-                item = finished.get()
-                if item is None:
-                    running -= 1
-                    continue
-                yield item
+            rows = iter(dataset.iter_rows())
+            while True:
+                try:
+                    row = next(rows)
+                except StopIteration:
+                    return
+                except Exception as error:  # an actor died: the first unfinished chunk is named
+                    yield unfinished[0], error
+                    return
+                index = int(row["index"])
+                unfinished.remove(index)
+                self.tokens_generated += int(row["tokens"])
+                if row["engine_pid"] > 0:
+                    self.engine_pids.add(int(row["engine_pid"]))
+                if row["error"]:
+                    yield index, ReplicaChunkError(row["error"])
+                    return
+                completed = json.loads(row["completions"])
+                yield index, [[Completion.from_dict(c) for c in r] for r in completed]
         finally:
-            stop.set()
-            for thread in threads:
-                thread.join()
             self.seconds += time.perf_counter() - started
 
+    def generate(
+        self, prompts: Sequence[str], sampling: SamplingConfig, chat: bool = True
+    ) -> list[list[Completion]]:
+        prompts = list(prompts)
+        count = min(self.replicas, len(prompts)) or 1
+        parts = [
+            (r, prompts[len(prompts) * r // count : len(prompts) * (r + 1) // count])
+            for r in range(count)
+        ]
+        finished = {}
+        for index, outcome in self.map_chunks([p for p in parts if p[1]], sampling, chat=chat):
+            if isinstance(outcome, BaseException):
+                raise outcome
+            finished[index] = outcome
+        return [row for index, part in parts if part for row in finished[index]]
+
     def close(self) -> None:
-        for replica in self.replicas:
-            replica.close()
+        """Stops the local Ray instance this generator started (the actors and their
+        engines went with their job)."""
+        if self._started_ray:
+            import ray
 
-
-def make_replicas(
-    model_path, generation: GenerationConfig, *, precision: str
-) -> ReplicatedGenerator:
-    """``generation.replicas`` vLLM engines on one model, each on its own devices.
-
-    Args:
-        model_path: The model.
-        generation: Replicas, GPUs per engine, the deadline of one request and
-            ``max_model_len``.
-        precision: A resolved precision.
-    """
-    from self_rewarding.generation.vllm_backend import VLLMGenerator
-
-    replicas, tensor_parallel_size = generation.replicas, generation.tensor_parallel_size
-    placements = replica_placements(
-        replicas, tensor_parallel_size, gpus=visible_gpus(), cpus=sorted(os.sched_getaffinity(0))
-    )
-    made: list[Generator] = []
-    for rank, placement in enumerate(placements):
-        generator = VLLMGenerator(
-            model_path,
-            precision=precision,
-            max_model_len=generation.max_model_len,
-            request_timeout_seconds=generation.request_timeout_seconds,
-            tensor_parallel_size=tensor_parallel_size,
-            environment=placement,
-        )
-        generator.backend = "vllm"
-        made.append(generator)
-        logger.info("Generation replica %d of %d: %s", rank + 1, replicas, placement)
-    return ReplicatedGenerator(made)
+            ray.shutdown()
+            self._started_ray = False

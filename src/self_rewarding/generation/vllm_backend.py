@@ -121,6 +121,11 @@ class VLLMGenerator:
         self._scratch: tempfile.TemporaryDirectory | None = None
         self._requests = 0
 
+    @property
+    def pid(self) -> int | None:
+        """The engine process's id; None before the first ``generate`` and after ``close``."""
+        return self._process.pid if self._process is not None else None
+
     def _start(self) -> None:
         self._scratch = tempfile.TemporaryDirectory(prefix="vllm-")
         environment = {**_CPU_ENVIRONMENT, **os.environ, **self.environment}
