@@ -19,6 +19,12 @@ alternating, and prints peak memory and seconds per optimizer step with paired r
 
     python benchmarks/memory.py sft --steps 2 --repeats 2
     python benchmarks/memory.py dpo --steps 2
+
+``engine`` answers the same IFT prompts (4 samples each, as the candidates step) with the
+CPU vLLM engine under each KV cache size (``generation.cpu_kv_cache_gib``), one fresh process
+each, alternating, and prints peak memory (RSS and PSS of the tree) and tokens per second::
+
+    python benchmarks/memory.py engine --kv-cache-gib 1 0.5 0.25 --repeats 2
 """
 
 # ruff: noqa: T201 (a benchmark: it prints its results)
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import platform
 import re
@@ -129,15 +136,18 @@ def print_stages(budget_gb: float, log: Path | None = None) -> int:
         return 1
     times = stage_wall_times(log.read_text(encoding="utf-8", errors="replace")) if log else {}
     print(
-        f"| stage | peak GiB (process tree) | own process | largest child | over {budget_gb} GiB |"
-        + (" wall time |" if log else "")
+        "| stage | peak GiB (process tree, RSS) | tree PSS | own process | largest child "
+        f"| over {budget_gb} GiB |" + (" wall time |" if log else "")
     )
-    print("| --- | --- | --- | --- | --- |" + (" --- |" if log else ""))
+    print("| --- | --- | --- | --- | --- | --- |" + (" --- |" if log else ""))
     for stage, peaks in rows:
         over = "yes" if peaks["peak_rss_gb"] > budget_gb else "no"
         wall = f" {_minutes(times[stage])} |" if stage in times else " not run |" if log else ""
+        # Files written before PSS was sampled have none.
+        pss = peaks.get("peak_pss_tree_sampled_gb")
         print(
-            f"| {stage} | {peaks['peak_rss_gb']:.2f} | {peaks['peak_rss_process_gb']:.2f} "
+            f"| {stage} | {peaks['peak_rss_gb']:.2f} | {'-' if pss is None else f'{pss:.2f}'} "
+            f"| {peaks['peak_rss_process_gb']:.2f} "
             f"| {peaks['peak_rss_largest_child_gb']:.2f} | {over} |" + wall
         )
     worst = max(rows, key=lambda row: row[1]["peak_rss_gb"])
@@ -266,6 +276,87 @@ def compare(
         print(f"| {variant} | {peaks} | {seconds} | {', '.join(f'{r:.2f}x' for r in ratios)} |")
 
 
+def run_engine(kv_cache_gib: str, prompts: int, model: str) -> dict:
+    """Answers ``prompts`` IFT prompts, 4 samples each, in this process's vLLM engine."""
+    from self_rewarding.core.types import GenerationConfig, SamplingConfig
+    from self_rewarding.generation import open_engine
+    from self_rewarding.memory import PeakMemorySampler
+    from self_rewarding.records import read_jsonl
+
+    rows = read_jsonl(PROJECT / "data/05_model_input/ift_train.jsonl")[:prompts]
+    sampling = SamplingConfig(temperature=0.7, top_p=0.9, max_new_tokens=192, n=4, seed=1)
+    sampler = PeakMemorySampler(interval_s=0.1).start()
+    started = time.perf_counter()
+    engine = open_engine(
+        PROJECT / model,
+        GenerationConfig(
+            backend="vllm",
+            precision="auto",
+            max_model_len=4096,
+            cpu_kv_cache_gib=float(kv_cache_gib),
+        ),
+    )
+    try:
+        completions = engine.generate([row["prompt"] for row in rows], sampling)
+    finally:
+        engine.close()
+    seconds = time.perf_counter() - started
+    peaks = sampler.stop()
+    return {
+        "variant": f"kv{kv_cache_gib}",
+        "seconds": round(seconds, 1),
+        "tokens_per_second": round(engine.tokens_generated / engine.seconds, 1),
+        "peak_rss_gb": peaks["peak_rss_gb"],
+        "peak_pss_gb": peaks["peak_pss_tree_sampled_gb"],
+        # The same text under every cache size, or the size changed the output.
+        "completions_sha256": hashlib.sha256(
+            json.dumps([[str(c) for c in row] for row in completions]).encode()
+        ).hexdigest()[:12],
+    }
+
+
+def compare_engine(sizes: list[str], *, prompts: int, repeats: int, model: str) -> None:
+    import torch
+
+    print(
+        f"# {platform.machine()}, torch CPU capability "
+        f"{torch.backends.cpu.get_cpu_capability()}, {model}, {prompts} prompts x 4 samples, "
+        f"{time.strftime('%Y-%m-%d')}"
+    )
+    results: dict[str, list[dict]] = {size: [] for size in sizes}
+    for repeat in range(repeats):
+        for size in sizes:  # alternating, so that drift hits every size alike
+            command = [sys.executable, __file__, "engine-one", size, "--prompts", str(prompts)]
+            completed = subprocess.run(
+                [*command, "--model", model], capture_output=True, text=True, check=False
+            )
+            if completed.returncode != 0:
+                raise SystemExit(f"kv {size} failed:\n{completed.stderr[-3000:]}")
+            result = json.loads(completed.stdout.strip().splitlines()[-1])
+            results[size].append(result)
+            print(json.dumps({"repeat": repeat + 1, **result}), flush=True)
+    reference = sizes[0]
+    print(
+        f"\n| KV cache GiB | peak GiB (tree RSS) | tree PSS | tokens/s "
+        f"| throughput vs {reference} (paired) |"
+    )
+    print("| --- | --- | --- | --- | --- |")
+    for size in sizes:
+        runs = results[size]
+        ratios = [
+            run["tokens_per_second"] / base["tokens_per_second"]
+            for run, base in zip(runs, results[reference], strict=True)
+        ]
+
+        def listed(key: str, digits: int, runs=runs) -> str:
+            return ", ".join(f"{run[key]:.{digits}f}" for run in runs)
+
+        print(
+            f"| {size} | {listed('peak_rss_gb', 2)} | {listed('peak_pss_gb', 2)} "
+            f"| {listed('tokens_per_second', 0)} | {', '.join(f'{r:.2f}x' for r in ratios)} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
@@ -283,8 +374,23 @@ def main() -> None:
             command.add_argument("--steps", type=int, default=2)
             command.add_argument("--model", default="data/06_models/M0")
             command.add_argument("--precision", default="auto")
+    for name in ("engine", "engine-one"):
+        command = sub.add_parser(name)
+        if name == "engine":
+            command.add_argument("--kv-cache-gib", nargs="+", default=["1", "0.5"])
+            command.add_argument("--repeats", type=int, default=1)
+        else:
+            command.add_argument("kv_cache_gib")
+        command.add_argument("--prompts", type=int, default=24)
+        command.add_argument("--model", default="data/06_models/M1")
     args = parser.parse_args()
-    if args.command in VARIANTS:
+    if args.command == "engine":
+        compare_engine(
+            args.kv_cache_gib, prompts=args.prompts, repeats=args.repeats, model=args.model
+        )
+    elif args.command == "engine-one":
+        print(json.dumps(run_engine(args.kv_cache_gib, args.prompts, args.model)))
+    elif args.command in VARIANTS:
         compare(
             args.command,
             args.variants,

@@ -22,11 +22,14 @@ ALLOCATE = "import time; block = bytearray({mib} * 2**20); time.sleep({seconds})
 
 def test_the_sampler_counts_a_child_process_resident_memory():
     sampler = PeakMemorySampler(interval_s=0.05).start()
-    baseline = sampler.peak_tree_bytes
+    baseline, baseline_pss = sampler.peak_tree_bytes, sampler.peak_tree_pss_bytes
     # bytearray zero-fills its block, so all of it is resident while the child sleeps.
     subprocess.run([sys.executable, "-c", ALLOCATE.format(mib=400, seconds=1.0)], check=True)
     peaks = sampler.stop()
     assert peaks["peak_rss_tree_sampled_gb"] * GIB - baseline >= 350 * 2**20
+    # The child's block is its own: PSS counts all of it too, and never more than RSS.
+    assert peaks["peak_pss_tree_sampled_gb"] * GIB - baseline_pss >= 350 * 2**20
+    assert peaks["peak_pss_tree_sampled_gb"] <= peaks["peak_rss_tree_sampled_gb"]
     # getrusage saw the same child once it was reaped.
     assert peaks["peak_rss_largest_child_gb"] >= 0.35
     assert peaks["peak_rss_gb"] == max(

@@ -30,17 +30,26 @@ def _ru_maxrss_bytes(who: int) -> int:
     return resource.getrusage(who).ru_maxrss * scale
 
 
-def tree_rss_bytes(process) -> int:
-    """Resident bytes of a ``psutil.Process`` and all its live descendants."""
+def tree_memory_bytes(process) -> tuple[int, int]:
+    """Resident and proportional bytes (RSS, PSS) of a ``psutil.Process`` and all its
+    live descendants. RSS counts a page shared by several of them (torch's libraries,
+    loaded by the stage and by its engine) once per process; PSS splits it among them, so
+    the PSS sum is what the tree holds. Where PSS cannot be read, RSS stands in."""
     import psutil
 
-    total = 0
+    rss = pss = 0
     for member in [process, *process.children(recursive=True)]:
         try:
-            total += member.memory_info().rss
+            resident = member.memory_info().rss
+            try:
+                proportional = member.memory_full_info().pss
+            except (psutil.AccessDenied, AttributeError):  # no smaps here
+                proportional = resident
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue  # ended between listing and reading
-    return total
+        rss += resident
+        pss += proportional
+    return rss, pss
 
 
 class PeakMemorySampler:
@@ -51,6 +60,7 @@ class PeakMemorySampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.peak_tree_bytes = 0
+        self.peak_tree_pss_bytes = 0
 
     def start(self) -> PeakMemorySampler:
         import psutil
@@ -59,7 +69,9 @@ class PeakMemorySampler:
 
         def sample() -> None:
             while True:
-                self.peak_tree_bytes = max(self.peak_tree_bytes, tree_rss_bytes(process))
+                rss, pss = tree_memory_bytes(process)
+                self.peak_tree_bytes = max(self.peak_tree_bytes, rss)
+                self.peak_tree_pss_bytes = max(self.peak_tree_pss_bytes, pss)
                 if self._stop.wait(self._interval_s):
                     return
 
@@ -71,7 +83,8 @@ class PeakMemorySampler:
         """Stops sampling; returns the peaks in GiB.
 
         ``peak_rss_gb`` is the larger of the sampled tree peak and this process's own
-        exact peak: the number a stage is held to.
+        exact peak: the number a stage is held to. ``peak_pss_tree_sampled_gb`` counts
+        pages shared between the tree's processes once.
         """
         self._stop.set()
         if self._thread is not None:
@@ -81,6 +94,7 @@ class PeakMemorySampler:
         return {
             "peak_rss_gb": round(max(self.peak_tree_bytes, own) / GIB, 3),
             "peak_rss_tree_sampled_gb": round(self.peak_tree_bytes / GIB, 3),
+            "peak_pss_tree_sampled_gb": round(self.peak_tree_pss_bytes / GIB, 3),
             "peak_rss_process_gb": round(own / GIB, 3),
             "peak_rss_largest_child_gb": round(children / GIB, 3),
         }

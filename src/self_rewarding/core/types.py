@@ -13,7 +13,7 @@ import functools
 from dataclasses import replace
 from typing import Literal
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, PositiveFloat
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from self_rewarding.core.precision import Hardware, Precision
@@ -252,6 +252,9 @@ class GenerationConfig:
         tensor_parallel_size: GPUs of one vLLM engine (1 on a CPU).
         max_model_len: Longest prompt plus completion, in tokens (None: the model's own).
             vLLM sizes its KV cache for it; a longer prompt fails its chunk, named.
+        cpu_kv_cache_gib: The CPU engine's KV cache (vLLM's ``kv_cache_memory_bytes``),
+            allocated whole at start; it must hold one ``max_model_len`` sequence. A GPU
+            engine sizes its cache from the free device memory instead.
     """
 
     backend: Literal["auto", "vllm", "transformers"] = "auto"
@@ -263,6 +266,7 @@ class GenerationConfig:
     replicas: int = 1
     tensor_parallel_size: int = 1
     max_model_len: int | None = None
+    cpu_kv_cache_gib: PositiveFloat = 0.5
 
 
 @config_model

@@ -106,6 +106,7 @@ def _start_engine(model_path, generation: GenerationConfig, gguf_file: str | Non
             max_model_len=generation.max_model_len,
             request_timeout_seconds=generation.request_timeout_seconds,
             tensor_parallel_size=generation.tensor_parallel_size,
+            cpu_kv_cache_gib=generation.cpu_kv_cache_gib,
         )
         generator.backend = "vllm"
         return generator

