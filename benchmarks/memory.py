@@ -69,6 +69,14 @@ SFT_VARIANTS = {
         "gradient_accumulation_steps": 8,
         "optim": "adamw_torch_fused",
     },
+    # The default above is the fused kernel (transformers' default with torch >= 2.8);
+    # this is AdamW's plain loop over the parameters, one at a time.
+    "batch1x8_checkpointing_adamw_loop": {
+        "per_device_train_batch_size": 1,
+        "gradient_accumulation_steps": 8,
+        "gradient_checkpointing": True,
+        "optim": "adamw_torch",
+    },
 }
 # DPO: 4 pairs per optimizer step, each pair two sequences (chosen, rejected).
 DPO_VARIANTS = {

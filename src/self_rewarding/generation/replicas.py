@@ -163,7 +163,6 @@ class RayDataGenerator:
         """Generates chunks on all replicas at once, yielding ``(index, completions)`` in
         the order they come back, or ``(index, error)`` for a failed chunk (after which
         the job stops)."""
-
         if not chunks:
             return
         ray = self._ray()
@@ -231,8 +230,9 @@ class RayDataGenerator:
         return [row for index, part in parts if part for row in finished[index]]
 
     def close(self) -> None:
-        """Stops the local Ray instance this generator started (the actors and their
-        engines went with their job)."""
+        """Leaves Ray: stops the local instance this generator started, or disconnects
+        from the cluster at ``RAY_ADDRESS`` (the actors and their engines went with
+        their job)."""
         if self._started_ray:
             import ray
 
