@@ -228,6 +228,23 @@ def run_variant(kind: str, variant: str, steps: int, model: str, precision: str)
     }
 
 
+def run_alternating(commands: dict[str, list[str]], repeats: int) -> dict[str, list[dict]]:
+    """Runs each variant's ``memory.py`` command in a fresh process, the variants in turn
+    (so that drift hits every one alike), ``repeats`` times; the JSON each printed last."""
+    results: dict[str, list[dict]] = {name: [] for name in commands}
+    for repeat in range(repeats):
+        for name, arguments in commands.items():
+            completed = subprocess.run(
+                [sys.executable, __file__, *arguments], capture_output=True, text=True, check=False
+            )
+            if completed.returncode != 0:
+                raise SystemExit(f"{name} failed:\n{completed.stderr[-3000:]}")
+            result = json.loads(completed.stdout.strip().splitlines()[-1])
+            results[name].append(result)
+            print(json.dumps({"repeat": repeat + 1, **result}), flush=True)
+    return results
+
+
 def compare(
     kind: str, variants: list[str], *, steps: int, repeats: int, model: str, precision: str
 ) -> None:
@@ -238,31 +255,10 @@ def compare(
         f"torch CPU capability {torch.backends.cpu.get_cpu_capability()}, "
         f"{torch.get_num_threads()} threads, precision {precision}, {time.strftime('%Y-%m-%d')}"
     )
-    results: dict[str, list[dict]] = {variant: [] for variant in variants}
-    for repeat in range(repeats):
-        for variant in variants:  # alternating, so that drift hits every variant alike
-            completed = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    f"{kind}-one",
-                    variant,
-                    "--steps",
-                    str(steps),
-                    "--model",
-                    model,
-                    "--precision",
-                    precision,
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if completed.returncode != 0:
-                raise SystemExit(f"{variant} failed:\n{completed.stderr[-3000:]}")
-            result = json.loads(completed.stdout.strip().splitlines()[-1])
-            results[variant].append(result)
-            print(json.dumps({"repeat": repeat + 1, **result}), flush=True)
+    options = ["--steps", str(steps), "--model", model, "--precision", precision]
+    results = run_alternating(
+        {variant: [f"{kind}-one", variant, *options] for variant in variants}, repeats
+    )
     reference = variants[0]
     examples = (
         f"{8 * steps} longest IFT + EFT examples"
@@ -331,18 +327,8 @@ def compare_engine(sizes: list[str], *, prompts: int, repeats: int, model: str) 
         f"{torch.backends.cpu.get_cpu_capability()}, {model}, {prompts} prompts x 4 samples, "
         f"{time.strftime('%Y-%m-%d')}"
     )
-    results: dict[str, list[dict]] = {size: [] for size in sizes}
-    for repeat in range(repeats):
-        for size in sizes:  # alternating, so that drift hits every size alike
-            command = [sys.executable, __file__, "engine-one", size, "--prompts", str(prompts)]
-            completed = subprocess.run(
-                [*command, "--model", model], capture_output=True, text=True, check=False
-            )
-            if completed.returncode != 0:
-                raise SystemExit(f"kv {size} failed:\n{completed.stderr[-3000:]}")
-            result = json.loads(completed.stdout.strip().splitlines()[-1])
-            results[size].append(result)
-            print(json.dumps({"repeat": repeat + 1, **result}), flush=True)
+    options = ["--prompts", str(prompts), "--model", model]
+    results = run_alternating({size: ["engine-one", size, *options] for size in sizes}, repeats)
     reference = sizes[0]
     print(
         f"\n| KV cache GiB | peak GiB (tree RSS) | tree PSS | tokens/s "
