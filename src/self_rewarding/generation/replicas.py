@@ -1,11 +1,11 @@
 """Data-parallel generation: several vLLM engine replicas share one job, as Ray Data actors.
 
-Each replica is a Ray actor of a Ray Data ``map_batches`` pool (``concurrency=replicas``)
+Each replica is a Ray actor of a Ray Data ``map_batches`` actor pool of ``replicas`` actors
 that drives one of this project's vLLM engines (``VLLMGenerator``, the same code as a
 single engine): ``tensor_parallel_size`` GPUs each, assigned by Ray, or an equal share of
 the cores on a CPU. Ray schedules the actors on one node or across a cluster
-(``RAY_ADDRESS``); without one, a local Ray instance is started for the job and stopped
-with it.
+(``RAY_ADDRESS``); without one, a local Ray instance starts with the first job and stops
+at ``close``.
 
 ``generate_in_chunks`` hands the unfinished chunks of a job to the pool, one chunk a
 block, and writes each to the chunk store as it comes back, so a killed run resumes from
@@ -117,9 +117,7 @@ class RayDataGenerator:
         self.backend = "vllm"
         self.precision = precision
         self.generation = generation
-        self.max_model_len = generation.max_model_len
-        self.replicas = generation.replicas
-        self.tensor_parallel_size = generation.tensor_parallel_size
+        self.max_model_len = generation.max_model_len  # in the chunk fingerprint
         self.tokens_generated = 0
         self.seconds = 0.0  # wall-clock time of the calls: the replicas run side by side
         self.engine_pids: set[int] = set()  # the engines that served chunks
@@ -151,8 +149,8 @@ class RayDataGenerator:
     def _resources(self, ray) -> dict[str, float]:
         total = ray.cluster_resources()
         return replica_resources(
-            self.replicas,
-            self.tensor_parallel_size,
+            self.generation.replicas,
+            self.generation.tensor_parallel_size,
             gpus=int(total.get("GPU", 0)),
             cpus=int(total.get("CPU", 1)),
         )
@@ -184,7 +182,7 @@ class RayDataGenerator:
             },
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(
-                size=min(self.replicas, len(items)), max_tasks_in_flight_per_actor=1
+                size=min(self.generation.replicas, len(items)), max_tasks_in_flight_per_actor=1
             ),
             **resources,
         )
@@ -217,7 +215,7 @@ class RayDataGenerator:
         self, prompts: Sequence[str], sampling: SamplingConfig, chat: bool = True
     ) -> list[list[Completion]]:
         prompts = list(prompts)
-        count = min(self.replicas, len(prompts)) or 1
+        count = min(self.generation.replicas, len(prompts)) or 1
         parts = [
             (r, prompts[len(prompts) * r // count : len(prompts) * (r + 1) // count])
             for r in range(count)

@@ -51,12 +51,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from self_rewarding.core.judge import SCORE_DIGITS, digit_logprobs, score_token_index
 from self_rewarding.core.provenance import sample_seed
-from self_rewarding.core.types import SamplingConfig
+from self_rewarding.core.types import GenerationConfig, SamplingConfig
 from self_rewarding.generation.base import Completion
 from self_rewarding.records import write_text_atomic
 
@@ -90,8 +90,7 @@ class VLLMGenerator:
         *,
         tensor_parallel_size: int = 1,
         prefix_caching: bool = True,
-        environment: Mapping[str, str] | None = None,
-        cpu_kv_cache_gib: float = 0.5,
+        cpu_kv_cache_gib: float = GenerationConfig.cpu_kv_cache_gib,
     ):
         """Prepares the generator; the engine starts with the first ``generate`` call.
 
@@ -104,8 +103,6 @@ class VLLMGenerator:
             tensor_parallel_size: GPUs of the engine.
             prefix_caching: Reuse the KV cache of shared prompt prefixes (the judge's
                 rubric) across requests.
-            environment: Variables of the engine process beyond this one's (a replica's
-                devices).
             cpu_kv_cache_gib: The KV cache of an engine on a CPU, allocated at start.
         """
         from self_rewarding.core.precision import dtype_name
@@ -117,7 +114,6 @@ class VLLMGenerator:
         self.request_timeout_seconds = request_timeout_seconds
         self.tensor_parallel_size = tensor_parallel_size
         self.prefix_caching = prefix_caching
-        self.environment = dict(environment or {})
         self.cpu_kv_cache_gib = cpu_kv_cache_gib
         self.tokens_generated = 0
         self.seconds = 0.0
@@ -133,7 +129,7 @@ class VLLMGenerator:
 
     def _start(self) -> None:
         self._scratch = tempfile.TemporaryDirectory(prefix="vllm-")
-        environment = {**_CPU_ENVIRONMENT, **os.environ, **self.environment}
+        environment = {**_CPU_ENVIRONMENT, **os.environ}
         command = [
             sys.executable,
             "-m",
