@@ -69,6 +69,14 @@ SFT_VARIANTS = {
         "gradient_accumulation_steps": 8,
         "optim": "adamw_torch_fused",
     },
+    # As the default, with TRL's own fused-LM-head tiles (32,768 vocabulary columns)
+    # instead of the project's 4,096 (train/trainer_core.py: LM_HEAD_VOCAB_TILE).
+    "batch1x8_checkpointing_trl_tiles": {
+        "per_device_train_batch_size": 1,
+        "gradient_accumulation_steps": 8,
+        "gradient_checkpointing": True,
+        "lm_head_vocab_tile": 32768,
+    },
     # The default above is the fused kernel (transformers' default with torch >= 2.8);
     # this is AdamW's plain loop over the parameters, one at a time.
     "batch1x8_checkpointing_adamw_loop": {
@@ -94,6 +102,13 @@ DPO_VARIANTS = {
         "gradient_accumulation_steps": 4,
         "gradient_checkpointing": True,
         "precompute_ref_log_probs": True,
+    },
+    "batch1x4_checkpointing_precomputed_reference_trl_tiles": {
+        "per_device_train_batch_size": 1,
+        "gradient_accumulation_steps": 4,
+        "gradient_checkpointing": True,
+        "precompute_ref_log_probs": True,
+        "lm_head_vocab_tile": 32768,
     },
 }
 VARIANTS = {"sft": SFT_VARIANTS, "dpo": DPO_VARIANTS}
@@ -204,12 +219,18 @@ def run_variant(kind: str, variant: str, steps: int, model: str, precision: str)
     from kedro.config import OmegaConfigLoader
 
     from self_rewarding.memory import PeakMemorySampler
+    from self_rewarding.train import trainer_core
     from self_rewarding.train.dpo import train_dpo
     from self_rewarding.train.sft import train_sft
 
     loader = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env="local")
     trainer = dict(loader["parameters"][kind]["trainer"])
-    trainer.update(VARIANTS[kind][variant], num_train_epochs=1, logging_steps=1000)
+    settings = dict(VARIANTS[kind][variant])
+    # Not a TRL setting: the tile size the trainer core gives TRL's fused LM head
+    trainer_core.LM_HEAD_VOCAB_TILE = settings.pop(
+        "lm_head_vocab_tile", trainer_core.LM_HEAD_VOCAB_TILE
+    )
+    trainer.update(settings, num_train_epochs=1, logging_steps=1000)
     trainer["report_to"] = "none"
     examples = sft_examples(8 * steps) if kind == "sft" else dpo_pairs(4 * steps)
     train = train_sft if kind == "sft" else train_dpo
