@@ -91,8 +91,10 @@ def iteration_params(size: int, seed: int, settings: list[str]) -> list[str]:
 
 def run_iteration(work: Path, params: list[str], tags: list[str] | None = None) -> float:
     """``kedro run`` of iteration 1 in the scratch project; returns its wall seconds."""
+    # This interpreter's kedro, so that an unactivated .venv/bin/python finds it.
+    kedro = Path(sys.executable).with_name("kedro")
     command = [
-        "kedro",
+        str(kedro) if kedro.exists() else "kedro",
         "run",
         "--pipelines=iteration",
         "--namespaces=iter1",

@@ -66,3 +66,19 @@ def test_the_published_referees():
     assert (small.file_size, large.file_size) == (491_400_064, 1_117_320_768)
     with pytest.raises(KeyError, match="known"):
         referee_gguf("gpt-5")
+
+
+def test_a_referee_name_is_a_base_model(tmp_path, monkeypatch):
+    from self_rewarding.models.base_model import _source_kwargs
+
+    monkeypatch.chdir(tmp_path)
+    name = "qwen2.5-coder-0.5b-instruct"
+    with pytest.raises(FileNotFoundError, match=f"referees fetch {name}"):
+        _source_kwargs(name)
+    gguf = tmp_path / "data/06_models/referees" / name / REFEREES[name].filename
+    gguf.parent.mkdir(parents=True)
+    gguf.write_bytes(b"GGUF")
+    assert _source_kwargs(name) == (
+        str(gguf.parent.relative_to(tmp_path)),
+        {"gguf_file": gguf.name},
+    )

