@@ -465,6 +465,15 @@ def test_summary_table_plots_and_one_mlflow_run_per_model(tmp_path):
     assert "0.750 [0.500, 1.000]" not in untrusted
     assert "| 2/2/0 | referee not trusted |" in untrusted
     assert "(referee not trusted)" in untrusted
+    # An untrusted referee that was not asked (skip_win_rates_if_untrusted): no counts.
+    not_asked = {k: v for k, v in coin.items() if not k.startswith("M2.vs_M1.")}
+    _, untrusted = nodes.summarise_evaluation(
+        not_asked, _config(), **judge_metrics, scores_M1=judged(True), scores_M2=judged(False)
+    )
+    assert (
+        "| M2 vs M1 | -1.000 [-1.000, -1.000] | significant | referee not trusted "
+        "| referee not trusted | referee not trusted | referee not trusted |" in untrusted
+    )
     scores = pd.DataFrame({"score": [1.0, 2.0, None]})
     figures = nodes.plot_evaluation(summary, scores_M1=scores, scores_M2=scores)
     assert len(figures) == 3

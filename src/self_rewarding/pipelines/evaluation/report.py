@@ -245,6 +245,8 @@ def _comparison_line(  # noqa: PLR0913, PLR0917 (one table line from five source
         "/".join(str(int(instruction_following[f"{base}.{k}"])) for k in ("wins", "ties", "losses"))
         if f"{base}.wins" in instruction_following
         else "n/a"
+        if trusted
+        else NOT_TRUSTED  # an untrusted referee is not asked (skip_win_rates_if_untrusted)
     )
     # Equal models win half with ties halved: the ties-half interval against 0.5
     # says whether one is better.
