@@ -123,6 +123,25 @@ def test_every_stage_tracks_the_kedro_environment():
     assert yaml.safe_load((PROJECT / "params.yaml").read_text())["kedro_env"] == "local"
 
 
+def test_every_environment_file_is_tracked_where_its_base_file_is():
+    """A stage that tracks ``conf/base/parameters_<x>.yml`` tracks every environment's
+    ``parameters_<x>.yml`` too: editing one re-runs the stage under that environment."""
+    environments = [p for p in (PROJECT / "conf").iterdir() if p.name not in ("base", "local")]
+    untracked = []
+    for name, stage in STAGES.items():
+        tracked = set()
+        for entry in stage.get("do", stage)["params"]:
+            tracked |= set(entry) if isinstance(entry, dict) else set()
+        for base_file in sorted(f for f in tracked if f.startswith("conf/base/parameters_")):
+            file_name = Path(base_file).name
+            untracked += [
+                (name, f"conf/{env.name}/{file_name}")
+                for env in environments
+                if (env / file_name).exists() and f"conf/{env.name}/{file_name}" not in tracked
+            ]
+    assert untracked == []
+
+
 def _has_key(tree: dict, dotted: str) -> bool:
     for part in dotted.split("."):
         if not isinstance(tree, dict) or part not in tree:

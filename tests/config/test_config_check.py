@@ -24,7 +24,7 @@ from self_rewarding.core.types import (
 
 PROJECT = Path(__file__).resolve().parents[2]
 CONF = PROJECT / "conf"
-ENVIRONMENTS = ["local", "test", "paper"]  # local: base alone
+ENVIRONMENTS = ["local", "test", "paper", "cpu_long"]  # local: base alone
 
 
 def _parameters(env: str, runtime_params: dict | None = None) -> dict:
@@ -54,7 +54,7 @@ def test_every_environment_builds_every_config(env, tmp_path):
     assert iteration.generation.precision == "auto"
     assert evaluation.generation.precision == "auto"
     # The test and paper environments run the same sets on every CPU.
-    assert (evaluation.on_cpu_without_bf16 is None) == (env != "local")
+    assert (evaluation.on_cpu_without_bf16 is None) == (env in ("test", "paper"))
     for kind in ("sft", "dpo"):
         block = parameters[kind]
         assert block["precision"] == "auto"
