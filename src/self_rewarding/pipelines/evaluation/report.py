@@ -215,6 +215,16 @@ def _answer_lines(rows, instruction_following: dict, evaluation, trusted: bool) 
     ]
 
 
+def _verdict_counts(instruction_following: dict, base: str, trusted: bool) -> str:
+    """Wins/ties/losses of a comparison; an untrusted referee was not asked
+    (``skip_win_rates_if_untrusted``), a trusted one may have made no comparison."""
+    if f"{base}.wins" in instruction_following:
+        return "/".join(
+            str(int(instruction_following[f"{base}.{k}"])) for k in ("wins", "ties", "losses")
+        )
+    return "n/a" if trusted else NOT_TRUSTED
+
+
 def _comparison_line(  # noqa: PLR0913, PLR0917 (one table line from five sources)
     model, opponent, differences, instruction_following, trusted, task=None
 ) -> str:
@@ -241,13 +251,7 @@ def _comparison_line(  # noqa: PLR0913, PLR0917 (one table line from five source
 
     strict_cell, _ = rate("strict_win_rate")
     half_cell, half_interval = rate("win_rate")
-    counts = (
-        "/".join(str(int(instruction_following[f"{base}.{k}"])) for k in ("wins", "ties", "losses"))
-        if f"{base}.wins" in instruction_following
-        else "n/a"
-        if trusted
-        else NOT_TRUSTED  # an untrusted referee is not asked (skip_win_rates_if_untrusted)
-    )
+    counts = _verdict_counts(instruction_following, base, trusted)
     # Equal models win half with ties halved: the ties-half interval against 0.5
     # says whether one is better.
     return (
