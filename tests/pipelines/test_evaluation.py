@@ -278,18 +278,8 @@ def test_the_evaluator_compares_both_orders_and_grades(monkeypatch, tmp_path):
         }
     )
 
-    judged, metrics = nodes.evaluate_instruction_following(
-        JUDGE_PROMPTS,
-        references,
-        references,
-        EFT_EVAL,
-        MT_BENCH_HUMAN,
-        _config({"chunk_dir": str(tmp_path / "chunks"), "chunk_size": 8}),
-        {},
-        answers_M1=_answers("M1", 3),
-        answers_M2=_answers("M2", 8),
-        scores_M1=scores,
-        scores_M2=scores,
+    judged, metrics = _judge_m1_and_m2(
+        references, scores, _config({"chunk_dir": str(tmp_path / "chunks"), "chunk_size": 8})
     )
 
     # M2 (8 words) beats M1 (3 words) in both orders on both prompts
@@ -329,6 +319,24 @@ def test_the_evaluator_compares_both_orders_and_grades(monkeypatch, tmp_path):
     assert list((tmp_path / "chunks").rglob("*.json")) == []
 
 
+def _judge_m1_and_m2(references, scores, config):
+    """The referee's stage on M1 (3-word answers) and M2 (8-word answers), both with
+    ``scores`` for the OASST replies, the references as both AlpacaEval baselines."""
+    return nodes.evaluate_instruction_following(
+        JUDGE_PROMPTS,
+        references,
+        references,
+        EFT_EVAL,
+        MT_BENCH_HUMAN,
+        config,
+        {},
+        answers_M1=_answers("M1", 3),
+        answers_M2=_answers("M2", 8),
+        scores_M1=scores,
+        scores_M2=scores,
+    )
+
+
 def _shorter_answer_wins(prompt: str, index: int) -> str:
     """An evaluator that disagrees with MT-Bench's human judge (who preferred the longer
     answer) in both orders."""
@@ -347,19 +355,7 @@ def test_an_untrusted_referee_is_asked_no_win_rate_verdicts(monkeypatch, tmp_pat
     scores = pd.DataFrame({"source": ["oasst1_validation"], "response_id": ["a"], "score": [3.0]})
     settings = {"chunk_dir": str(tmp_path / "chunks"), "skip_win_rates_if_untrusted": skip}
 
-    judged, metrics = nodes.evaluate_instruction_following(
-        JUDGE_PROMPTS,
-        references,
-        references,
-        EFT_EVAL,
-        MT_BENCH_HUMAN,
-        _config(settings),
-        {},
-        answers_M1=_answers("M1", 3),
-        answers_M2=_answers("M2", 8),
-        scores_M1=scores,
-        scores_M2=scores,
-    )
+    judged, metrics = _judge_m1_and_m2(references, scores, _config(settings))
 
     assert metrics["evaluator.human_agreement.strict"] == 0.0
     assert metrics["evaluator.trusted"] == 0.0
@@ -383,18 +379,8 @@ def test_a_referee_measured_on_no_human_pairs_is_not_trusted(monkeypatch, tmp_pa
     references = pd.DataFrame([{"instruction": "Task 0", "output": "r r"}])
     scores = pd.DataFrame({"source": ["oasst1_validation"], "response_id": ["a"], "score": [3.0]})
 
-    _, metrics = nodes.evaluate_instruction_following(
-        JUDGE_PROMPTS,
-        references,
-        references,
-        EFT_EVAL,
-        MT_BENCH_HUMAN,
-        _config({"chunk_dir": str(tmp_path / "chunks")}, mt_bench_human_pairs=0),
-        {},
-        answers_M1=_answers("M1", 3),
-        answers_M2=_answers("M2", 8),
-        scores_M1=scores,
-        scores_M2=scores,
+    _, metrics = _judge_m1_and_m2(
+        references, scores, _config({"chunk_dir": str(tmp_path / "chunks")}, mt_bench_human_pairs=0)
     )
 
     assert metrics["evaluator.human_agreement.pairs"] == 0
