@@ -119,10 +119,13 @@ def read_pairs(work: Path) -> list[dict]:
     return read_jsonl(work / "data/05_model_input/iter1/preference_pairs.jsonl")
 
 
-def evaluate_model(model: Path, chunk_dir: Path, out: Path, judge_prompts: int | None) -> None:
-    """In a fresh process: the model's IFEval outcomes and its scores of the OASST1
-    replies (``score_first``; a seeded sample of ``judge_prompts``, all if None), as the
-    evaluation computes them."""
+def evaluate_model(
+    model: Path, chunk_dir: Path, out: Path, judge_prompts: int | None, ifeval_prompts: int | None
+) -> None:
+    """In a fresh process: the model's IFEval outcomes (a stratified subset of
+    ``ifeval_prompts``, the evaluation's default size if None) and its scores of the
+    OASST1 replies (``score_first``; a seeded sample of ``judge_prompts``, all if None,
+    none if negative), as the evaluation computes them."""
     import dataclasses
 
     import pandas as pd
@@ -133,15 +136,21 @@ def evaluate_model(model: Path, chunk_dir: Path, out: Path, judge_prompts: int |
 
     evaluation = EvaluationConfig()
     evaluation = dataclasses.replace(
-        evaluation, generation=dataclasses.replace(evaluation.generation, chunk_dir=str(chunk_dir))
+        evaluation,
+        generation=dataclasses.replace(evaluation.generation, chunk_dir=str(chunk_dir)),
+        ifeval=dataclasses.replace(
+            evaluation.ifeval, prompts=ifeval_prompts or evaluation.ifeval.prompts
+        ),
     )
     prompts = pd.read_json(PROJECT / "data/01_raw/ifeval/input_data.jsonl", lines=True)
     started = time.perf_counter()
     responses, _ = evaluate_ifeval(model, prompts, evaluation)
     ifeval_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    replies = ranked_replies(PROJECT / "data/05_model_input/eft_eval.jsonl", judge_prompts)
-    judged = measure_modes(model, replies, ["score_first"])["modes"]["score_first"]["rows"]
+    judged = None
+    if judge_prompts is None or judge_prompts >= 0:
+        replies = ranked_replies(PROJECT / "data/05_model_input/eft_eval.jsonl", judge_prompts)
+        judged = measure_modes(model, replies, ["score_first"])["modes"]["score_first"]["rows"]
     out.write_text(
         json.dumps(
             {
@@ -156,31 +165,53 @@ def evaluate_model(model: Path, chunk_dir: Path, out: Path, judge_prompts: int |
     )
 
 
-def evaluated(model: Path, chunk_dir: Path, out: Path, judge_prompts: int | None) -> dict:
+def evaluated(
+    model: Path, chunk_dir: Path, out: Path, judge_prompts: int | None, ifeval_prompts: int | None
+) -> dict:
+    """``evaluate_model``'s output, from ``out`` when an earlier call wrote it."""
     if not out.is_file():
         command = [sys.executable, __file__, "--evaluate", str(model), "--chunk-dir"]
         command += [str(chunk_dir), "--out", str(out), "--judge-prompts", str(judge_prompts or 0)]
+        command += ["--ifeval-prompts", str(ifeval_prompts or 0)]
         subprocess.run(command, check=True, cwd=PROJECT)
     return json.loads(out.read_text())
 
 
+def evaluation_file(folder: Path, name: str, ifeval_prompts: int | None) -> Path:
+    """Where a model's evaluation is kept: one file per IFEval subset size."""
+    return folder / (f"{name}-ifeval{ifeval_prompts}.json" if ifeval_prompts else f"{name}.json")
+
+
 def paired_steps(m2: dict, m1: dict) -> dict:
     """M2 - M1 on IFEval (prompt-level loose) and on the judge's strict accuracy."""
+    from self_rewarding.core.intervals import paired_difference
+
+    # M1 may have been judged on more replies than M2: pair them on M2's
+    judged = {(r["prompt_id"], r["response_id"]) for r in m2["judge_rows"]}
+    m1_rows = [r for r in m1["judge_rows"] if (r["prompt_id"], r["response_id"]) in judged]
+    judge = paired_difference(m2["judge_rows"], m1_rows)
+    return {
+        **ifeval_step_fields(m2, m1),
+        "judge_prompts": judge["n_prompts"],
+        "judge_m2": judge["a"],
+        "judge_m1": judge["b"],
+        "judge_step": judge["difference"],
+        "judge_step_ci": judge["interval"],
+    }
+
+
+def ifeval_step_fields(m2: dict, m1: dict) -> dict:
+    """M2 - M1 on IFEval (prompt-level loose), paired on the same prompts."""
     from self_rewarding.core.ifeval import (
         IfevalOutcome,
         ifeval_accuracy,
         ifeval_paired_difference,
     )
-    from self_rewarding.core.intervals import paired_difference
 
     def outcomes(found):
         return [IfevalOutcome(r["key"], tuple(r["strict"]), tuple(r["loose"])) for r in found]
 
     ifeval = ifeval_paired_difference(outcomes(m2["ifeval"]), outcomes(m1["ifeval"]))
-    # M1 may have been judged on more replies than M2: pair them on M2's
-    judged = {(r["prompt_id"], r["response_id"]) for r in m2["judge_rows"]}
-    m1_rows = [r for r in m1["judge_rows"] if (r["prompt_id"], r["response_id"]) in judged]
-    judge = paired_difference(m2["judge_rows"], m1_rows)
     cut = sum(r["finish_reason"] == "length" for r in m2["ifeval"]) / len(m2["ifeval"])
     return {
         "ifeval_prompts": ifeval["n_prompts"],
@@ -189,11 +220,6 @@ def paired_steps(m2: dict, m1: dict) -> dict:
         "ifeval_step": ifeval["difference"],
         "ifeval_step_ci": ifeval["interval"],
         "ifeval_cut_share": cut,
-        "judge_prompts": judge["n_prompts"],
-        "judge_m2": judge["a"],
-        "judge_m1": judge["b"],
-        "judge_step": judge["difference"],
-        "judge_step_ci": judge["interval"],
     }
 
 
@@ -227,8 +253,9 @@ def measure_run(args, size: int, seed: int, heldout: list[dict], m1: dict) -> di
     m2 = evaluated(
         work / "data/06_models/M2",
         work / "data/07_model_output/generation_chunks",
-        work / "evaluation.json",
+        evaluation_file(work, "evaluation", args.ifeval_prompts),
         args.judge_prompts,
+        args.ifeval_prompts,
     )
     precision = read_metrics(work, "pair_precision")
     return {
@@ -319,6 +346,49 @@ def summarise(rows: list[dict]) -> None:
             )
 
 
+def reevaluate(args, done: list[dict]) -> int:
+    """Finished runs with M2 - M1 on IFEval measured again at ``--ifeval-prompts``: the
+    same trained M2s, more prompts (a narrower interval); every other field as the run
+    measured it. Written to ``<results>_ifeval<N>.jsonl``."""
+    if not args.ifeval_prompts:
+        raise SystemExit("--reevaluate needs --ifeval-prompts")
+    size_name = f"ifeval{args.ifeval_prompts}"
+    out = args.results.with_name(f"{args.results.stem}_{size_name}.jsonl")
+    again = [json.loads(line) for line in out.read_text().splitlines()] if out.is_file() else []
+    m1 = evaluated(
+        args.model,
+        PROJECT / "data/07_model_output/generation_chunks",
+        args.scratch / f"M1-{size_name}-only.json",
+        -1,  # no judge: its step is kept from the run
+        args.ifeval_prompts,
+    )
+    for row in done:
+        key = (row["size"], row["seed"], row["settings"])
+        work = args.scratch / f"n{row['size']}-s{row['seed']}"
+        chosen = row["size"] in args.sizes and row["seed"] in args.seeds
+        if not chosen or row["settings"] != args.set:
+            continue
+        if any((r["size"], r["seed"], r["settings"]) == key for r in again):
+            continue
+        if not (work / "data/06_models/M2").is_dir():
+            print(f"No M2 in {work}: run {key} is not re-evaluated", flush=True)
+            continue
+        m2 = evaluated(
+            work / "data/06_models/M2",
+            work / "data/07_model_output/generation_chunks",
+            work / f"evaluation-{size_name}-only.json",
+            -1,
+            args.ifeval_prompts,
+        )
+        remeasured = {**row, **ifeval_step_fields(m2, m1)}
+        with out.open("a", encoding="utf-8") as stream:
+            stream.write(json.dumps(remeasured) + "\n")
+        again.append(remeasured)
+        print(json.dumps(remeasured), flush=True)
+    summarise(again)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=PROJECT / "data/06_models/M1")
@@ -331,6 +401,18 @@ def main() -> int:
     parser.add_argument(
         "--judge-prompts", type=int, default=60, help="OASST1-val prompts M2 is judged on (0: all)"
     )
+    parser.add_argument(
+        "--ifeval-prompts",
+        type=int,
+        help="IFEval prompts M1 and each M2 answer (a stratified subset; default: the "
+        "evaluation's)",
+    )
+    parser.add_argument(
+        "--reevaluate",
+        action="store_true",
+        help="IFEval again, at --ifeval-prompts, for the finished runs of --sizes and --seeds "
+        "whose M2 is still in --scratch (no training); rows go to a results file of their own",
+    )
     parser.add_argument("--scratch", type=Path, default=PROJECT / "data/09_benchmarks/sizing")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--summarise", action="store_true", help="print the results only")
@@ -341,7 +423,13 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(PROJECT / "benchmarks"))
     if args.evaluate:
-        evaluate_model(args.evaluate, args.chunk_dir, args.out, args.judge_prompts or None)
+        evaluate_model(
+            args.evaluate,
+            args.chunk_dir,
+            args.out,
+            args.judge_prompts or None,
+            args.ifeval_prompts or None,
+        )
         return 0
     done = (
         [json.loads(line) for line in args.results.read_text().splitlines()]
@@ -361,11 +449,14 @@ def main() -> int:
     )
     args.scratch.mkdir(parents=True, exist_ok=True)
     args.results.parent.mkdir(parents=True, exist_ok=True)
+    if args.reevaluate:
+        return reevaluate(args, done)
     m1 = evaluated(
         args.model,
         PROJECT / "data/07_model_output/generation_chunks",
-        args.scratch / "M1.json",
+        evaluation_file(args.scratch, "M1", args.ifeval_prompts),
         None,  # every reply once; each M2 is paired on its sample
+        args.ifeval_prompts,
     )
     heldout = heldout_pairs(args.scratch, args.model, args.heldout_prompts)
     for size in args.sizes:

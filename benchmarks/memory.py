@@ -13,7 +13,8 @@ first log line to the next stage's first (the last stage: to the last timestampe
 a stage's own interpreter start-up (a few seconds) is counted in the stage before it.
 
 ``sft`` trains the same longest IFT + EFT examples (the M1 stage's data; the longest, so
-that the peak is the stage's worst batch) under each batching, one fresh process each,
+that the peak is the stage's worst batch; ``--examples shuffled``: a seeded shuffle, the
+lengths one after another as a stage meets them) under each batching, one fresh process each,
 alternating, and prints peak memory and seconds per optimizer step with paired ratios;
 ``dpo`` does the same with pairs made of the longest IFT answers::
 
@@ -77,6 +78,14 @@ SFT_VARIANTS = {
         "gradient_checkpointing": True,
         "lm_head_vocab_tile": 32768,
     },
+    # As the default, without rounding each example's length up to a multiple of 64: every
+    # new length builds new oneDNN kernels under bf16 (run it with --examples shuffled).
+    "batch1x8_checkpointing_unpadded": {
+        "per_device_train_batch_size": 1,
+        "gradient_accumulation_steps": 8,
+        "gradient_checkpointing": True,
+        "pad_to_multiple_of": None,
+    },
     # The default above is the fused kernel (transformers' default with torch >= 2.8);
     # this is AdamW's plain loop over the parameters, one at a time.
     "batch1x8_checkpointing_adamw_loop": {
@@ -102,6 +111,13 @@ DPO_VARIANTS = {
         "gradient_accumulation_steps": 4,
         "gradient_checkpointing": True,
         "precompute_ref_log_probs": True,
+    },
+    "batch1x4_checkpointing_precomputed_reference_unpadded": {
+        "per_device_train_batch_size": 1,
+        "gradient_accumulation_steps": 4,
+        "gradient_checkpointing": True,
+        "precompute_ref_log_probs": True,
+        "pad_to_multiple_of": None,
     },
     "batch1x4_checkpointing_precomputed_reference_trl_tiles": {
         "per_device_train_batch_size": 1,
@@ -188,8 +204,11 @@ def _minutes(seconds: float) -> str:
     )
 
 
-def sft_examples(count: int) -> list[dict]:
-    """The ``count`` longest IFT + EFT examples (prompt and response)."""
+def sft_examples(count: int, order: str = "longest") -> list[dict]:
+    """``count`` IFT + EFT examples (prompt and response): the longest, or a seeded
+    shuffle (lengths as the stage meets them)."""
+    import random
+
     from self_rewarding.records import read_jsonl
 
     rows = [
@@ -197,24 +216,35 @@ def sft_examples(count: int) -> list[dict]:
         for name in ("ift_train", "eft_candidates")
         for row in read_jsonl(PROJECT / f"data/05_model_input/{name}.jsonl")
     ]
-    rows.sort(key=lambda row: len(row["prompt"]) + len(row["response"]), reverse=True)
+    if order == "shuffled":
+        random.Random(0).shuffle(rows)
+    else:
+        rows.sort(key=lambda row: len(row["prompt"]) + len(row["response"]), reverse=True)
     return rows[:count]
 
 
-def dpo_pairs(count: int) -> list[dict]:
-    """``count`` pairs of the longest IFT answers: each prompt's own answer against the
-    next-longest one (what DPO learns does not matter here, only the lengths)."""
+def dpo_pairs(count: int, order: str = "longest") -> list[dict]:
+    """``count`` pairs of IFT answers, the longest or a seeded shuffle: each prompt's own
+    answer against the next one's (what DPO learns does not matter here, only the
+    lengths)."""
+    import random
+
     from self_rewarding.records import read_jsonl
 
     rows = read_jsonl(PROJECT / "data/05_model_input/ift_train.jsonl")
-    rows.sort(key=lambda row: len(row["prompt"]) + len(row["response"]), reverse=True)
+    if order == "shuffled":
+        random.Random(0).shuffle(rows)
+    else:
+        rows.sort(key=lambda row: len(row["prompt"]) + len(row["response"]), reverse=True)
     return [
         {"prompt": row["prompt"], "chosen": row["response"], "rejected": other["response"]}
         for row, other in zip(rows[:count], rows[1 : count + 1], strict=True)
     ]
 
 
-def run_variant(kind: str, variant: str, steps: int, model: str, precision: str) -> dict:
+def run_variant(
+    kind: str, variant: str, steps: int, model: str, precision: str, *, order: str = "longest"
+) -> dict:
     """One variant, in this process: trains ``steps`` optimizer steps, returns its numbers."""
     from kedro.config import OmegaConfigLoader
 
@@ -232,7 +262,7 @@ def run_variant(kind: str, variant: str, steps: int, model: str, precision: str)
     )
     trainer.update(settings, num_train_epochs=1, logging_steps=1000)
     trainer["report_to"] = "none"
-    examples = sft_examples(8 * steps) if kind == "sft" else dpo_pairs(4 * steps)
+    examples = sft_examples(8 * steps, order) if kind == "sft" else dpo_pairs(4 * steps, order)
     train = train_sft if kind == "sft" else train_dpo
     sampler = PeakMemorySampler(interval_s=0.1).start()
     with tempfile.TemporaryDirectory() as scratch:
@@ -267,7 +297,14 @@ def run_alternating(commands: dict[str, list[str]], repeats: int) -> dict[str, l
 
 
 def compare(
-    kind: str, variants: list[str], *, steps: int, repeats: int, model: str, precision: str
+    kind: str,
+    variants: list[str],
+    *,
+    steps: int,
+    repeats: int,
+    model: str,
+    precision: str,
+    order: str = "longest",
 ) -> None:
     import torch
 
@@ -277,14 +314,15 @@ def compare(
         f"{torch.get_num_threads()} threads, precision {precision}, {time.strftime('%Y-%m-%d')}"
     )
     options = ["--steps", str(steps), "--model", model, "--precision", precision]
+    options += ["--examples", order]
     results = run_alternating(
         {variant: [f"{kind}-one", variant, *options] for variant in variants}, repeats
     )
     reference = variants[0]
     examples = (
-        f"{8 * steps} longest IFT + EFT examples"
+        f"{8 * steps} {order} IFT + EFT examples"
         if kind == "sft"
-        else (f"{4 * steps} pairs of the longest IFT answers")
+        else (f"{4 * steps} pairs of the {order} IFT answers")
     )
     print(
         f"\n| {kind.upper()} batching ({examples}, {steps} steps) "
@@ -389,6 +427,13 @@ def main() -> None:
             command.add_argument("--steps", type=int, default=2)
             command.add_argument("--model", default="data/06_models/M0")
             command.add_argument("--precision", default="auto")
+            command.add_argument(
+                "--examples",
+                choices=["longest", "shuffled"],
+                default="longest",
+                help="the longest examples (the worst batch) or a seeded shuffle (the "
+                "lengths a stage meets, one after another)",
+            )
     for name in ("engine", "engine-one"):
         command = sub.add_parser(name)
         if name == "engine":
@@ -413,10 +458,14 @@ def main() -> None:
             repeats=args.repeats,
             model=args.model,
             precision=args.precision,
+            order=args.examples,
         )
     elif args.command and args.command.endswith("-one"):
         kind = args.command.removesuffix("-one")
-        print(json.dumps(run_variant(kind, args.variant, args.steps, args.model, args.precision)))
+        result = run_variant(
+            kind, args.variant, args.steps, args.model, args.precision, order=args.examples
+        )
+        print(json.dumps(result))
     else:
         raise SystemExit(print_stages(args.budget_gb, args.log))
 
