@@ -22,6 +22,10 @@ runs already there, so that a long matrix survives a kill::
     python benchmarks/iteration_sizing.py --sizes 128 --seeds 0 1 2
     python benchmarks/iteration_sizing.py --sizes 128 --set dpo.trainer.learning_rate=5e-5
     python benchmarks/iteration_sizing.py --summarise
+
+``--reevaluate --ifeval-prompts 160`` answers a larger IFEval subset with M1 and the M2s a
+matrix left in ``--scratch``, without training again (a narrower interval on the same
+runs), and writes the rows to ``<results>_ifeval160.jsonl``.
 """
 
 # ruff: noqa: T201 (a benchmark: it prints its results)
