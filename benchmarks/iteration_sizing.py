@@ -181,9 +181,13 @@ def evaluated(
     return json.loads(out.read_text())
 
 
-def evaluation_file(folder: Path, name: str, ifeval_prompts: int | None) -> Path:
-    """Where a model's evaluation is kept: one file per IFEval subset size."""
-    return folder / (f"{name}-ifeval{ifeval_prompts}.json" if ifeval_prompts else f"{name}.json")
+def evaluation_file(
+    folder: Path, name: str, ifeval_prompts: int | None, *, judged: bool = True
+) -> Path:
+    """Where a model's evaluation is kept: one file per IFEval subset size, and apart
+    when the judge was not measured."""
+    sized = f"{name}-ifeval{ifeval_prompts}" if ifeval_prompts else name
+    return folder / f"{sized}{'' if judged else '-only'}.json"
 
 
 def paired_steps(m2: dict, m1: dict) -> dict:
@@ -356,13 +360,12 @@ def reevaluate(args, done: list[dict]) -> int:
     measured it. Written to ``<results>_ifeval<N>.jsonl``."""
     if not args.ifeval_prompts:
         raise SystemExit("--reevaluate needs --ifeval-prompts")
-    size_name = f"ifeval{args.ifeval_prompts}"
-    out = args.results.with_name(f"{args.results.stem}_{size_name}.jsonl")
+    out = args.results.with_name(f"{args.results.stem}_ifeval{args.ifeval_prompts}.jsonl")
     again = [json.loads(line) for line in out.read_text().splitlines()] if out.is_file() else []
     m1 = evaluated(
         args.model,
         PROJECT / "data/07_model_output/generation_chunks",
-        args.scratch / f"M1-{size_name}-only.json",
+        evaluation_file(args.scratch, "M1", args.ifeval_prompts, judged=False),
         -1,  # no judge: its step is kept from the run
         args.ifeval_prompts,
     )
@@ -380,7 +383,7 @@ def reevaluate(args, done: list[dict]) -> int:
         m2 = evaluated(
             work / "data/06_models/M2",
             work / "data/07_model_output/generation_chunks",
-            work / f"evaluation-{size_name}-only.json",
+            evaluation_file(work, "evaluation", args.ifeval_prompts, judged=False),
             -1,
             args.ifeval_prompts,
         )

@@ -204,11 +204,20 @@ def _minutes(seconds: float) -> str:
     )
 
 
-def sft_examples(count: int, order: str = "longest") -> list[dict]:
-    """``count`` IFT + EFT examples (prompt and response): the longest, or a seeded
-    shuffle (lengths as the stage meets them)."""
+def in_order(rows: list[dict], order: str) -> list[dict]:
+    """The rows longest first (prompt and response), or in a seeded shuffle
+    (``shuffled``: lengths one after another, as a stage meets them)."""
     import random
 
+    if order == "shuffled":
+        rows = list(rows)
+        random.Random(0).shuffle(rows)
+        return rows
+    return sorted(rows, key=lambda row: len(row["prompt"]) + len(row["response"]), reverse=True)
+
+
+def sft_examples(count: int, order: str = "longest") -> list[dict]:
+    """``count`` IFT + EFT examples (prompt and response), ``in_order``."""
     from self_rewarding.records import read_jsonl
 
     rows = [
@@ -216,26 +225,15 @@ def sft_examples(count: int, order: str = "longest") -> list[dict]:
         for name in ("ift_train", "eft_candidates")
         for row in read_jsonl(PROJECT / f"data/05_model_input/{name}.jsonl")
     ]
-    if order == "shuffled":
-        random.Random(0).shuffle(rows)
-    else:
-        rows.sort(key=lambda row: len(row["prompt"]) + len(row["response"]), reverse=True)
-    return rows[:count]
+    return in_order(rows, order)[:count]
 
 
 def dpo_pairs(count: int, order: str = "longest") -> list[dict]:
-    """``count`` pairs of IFT answers, the longest or a seeded shuffle: each prompt's own
-    answer against the next one's (what DPO learns does not matter here, only the
-    lengths)."""
-    import random
-
+    """``count`` pairs of IFT answers, ``in_order``: each prompt's own answer against the
+    next one's (what DPO learns does not matter here, only the lengths)."""
     from self_rewarding.records import read_jsonl
 
-    rows = read_jsonl(PROJECT / "data/05_model_input/ift_train.jsonl")
-    if order == "shuffled":
-        random.Random(0).shuffle(rows)
-    else:
-        rows.sort(key=lambda row: len(row["prompt"]) + len(row["response"]), reverse=True)
+    rows = in_order(read_jsonl(PROJECT / "data/05_model_input/ift_train.jsonl"), order)
     return [
         {"prompt": row["prompt"], "chosen": row["response"], "rejected": other["response"]}
         for row, other in zip(rows[:count], rows[1 : count + 1], strict=True)
