@@ -54,6 +54,20 @@ def test_the_three_labels_are_read_from_one_forward_pass(reader):
 
 
 @pytest.mark.slow
+def test_padding_after_the_prompt_leaves_the_verdict_unchanged(reader):
+    # The prompt's length is not a multiple of 64, so the padded read runs 64k tokens.
+    assert len(reader._input_ids(PROMPT)) % 64
+    (padded,) = reader.read([PROMPT])
+    reader.pad_to_multiple_of = 1
+    try:
+        (unpadded,) = reader.read([PROMPT])
+    finally:
+        reader.pad_to_multiple_of = 64
+    assert padded == pytest.approx(unpadded, abs=1e-4)
+    assert padded["A"] != pytest.approx(padded["B"], abs=1e-3)  # not a degenerate read
+
+
+@pytest.mark.slow
 def test_a_prompt_longer_than_allowed_keeps_its_end(reader):
     reader.max_prompt_tokens, limit = 64, reader.max_prompt_tokens
     try:
