@@ -94,9 +94,11 @@ class VerdictReader:
             padded = -(-len(ids) // self.pad_to_multiple_of) * self.pad_to_multiple_of
             ids = ids + [self.pad_token_id] * (padded - len(ids))
             with torch.inference_mode():
-                logits = self.model(
-                    input_ids=torch.tensor([ids]), logits_to_keep=torch.tensor([last])
-                ).logits[0, -1].float()
+                logits = (
+                    self.model(input_ids=torch.tensor([ids]), logits_to_keep=torch.tensor([last]))
+                    .logits[0, -1]
+                    .float()
+                )
             logprobs = torch.log_softmax(logits, dim=-1)
             found.append({label: float(logprobs[i]) for label, i in self.label_ids.items()})
             self.seconds += time.perf_counter() - started
