@@ -26,6 +26,15 @@ CPU vLLM engine under each KV cache size (``generation.cpu_kv_cache_gib``), one 
 each, alternating, and prints peak memory (RSS and PSS of the tree) and tokens per second::
 
     python benchmarks/memory.py engine --kv-cache-gib 1 0.5 0.25 --repeats 2
+
+``verdicts`` reads the referee's verdict probabilities (``generation.verdicts``, as the
+referee and pair-precision stages do) on the same judge prompts of many lengths (the
+OASST1 replies of ``eft_eval``; 400 by default, as many as the referee stage reads for the
+200 MT-Bench human pairs), with each prompt's length rounded up to each multiple (1:
+unpadded), one fresh process each, alternating, and prints peak memory and seconds per
+verdict::
+
+    python benchmarks/memory.py verdicts --pad-to-multiple-of 64 1 --repeats 2
 """
 
 # ruff: noqa: T201 (a benchmark: it prints its results)
@@ -408,7 +417,59 @@ def compare_engine(sizes: list[str], *, prompts: int, repeats: int, model: str) 
         )
 
 
-def main() -> None:
+def run_verdicts(pad_to_multiple_of: int, prompts: int, model: str, precision: str) -> dict:
+    """Reads ``prompts`` judge prompts' verdict probabilities in this process."""
+    from self_rewarding.core.prompts import render_judge_prompt
+    from self_rewarding.generation.verdicts import VerdictReader
+    from self_rewarding.hardware import resolve
+    from self_rewarding.memory import PeakMemorySampler
+    from self_rewarding.records import read_jsonl
+
+    rows = read_jsonl(PROJECT / "data/05_model_input/eft_eval.jsonl")[:prompts]
+    texts = [render_judge_prompt(row["prompt"], row["response"]) for row in rows]
+    sampler = PeakMemorySampler(interval_s=0.1).start()
+    reader = VerdictReader(
+        str(PROJECT / model), resolve(precision), pad_to_multiple_of=pad_to_multiple_of
+    )
+    reader.read(texts)
+    peaks = sampler.stop()
+    return {
+        "variant": f"pad{pad_to_multiple_of}",
+        "precision": reader.precision,
+        "seconds_per_verdict": round(reader.seconds / reader.verdicts, 3),
+        "peak_rss_gb": peaks["peak_rss_gb"],
+    }
+
+
+def compare_verdicts(
+    multiples: list[str], *, prompts: int, repeats: int, model: str, precision: str
+) -> None:
+    import torch
+
+    print(
+        f"# {platform.machine()}, torch CPU capability "
+        f"{torch.backends.cpu.get_cpu_capability()}, {model}, {prompts} judge prompts, "
+        f"precision {precision}, {time.strftime('%Y-%m-%d')}"
+    )
+    options = ["--prompts", str(prompts), "--model", model, "--precision", precision]
+    results = run_alternating(
+        {multiple: ["verdicts-one", multiple, *options] for multiple in multiples}, repeats
+    )
+    reference = multiples[0]
+    print(f"\n| length rounded up to | peak GiB | s/verdict | time vs {reference} (paired) |")
+    print("| --- | --- | --- | --- |")
+    for multiple in multiples:
+        runs = results[multiple]
+        ratios = [
+            run["seconds_per_verdict"] / base["seconds_per_verdict"]
+            for run, base in zip(runs, results[reference], strict=True)
+        ]
+        peaks = ", ".join(f"{run['peak_rss_gb']:.2f}" for run in runs)
+        seconds = ", ".join(f"{run['seconds_per_verdict']:.3f}" for run in runs)
+        print(f"| {multiple} | {peaks} | {seconds} | {', '.join(f'{r:.2f}x' for r in ratios)} |")
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("stages", help="every stage's peak from its metrics file (the default)")
@@ -441,8 +502,36 @@ def main() -> None:
             command.add_argument("kv_cache_gib")
         command.add_argument("--prompts", type=int, default=24)
         command.add_argument("--model", default="data/06_models/M1")
-    args = parser.parse_args()
-    if args.command == "engine":
+    for name in ("verdicts", "verdicts-one"):
+        command = sub.add_parser(name)
+        if name == "verdicts":
+            command.add_argument("--pad-to-multiple-of", nargs="+", default=["64", "1"])
+            command.add_argument("--repeats", type=int, default=1)
+        else:
+            command.add_argument("pad_to_multiple_of", type=int)
+        command.add_argument("--prompts", type=int, default=400)
+        command.add_argument("--model", default="data/06_models/M1")
+        command.add_argument("--precision", default="auto")
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+    if args.command == "verdicts":
+        compare_verdicts(
+            args.pad_to_multiple_of,
+            prompts=args.prompts,
+            repeats=args.repeats,
+            model=args.model,
+            precision=args.precision,
+        )
+    elif args.command == "verdicts-one":
+        print(
+            json.dumps(
+                run_verdicts(args.pad_to_multiple_of, args.prompts, args.model, args.precision)
+            )
+        )
+    elif args.command == "engine":
         compare_engine(
             args.kv_cache_gib, prompts=args.prompts, repeats=args.repeats, model=args.model
         )
