@@ -91,7 +91,11 @@ class VerdictReader:
             started = time.perf_counter()
             ids = self._input_ids(prompt)
             last = len(ids) - 1
-            padded = -(-len(ids) // self.pad_to_multiple_of) * self.pad_to_multiple_of
+            # Rounded up, but never past the positions the model has.
+            padded = min(
+                -(-len(ids) // self.pad_to_multiple_of) * self.pad_to_multiple_of,
+                self.max_prompt_tokens,
+            )
             ids = ids + [self.pad_token_id] * (padded - len(ids))
             with torch.inference_mode():
                 logits = (
