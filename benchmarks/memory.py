@@ -303,6 +303,18 @@ def run_alternating(commands: dict[str, list[str]], repeats: int) -> dict[str, l
     return results
 
 
+def listed(runs: list[dict], key: str, digits: int) -> str:
+    """One field of every repeat, comma-separated."""
+    return ", ".join(f"{run[key]:.{digits}f}" for run in runs)
+
+
+def paired_ratios(runs: list[dict], reference: list[dict], key: str) -> str:
+    """Each repeat's ``key`` over the reference variant's in the same repeat."""
+    return ", ".join(
+        f"{run[key] / base[key]:.2f}x" for run, base in zip(runs, reference, strict=True)
+    )
+
+
 def compare(
     kind: str,
     variants: list[str],
@@ -337,13 +349,12 @@ def compare(
     )
     print("| --- | --- | --- | --- |")
     for variant in variants:
-        ratios = [
-            run["seconds_per_step"] / base["seconds_per_step"]
-            for run, base in zip(results[variant], results[reference], strict=True)
-        ]
-        peaks = ", ".join(f"{run['peak_rss_gb']:.2f}" for run in results[variant])
-        seconds = ", ".join(f"{run['seconds_per_step']:.1f}" for run in results[variant])
-        print(f"| {variant} | {peaks} | {seconds} | {', '.join(f'{r:.2f}x' for r in ratios)} |")
+        runs = results[variant]
+        print(
+            f"| {variant} | {listed(runs, 'peak_rss_gb', 2)} "
+            f"| {listed(runs, 'seconds_per_step', 1)} "
+            f"| {paired_ratios(runs, results[reference], 'seconds_per_step')} |"
+        )
 
 
 def run_engine(kv_cache_gib: str, prompts: int, model: str) -> dict:
@@ -403,17 +414,10 @@ def compare_engine(sizes: list[str], *, prompts: int, repeats: int, model: str) 
     print("| --- | --- | --- | --- | --- |")
     for size in sizes:
         runs = results[size]
-        ratios = [
-            run["tokens_per_second"] / base["tokens_per_second"]
-            for run, base in zip(runs, results[reference], strict=True)
-        ]
-
-        def listed(key: str, digits: int, runs=runs) -> str:
-            return ", ".join(f"{run[key]:.{digits}f}" for run in runs)
-
         print(
-            f"| {size} | {listed('peak_rss_gb', 2)} | {listed('peak_pss_gb', 2)} "
-            f"| {listed('tokens_per_second', 0)} | {', '.join(f'{r:.2f}x' for r in ratios)} |"
+            f"| {size} | {listed(runs, 'peak_rss_gb', 2)} | {listed(runs, 'peak_pss_gb', 2)} "
+            f"| {listed(runs, 'tokens_per_second', 0)} "
+            f"| {paired_ratios(runs, results[reference], 'tokens_per_second')} |"
         )
 
 
@@ -460,13 +464,11 @@ def compare_verdicts(
     print("| --- | --- | --- | --- |")
     for multiple in multiples:
         runs = results[multiple]
-        ratios = [
-            run["seconds_per_verdict"] / base["seconds_per_verdict"]
-            for run, base in zip(runs, results[reference], strict=True)
-        ]
-        peaks = ", ".join(f"{run['peak_rss_gb']:.2f}" for run in runs)
-        seconds = ", ".join(f"{run['seconds_per_verdict']:.3f}" for run in runs)
-        print(f"| {multiple} | {peaks} | {seconds} | {', '.join(f'{r:.2f}x' for r in ratios)} |")
+        print(
+            f"| {multiple} | {listed(runs, 'peak_rss_gb', 2)} "
+            f"| {listed(runs, 'seconds_per_verdict', 3)} "
+            f"| {paired_ratios(runs, results[reference], 'seconds_per_verdict')} |"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
