@@ -69,4 +69,4 @@ test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q tests/test_run.py tests
 
 lint: setup
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check .
