@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import yaml
 
 from self_rewarding.hooks import MemoryHooks
@@ -154,3 +155,30 @@ def test_stage_wall_times_run_from_each_stages_first_log_line_to_the_next():
         ]
     )
     assert benchmark.stage_wall_times(log) == {"data_processing": 60.0, "generate_iter1": 125.0}
+
+
+def test_release_free_heap_hands_freed_heap_pages_back():
+    # In a fresh interpreter: 128 MiB in 64 KiB blocks (below glibc's mmap threshold, so
+    # on the heap), all freed but the last, which keeps the heap from shrinking by itself.
+    script = """
+import json, platform, psutil
+from self_rewarding.memory import release_free_heap
+if platform.libc_ver()[0] != "glibc":
+    print(json.dumps(None)); raise SystemExit
+rss = lambda: psutil.Process().memory_info().rss
+blocks = [bytearray(64 * 1024) for _ in range(2048)]
+pinned = blocks[-1]
+del blocks
+held = rss()
+released = release_free_heap()
+print(json.dumps({"held": held, "after": rss(), "released": released}))
+"""
+    result = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    if result is None:
+        pytest.skip("not glibc: no malloc_trim")
+    assert result["released"] is True
+    assert result["held"] - result["after"] > 64 * 1024**2

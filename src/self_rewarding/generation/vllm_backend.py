@@ -29,7 +29,11 @@ On the CPU build, settings applied unless already set (measured on a 2-core mach
   (``n=1``, per-request seeds crash the CPU engine with ``n > 1``) whose seed is derived
   from the sampling seed, the prompt and the sample index, so a completion never depends
   on what the engine drew before or on the batch it came in;
-- chunked prefill is off: it rewinds seeded generators, which CPU generators cannot.
+- chunked prefill is off: it rewinds seeded generators, which CPU generators cannot;
+- after every request the C heap's free pages go back to the system
+  (``memory.release_free_heap``): prefills of ever new lengths leave freed blocks that
+  glibc keeps resident, and the engine grew by about 1 GiB over a model's 1,341 judge
+  prompts under bf16.
 
 Prefix caching is on (vLLM's default, made explicit): the judge's requests share the
 rubric, hundreds of tokens before the reply, whose KV cache is computed once.
@@ -58,6 +62,7 @@ from self_rewarding.core.judge import SCORE_DIGITS, digit_logprobs, score_token_
 from self_rewarding.core.provenance import sample_seed
 from self_rewarding.core.types import GenerationConfig, SamplingConfig
 from self_rewarding.generation.base import Completion
+from self_rewarding.memory import release_free_heap
 from self_rewarding.records import write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -360,6 +365,8 @@ def _serve(  # noqa: PLR0913, PLR0917 (the engine's settings, as its command lin
         }
         startup_seconds = 0.0
         write_text_atomic(Path(response_path), json.dumps(result))
+        # Between requests, so that the next one starts from the pages it needs.
+        release_free_heap()
 
 
 if __name__ == "__main__":
