@@ -365,7 +365,7 @@ def _serve(  # noqa: PLR0913, PLR0917 (the engine's settings, as its command lin
         }
         startup_seconds = 0.0
         write_text_atomic(Path(response_path), json.dumps(result))
-        # Between requests, so that the next one starts from the pages it needs.
+        # The freed buffers of this request's prompt lengths would stay resident.
         release_free_heap()
 
 
