@@ -65,6 +65,20 @@ def test_sft_changes_parameters_and_saves_a_loadable_model(tiny_model_dir, tmp_p
 
 
 @pytest.mark.slow
+def test_the_free_heap_is_handed_back_after_every_optimizer_step(
+    tiny_model_dir, tmp_path, monkeypatch
+):
+    from self_rewarding import memory
+
+    released = []
+    monkeypatch.setattr(memory, "release_free_heap", lambda: released.append(True) or True)
+
+    metrics = train_sft(tiny_model_dir, EXAMPLES, tmp_path / "M1", TRAINER_CONFIG)
+
+    assert len(released) == metrics["train_steps"] == 2
+
+
+@pytest.mark.slow
 def test_loss_is_computed_on_the_assistant_turn_only(tiny_model_dir, tmp_path):
     from trl import SFTConfig
 

@@ -1,4 +1,5 @@
-"""Training curves to the MLflow run opened by kedro-mlflow."""
+"""Trainer callbacks: training curves to the MLflow run opened by kedro-mlflow, and the C
+heap's free pages handed back after every optimizer step."""
 
 from __future__ import annotations
 
@@ -35,6 +36,23 @@ class MlflowCurvesCallback(TrainerCallback):
         metrics = _numeric(logs, self.prefix)
         if metrics:
             mlflow.log_metrics(metrics, step=state.global_step)
+
+
+class ReleaseFreeHeapCallback(TrainerCallback):
+    """Hands the C heap's free pages back after every optimizer step
+    (``memory.release_free_heap``).
+
+    Gradients (freed by ``zero_grad``) and autocast's weight copies leave about 0.9 GiB of
+    free heap between steps under bf16 on a CPU, which glibc keeps resident. Handed back
+    once per step it lowered SFT's peak by 0.03-0.13 GiB at no measured cost in time;
+    after every forward-backward pass it cost a tenth of the time (benchmarks/README.md,
+    free heap pages).
+    """
+
+    def on_step_end(self, args, state, control, **kwargs):
+        from self_rewarding import memory
+
+        memory.release_free_heap()
 
 
 def log_curves(prefix: str, log_history: Iterable[Mapping]) -> None:

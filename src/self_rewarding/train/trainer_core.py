@@ -55,8 +55,12 @@ def fit(
     method: TrainingMethod, model_path, rows: Sequence[Mapping], args, output_dir, *, callbacks=()
 ) -> tuple[dict[str, float], Any]:
     """Trains, saves the model and tokenizer to ``output_dir`` (from the main process when
-    there are several) and returns the final metrics with the trainer."""
+    there are several) and returns the final metrics with the trainer. Every optimizer
+    step ends by handing the C heap's free pages back (``ReleaseFreeHeapCallback``)."""
+    from self_rewarding.train.callbacks import ReleaseFreeHeapCallback
+
     size_lm_head_tiles(LM_HEAD_VOCAB_TILE)
+    callbacks = [*callbacks, ReleaseFreeHeapCallback()]
     trainer = method.build_trainer(model_path, rows, args, callbacks)
     result = trainer.train()
     trainer.save_model(str(output_dir))  # on the main process only
