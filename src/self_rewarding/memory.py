@@ -112,9 +112,10 @@ def write_stage_memory(path: Path, peaks: dict[str, float]) -> None:
 def release_free_heap() -> bool:
     """Hands the C heap's free pages back to the system (glibc's ``malloc_trim``).
 
-    Tensors of ever new sizes (one prefill per prompt length) leave freed holes in
-    glibc's heap that its resident size keeps; trimming between requests returns them
-    at no cost per allocation, unlike a fixed ``MALLOC_MMAP_THRESHOLD_``. Returns whether
+    Tensors of ever new sizes (one prefill per prompt length, gradients freed by
+    ``zero_grad``) leave freed holes in glibc's heap that its resident size keeps;
+    trimming between engine requests and between optimizer steps returns them at no cost
+    per allocation, unlike a fixed ``MALLOC_MMAP_THRESHOLD_``. Returns whether
     anything was released; False where the C library has no ``malloc_trim`` (not glibc).
     """
     import ctypes

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 
 from transformers import TrainerCallback
 
+from self_rewarding import memory
+
 
 def _numeric(logs: Mapping, prefix: str) -> dict[str, float]:
     return {
@@ -50,8 +52,6 @@ class ReleaseFreeHeapCallback(TrainerCallback):
     """
 
     def on_step_end(self, args, state, control, **kwargs):
-        from self_rewarding import memory
-
         memory.release_free_heap()
 
 
