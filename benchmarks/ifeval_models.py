@@ -6,12 +6,20 @@ from ``data/07_model_output/<model>/ifeval_responses.jsonl`` (written by ``dvc r
 each model's share of answers cut by ``max_new_tokens`` and its mean answer tokens::
 
     python benchmarks/ifeval_models.py
+
+Or of response files named on the command line, for example another ``model.base`` as M0
+against the embedded one; with two, it also prints the first minus the second, paired on
+the same prompts::
+
+    python benchmarks/ifeval_models.py qwen=other/ifeval_responses.jsonl \
+        smollm2=data/07_model_output/M0/ifeval_responses.jsonl
 """
 
 # ruff: noqa: T201 (a benchmark: it prints its results)
 
 from __future__ import annotations
 
+import argparse
 import platform
 import sys
 import time
@@ -21,10 +29,32 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "src"))
 
 
+def parse_named_files(pairs: list[str]) -> dict[str, Path]:
+    """``NAME=PATH`` arguments as {name: path}; each path must be a file."""
+    named = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise SystemExit(f"expected NAME=PATH, got {pair!r}")
+        if not Path(path).is_file():
+            raise SystemExit(f"{name}: no such responses file: {path}")
+        named[name] = Path(path)
+    return named
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "responses", nargs="*", metavar="NAME=PATH", help="ifeval_responses.jsonl files"
+    )
+    named = parse_named_files(parser.parse_args().responses)
+    compare_two = len(named) == 2
+
     import pandas as pd
     import torch
 
+    from self_rewarding.core.ifeval import ifeval_paired_difference, ifeval_steps
+    from self_rewarding.core.intervals import format_interval
     from self_rewarding.core.topology import evaluated_models
     from self_rewarding.core.types import EvaluationConfig
     from self_rewarding.loop_topology import read_iterations
@@ -32,11 +62,14 @@ def main() -> int:
     from self_rewarding.pipelines.evaluation.report import ifeval_lines
 
     evaluation = EvaluationConfig()
-    responses = {}
-    for model in evaluated_models(read_iterations(PROJECT)):
-        path = PROJECT / "data/07_model_output" / model / "ifeval_responses.jsonl"
-        if path.is_file():
-            responses[model] = pd.read_json(path, lines=True)
+    if not named:
+        named = {
+            model: PROJECT / "data/07_model_output" / model / "ifeval_responses.jsonl"
+            for model in evaluated_models(read_iterations(PROJECT))
+        }
+    responses = {
+        model: pd.read_json(path, lines=True) for model, path in named.items() if path.is_file()
+    }
     if not responses:
         print("No ifeval_responses.jsonl yet: run the evaluate_ifeval step first.")
         return 1
@@ -48,12 +81,30 @@ def main() -> int:
     rows = [
         {"model": model, **ifeval_metrics(found, evaluation)} for model, found in outcomes.items()
     ]
-    print("\n".join(ifeval_lines(outcomes, rows, evaluation)))
+    lines = ifeval_lines(outcomes, rows, evaluation)
+    if not ifeval_steps(list(outcomes)):  # files named freely: no loop steps among them
+        lines = lines[: next(i for i, line in enumerate(lines) if line.startswith("| IFEval step"))]
+    print("\n".join(lines))
     print("| model | answers cut at max_new_tokens | mean answer tokens |")
     print("| --- | --- | --- |")
     for model, frame in responses.items():
         cut = (frame["finish_reason"] == "length").mean()
         print(f"| {model} | {cut:.3f} | {frame['n_tokens'].mean():.0f} |")
+    if compare_two:
+        first, second = responses
+        print(f"\n| {first} - {second}, paired on the same prompts | difference [95% CI] | |")
+        print("| --- | --- | --- |")
+        for metric in ("prompt_loose", "prompt_strict", "instruction_loose"):
+            found = ifeval_paired_difference(
+                outcomes[first],
+                outcomes[second],
+                metric,
+                n_resamples=evaluation.bootstrap_resamples,
+                seed=evaluation.seed,
+            )
+            interval = format_interval(found["difference"], found["interval"], signed=True)
+            verdict = "significant" if found["significant"] else "within noise"
+            print(f"| {metric.replace('_', '-level ', 1)} | {interval} | {verdict} |")
     return 0
 
 
