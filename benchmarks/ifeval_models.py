@@ -8,8 +8,8 @@ each model's share of answers cut by ``max_new_tokens`` and its mean answer toke
     python benchmarks/ifeval_models.py
 
 Or of response files named on the command line, for example another ``model.base`` as M0
-against the embedded one; with two, it also prints the first minus the second, paired on
-the same prompts::
+against the embedded one; with two, it also prints the first minus the second as a step,
+paired on the same prompts::
 
     python benchmarks/ifeval_models.py qwen=other/ifeval_responses.jsonl \
         smollm2=data/07_model_output/M0/ifeval_responses.jsonl
@@ -48,18 +48,16 @@ def main() -> int:
         "responses", nargs="*", metavar="NAME=PATH", help="ifeval_responses.jsonl files"
     )
     named = parse_named_files(parser.parse_args().responses)
-    compare_two = len(named) == 2
+    named_on_command_line = bool(named)
 
     import pandas as pd
     import torch
 
-    from self_rewarding.core.ifeval import ifeval_paired_difference, ifeval_steps
-    from self_rewarding.core.intervals import format_interval
     from self_rewarding.core.topology import evaluated_models
     from self_rewarding.core.types import EvaluationConfig
     from self_rewarding.loop_topology import read_iterations
     from self_rewarding.pipelines.evaluation.ifeval import ifeval_metrics, outcomes_of
-    from self_rewarding.pipelines.evaluation.report import ifeval_lines
+    from self_rewarding.pipelines.evaluation.report import _ifeval_step_line, ifeval_lines
 
     evaluation = EvaluationConfig()
     if not named:
@@ -82,29 +80,19 @@ def main() -> int:
         {"model": model, **ifeval_metrics(found, evaluation)} for model, found in outcomes.items()
     ]
     lines = ifeval_lines(outcomes, rows, evaluation)
-    if not ifeval_steps(list(outcomes)):  # files named freely: no loop steps among them
-        lines = lines[: next(i for i, line in enumerate(lines) if line.startswith("| IFEval step"))]
+    if named_on_command_line:  # no loop steps among freely named files
+        step_table = next(i for i, line in enumerate(lines) if line.startswith("| IFEval step"))
+        if len(outcomes) == 2:  # the first minus the second, as the report writes a step
+            first, second = outcomes
+            lines.insert(step_table + 2, _ifeval_step_line(outcomes, first, second, evaluation))
+        else:
+            lines = lines[:step_table]
     print("\n".join(lines))
     print("| model | answers cut at max_new_tokens | mean answer tokens |")
     print("| --- | --- | --- |")
     for model, frame in responses.items():
         cut = (frame["finish_reason"] == "length").mean()
         print(f"| {model} | {cut:.3f} | {frame['n_tokens'].mean():.0f} |")
-    if compare_two:
-        first, second = responses
-        print(f"\n| {first} - {second}, paired on the same prompts | difference [95% CI] | |")
-        print("| --- | --- | --- |")
-        for metric in ("prompt_loose", "prompt_strict", "instruction_loose"):
-            found = ifeval_paired_difference(
-                outcomes[first],
-                outcomes[second],
-                metric,
-                n_resamples=evaluation.bootstrap_resamples,
-                seed=evaluation.seed,
-            )
-            interval = format_interval(found["difference"], found["interval"], signed=True)
-            verdict = "significant" if found["significant"] else "within noise"
-            print(f"| {metric.replace('_', '-level ', 1)} | {interval} | {verdict} |")
     return 0
 
 
