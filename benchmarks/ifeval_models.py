@@ -9,10 +9,11 @@ each model's share of answers cut by ``max_new_tokens`` and its mean answer toke
 
 Or of response files named on the command line, for example another ``model.base`` as M0
 against the embedded one; with two, it also prints the first minus the second as a step,
-paired on the same prompts::
+paired on the same prompts, and with more, the steps named by ``--step LATER:EARLIER``::
 
     python benchmarks/ifeval_models.py qwen=other/ifeval_responses.jsonl \
         smollm2=data/07_model_output/M0/ifeval_responses.jsonl
+    python benchmarks/ifeval_models.py M0=a.jsonl M1=b.jsonl M2=c.jsonl --step M1:M0 --step M2:M1
 """
 
 # ruff: noqa: T201 (a benchmark: it prints its results)
@@ -42,13 +43,43 @@ def parse_named_files(pairs: list[str]) -> dict[str, Path]:
     return named
 
 
+def parse_steps(steps: list[str], names: list[str]) -> list[tuple[str, str]]:
+    """``LATER:EARLIER`` arguments as (later, earlier) pairs of named files.
+
+    Without any, two named files make one step, the first minus the second.
+    """
+    if not steps:
+        return [(names[0], names[1])] if len(names) == 2 else []
+    pairs = []
+    for step in steps:
+        later, sep, earlier = step.partition(":")
+        if not sep:
+            raise SystemExit(f"expected --step LATER:EARLIER, got {step!r}")
+        for name in (later, earlier):
+            if name not in names:
+                raise SystemExit(f"--step {step}: {name!r} is none of the named files {names}")
+        pairs.append((later, earlier))
+    return pairs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "responses", nargs="*", metavar="NAME=PATH", help="ifeval_responses.jsonl files"
     )
-    named = parse_named_files(parser.parse_args().responses)
+    parser.add_argument(
+        "--step",
+        action="append",
+        default=[],
+        metavar="LATER:EARLIER",
+        help="a paired step between two named files (repeatable)",
+    )
+    arguments = parser.parse_args()
+    named = parse_named_files(arguments.responses)
     named_on_command_line = bool(named)
+    if arguments.step and not named:
+        raise SystemExit("--step compares named files: give them as NAME=PATH")
+    steps = parse_steps(arguments.step, list(named))
 
     import pandas as pd
     import torch
@@ -80,11 +111,13 @@ def main() -> int:
         {"model": model, **ifeval_metrics(found, evaluation)} for model, found in outcomes.items()
     ]
     lines = ifeval_lines(outcomes, rows, evaluation)
-    if named_on_command_line:  # no loop steps among freely named files
+    if named_on_command_line:  # only the steps asked for, never the loop's own
         step_table = next(i for i, line in enumerate(lines) if line.startswith("| IFEval step"))
-        if len(outcomes) == 2:  # the first minus the second, as the report writes a step
-            first, second = outcomes
-            lines.insert(step_table + 2, _ifeval_step_line(outcomes, first, second, evaluation))
+        if steps:  # each later minus its earlier, as the report writes a step
+            step_lines = [
+                _ifeval_step_line(outcomes, later, earlier, evaluation) for later, earlier in steps
+            ]
+            lines = [*lines[: step_table + 2], *step_lines, ""]
         else:
             lines = lines[:step_table]
     print("\n".join(lines))
