@@ -149,6 +149,7 @@ def evaluate_model(
     prompts = pd.read_json(PROJECT / "data/01_raw/ifeval/input_data.jsonl", lines=True)
     started = time.perf_counter()
     responses, _ = evaluate_ifeval(model, prompts, evaluation)
+    responses["words"] = responses["response"].map(lambda text: len(str(text).split()))
     ifeval_seconds = time.perf_counter() - started
     started = time.perf_counter()
     judged = None
@@ -158,7 +159,7 @@ def evaluate_model(
     out.write_text(
         json.dumps(
             {
-                "ifeval": responses[["key", "strict", "loose", "finish_reason"]].to_dict(
+                "ifeval": responses[["key", "strict", "loose", "finish_reason", "words"]].to_dict(
                     orient="records"
                 ),
                 "ifeval_seconds": ifeval_seconds,
@@ -221,6 +222,11 @@ def ifeval_step_fields(m2: dict, m1: dict) -> dict:
 
     ifeval = ifeval_paired_difference(outcomes(m2["ifeval"]), outcomes(m1["ifeval"]))
     cut = sum(r["finish_reason"] == "length" for r in m2["ifeval"]) / len(m2["ifeval"])
+
+    def words_mean(found):  # evaluations written before answers' words were kept: None
+        words = [r["words"] for r in found if "words" in r]
+        return statistics.fmean(words) if words and len(words) == len(found) else None
+
     return {
         "ifeval_prompts": ifeval["n_prompts"],
         "ifeval_m2": ifeval_accuracy(outcomes(m2["ifeval"]))["prompt_loose"],
@@ -228,6 +234,12 @@ def ifeval_step_fields(m2: dict, m1: dict) -> dict:
         "ifeval_step": ifeval["difference"],
         "ifeval_step_ci": ifeval["interval"],
         "ifeval_cut_share": cut,
+        "ifeval_words_m2": words_mean(m2["ifeval"]),
+        "ifeval_words_m1": words_mean(m1["ifeval"]),
+        # M2's outcomes, so that two settings' M2s of one seed can be paired
+        "ifeval_m2_outcomes": [
+            {"key": r["key"], "strict": r["strict"], "loose": r["loose"]} for r in m2["ifeval"]
+        ],
     }
 
 
@@ -352,6 +364,54 @@ def summarise(rows: list[dict]) -> None:
                 f"{statistics.stdev(values):.3f} (values {', '.join(f'{v:+.3f}' for v in values)})"
                 f"; interval above {null} in {above}, below {null} in {below} of {len(runs)}"
             )
+    between_settings(rows)
+
+
+def between_settings(rows: list[dict]) -> None:
+    """Two settings' M2s of the same size and seed, paired on the same IFEval prompts
+    (prompt-level loose), with their answers' length: what a setting changes in the next
+    model, M1 and the generation seeds held fixed."""
+    from self_rewarding.core.ifeval import IfevalOutcome, ifeval_paired_difference
+
+    def outcomes(row):
+        return [
+            IfevalOutcome(r["key"], tuple(r["strict"]), tuple(r["loose"]))
+            for r in row["ifeval_m2_outcomes"]
+        ]
+
+    kept = [r for r in rows if r.get("ifeval_m2_outcomes")]
+    runs: dict = {}
+    for r in kept:
+        runs.setdefault((r["size"], r["seed"]), []).append(r)
+    lines = []
+    for (size, seed), unsorted in sorted(runs.items()):
+        # Each setting against the first in order: no settings (base's) where it ran.
+        first, *others = sorted(unsorted, key=lambda r: r["settings"])
+        for later in others:
+            earlier = first
+            step = ifeval_paired_difference(outcomes(later), outcomes(earlier))
+            words = [r.get("ifeval_words_m2") for r in (later, earlier)]
+            lines.append(
+                f"| {size} | {seed} | {' '.join(later['settings']) or '(none)'} "
+                f"| {' '.join(earlier['settings']) or '(none)'} "
+                f"| {_cell(step['difference'], step['interval'], signed=True)} "
+                f"(n={step['n_prompts']}) "
+                f"| {_cell(words[0], digits=0)} / {_cell(words[1], digits=0)} "
+                f"| {later['ifeval_cut_share']:.2f} / {earlier['ifeval_cut_share']:.2f} |"
+            )
+    if not lines:
+        return
+    print(
+        "\nM2 of one setting against M2 of another, same prompts per iteration and seed "
+        "(IFEval prompt loose, paired):\n"
+    )
+    print(
+        "| prompts | seed | setting | against | IFEval M2 - M2 [95% CI] "
+        "| M2 IFEval answer words | M2 answers cut |"
+    )
+    print("| " + " | ".join(["---"] * 7) + " |")
+    for line in lines:
+        print(line)
 
 
 def reevaluate(args, done: list[dict]) -> int:
