@@ -15,12 +15,17 @@ accuracy on the OASST1-validation replies. Wall time per run and per evaluation.
 The referee's win rate M2 against M1 is not measured: the default referee's agreement
 with the MT-Bench human pairs has an interval containing 0.5 (``benchmarks/referees.py``).
 
-Each finished run is one line of ``--results`` (JSON lines); a second call skips the
-runs already there, so that a long matrix survives a kill::
+Each finished run is one line of ``--results`` (JSON lines), with its M2's IFEval
+outcomes; a second call skips the runs already there, so that a long matrix survives a
+kill. Runs of two settings at the same size and seed share M1 and the generation seeds,
+and in one ``--scratch`` the second reuses the first's generation (the chunks): the
+summary pairs their M2s on the same IFEval prompts, each setting against the first in
+order (no ``--set`` sorts first)::
 
     python benchmarks/iteration_sizing.py --sizes 32 128 256 --seeds 0
     python benchmarks/iteration_sizing.py --sizes 128 --seeds 0 1 2
     python benchmarks/iteration_sizing.py --sizes 128 --set dpo.trainer.learning_rate=5e-5
+    python benchmarks/iteration_sizing.py --sizes 32 --set length_control_rho=0.4
     python benchmarks/iteration_sizing.py --summarise
 
 ``--reevaluate --ifeval-prompts 160`` answers a larger IFEval subset with M1 and the M2s a
