@@ -393,16 +393,15 @@ def between_settings(rows: list[dict]) -> None:
         # Each setting against the first in order: no settings (base's) where it ran.
         first, *others = sorted(unsorted, key=lambda r: r["settings"])
         for later in others:
-            earlier = first
-            step = ifeval_paired_difference(outcomes(later), outcomes(earlier))
-            words = [r.get("ifeval_words_m2") for r in (later, earlier)]
+            step = ifeval_paired_difference(outcomes(later), outcomes(first))
+            words = [r.get("ifeval_words_m2") for r in (later, first)]
             lines.append(
                 f"| {size} | {seed} | {' '.join(later['settings']) or '(none)'} "
-                f"| {' '.join(earlier['settings']) or '(none)'} "
+                f"| {' '.join(first['settings']) or '(none)'} "
                 f"| {_cell(step['difference'], step['interval'], signed=True)} "
                 f"(n={step['n_prompts']}) "
                 f"| {_cell(words[0], digits=0)} / {_cell(words[1], digits=0)} "
-                f"| {later['ifeval_cut_share']:.2f} / {earlier['ifeval_cut_share']:.2f} |"
+                f"| {later['ifeval_cut_share']:.2f} / {first['ifeval_cut_share']:.2f} |"
             )
     if not lines:
         return
