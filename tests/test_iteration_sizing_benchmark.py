@@ -3,6 +3,7 @@ the table that pairs two settings' M2s of one seed."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import subprocess
@@ -13,6 +14,7 @@ BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks/iteration_sizing.p
 SETTING = ["length_control_rho=0.4"]
 
 
+@functools.cache
 def load_benchmark():
     spec = importlib.util.spec_from_file_location("iteration_sizing", BENCHMARK)
     module = importlib.util.module_from_spec(spec)
@@ -62,6 +64,19 @@ def result_row(seed: int, settings: list[str], m2: dict, m1: dict) -> dict:
     }
 
 
+def summary(folder: Path, rows: list[dict]) -> str:
+    """What ``--summarise`` prints for these results lines."""
+    results = folder / "results.jsonl"
+    results.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARK), "--summarise", "--results", str(results)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
 def test_a_run_records_its_answers_words_and_m2s_outcomes():
     m1 = evaluation([True, False, False, False], None)
     m2 = evaluation([True, True, False, False], [10, 20, 30, 40], cut=1)
@@ -82,15 +97,7 @@ def test_the_summary_pairs_each_setting_with_base_on_the_same_seed(tmp_path):
         result_row(0, SETTING, controlled_m2, m1),
         result_row(1, SETTING, controlled_m2, m1),  # no base run of seed 1: not paired
     ]
-    results = tmp_path / "results.jsonl"
-    results.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--summarise", "--results", str(results)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    table = done.stdout.split("M2 of one setting against M2 of another", 1)[1]
+    table = summary(tmp_path, rows).split("M2 of one setting against M2 of another", 1)[1]
     lines = [line for line in table.splitlines() if line.startswith("| 32 ")]
     assert len(lines) == 1
     cells = [cell.strip() for cell in lines[0].strip("|").split("|")]
@@ -106,13 +113,6 @@ def test_rows_without_m2_outcomes_make_no_pairing_table(tmp_path):
     for row in rows:
         del row["ifeval_m2_outcomes"]  # results written before outcomes were kept
     rows.append({**rows[0], "settings": SETTING})
-    results = tmp_path / "results.jsonl"
-    results.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--summarise", "--results", str(results)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "| 32 | 0 |" in done.stdout
-    assert "M2 of one setting against M2 of another" not in done.stdout
+    printed = summary(tmp_path, rows)
+    assert "| 32 | 0 |" in printed
+    assert "M2 of one setting against M2 of another" not in printed
