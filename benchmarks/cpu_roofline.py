@@ -26,12 +26,17 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
 REPORTING = PROJECT / "data" / "08_reporting"
-TRAINING_METRICS = {
-    "sft_baseline": REPORTING / "sft_baseline_metrics.json",
-    "sft_m1": REPORTING / "sft_m1_metrics.json",
-    "dpo@iter1": REPORTING / "iter1" / "dpo.json",
-    "dpo@iter2": REPORTING / "iter2" / "dpo.json",
-}
+
+
+def _training_metrics() -> dict[str, Path]:
+    """Each training stage's metrics file, by stage: both SFTs, then the DPO of every
+    iteration the run had (``loop.iterations``)."""
+    dpo = sorted(REPORTING.glob("iter*/dpo.json"), key=lambda p: int(p.parent.name[4:]))
+    return {
+        "sft_baseline": REPORTING / "sft_baseline_metrics.json",
+        "sft_m1": REPORTING / "sft_m1_metrics.json",
+        **{f"dpo@{path.parent.name}": path for path in dpo},
+    }
 
 
 def _model_sizes(model_dir: Path) -> tuple[int, int, int, int]:
@@ -85,10 +90,11 @@ def main() -> None:
 
     import torch
 
+    from self_rewarding.core.precision import dtype_name
     from self_rewarding.hardware import resolve
 
     precision = resolve("auto")
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    dtype = getattr(torch, dtype_name(precision))
     non_embedding, hidden, intermediate, vocab = _model_sizes(args.model)
     print(
         f"CPU capability {torch.backends.cpu.get_cpu_capability()}, "
@@ -110,7 +116,7 @@ def main() -> None:
     best = max(rates.values())
 
     rows = []
-    for stage, path in TRAINING_METRICS.items():
+    for stage, path in _training_metrics().items():
         if path.exists():
             metrics = json.loads(path.read_text())
             rows.append((stage, _achieved_rate(metrics, non_embedding, hidden, vocab)))
