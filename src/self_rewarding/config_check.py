@@ -45,6 +45,8 @@ class TrainingBlock:
     trainer: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # checked by TRL's
     precision: Precision = "auto"
     launcher: LauncherConfig = LauncherConfig()
+    # ``trainer`` fields for a CPU without native bf16 (``core.precision.training_block_for``)
+    on_cpu_without_bf16: Mapping[str, Any] | None = None
 
 
 def _trl_config(kind: str):
@@ -117,23 +119,46 @@ def check_training_block(kind: str, value: Any, key: str) -> list[tuple[str, str
     against TRL's config class."""
     if not isinstance(value, Mapping):
         return [(key, f"expected a mapping with trainer and precision, got {value!r}")]
-    own_keys = {k: v for k, v in value.items() if k != "trainer"}
+    own_keys = {k: v for k, v in value.items() if k not in ("trainer", "on_cpu_without_bf16")}
     problems = check_dataclass(TrainingBlock, own_keys, key)
-    trainer = value.get("trainer") or {}
+    problems.extend(_check_cpu_sizes(kind, value.get("on_cpu_without_bf16"), key))
+    return [*problems, *_check_trainer(kind, value.get("trainer") or {}, key)]
+
+
+def _check_cpu_sizes(kind: str, sizes: Any, key: str) -> list[tuple[str, str]]:
+    """Problems of a training block's ``on_cpu_without_bf16``: a ``trainer`` mapping only."""
+    path = f"{key}.on_cpu_without_bf16"
+    if sizes is None:
+        return []
+    if not isinstance(sizes, Mapping):
+        return [(path, f"expected a mapping with trainer, got {sizes!r}")]
+    problems = [
+        (f"{path}.{name}", "unknown key (known: trainer)") for name in sizes if name != "trainer"
+    ]
+    return [*problems, *_check_trainer(kind, sizes.get("trainer") or {}, path, block=key)]
+
+
+def _check_trainer(
+    kind: str, trainer: Any, key: str, block: str | None = None
+) -> list[tuple[str, str]]:
+    """Problems of the ``trainer`` mapping at ``key`` (of the block ``block``, default
+    ``key``): every field against TRL's config class."""
+    block = block or key
     if not isinstance(trainer, Mapping):
-        return [*problems, (f"{key}.trainer", "expected a mapping of trainer fields")]
+        return [(f"{key}.trainer", "expected a mapping of trainer fields")]
+    problems = []
     config_class = _trl_config(kind)
     hints = _hints(config_class)
     for name, item in trainer.items():
         path = f"{key}.trainer.{name}"
         if name in PRECISION_FIELDS:
-            problems.append((path, f"set {key}.precision (auto, bf16, fp16, fp32) instead"))
+            problems.append((path, f"set {block}.precision (auto, bf16, fp16, fp32) instead"))
         elif name in PROJECT_FIELDS:
             problems.append((path, "set by the project; leave it out"))
         elif name not in hints:
             problems.append((path, f"unknown key: not a field of trl.{config_class.__name__}"))
         elif name == "model_init_kwargs" and isinstance(item, Mapping) and "dtype" in item:
-            problems.append((f"{path}.dtype", f"set {key}.precision instead"))
+            problems.append((f"{path}.dtype", f"set {block}.precision instead"))
         else:
             problems.extend(_check_value(hints[name], item, path))
     return problems

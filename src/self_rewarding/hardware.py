@@ -1,13 +1,20 @@
-"""The hardware of this process, read through torch, and the precision it resolves to
-(the rule is ``core.precision``)."""
+"""The hardware of this process, read through torch, the precision it resolves to and
+the sizes it runs (the rules are ``core.precision``)."""
 
 from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from self_rewarding.core.precision import Hardware, check_precision, resolve_precision
+from self_rewarding.core.precision import (
+    Hardware,
+    check_precision,
+    resolve_precision,
+    training_block_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +63,36 @@ def detect_hardware() -> Hardware:
         cuda_name=torch.cuda.get_device_name(0) if on_cuda else None,
         cuda_bf16=bool(on_cuda and torch.cuda.is_bf16_supported()),
     )
+
+
+def sized_for_this_machine(config, block: str):
+    """``config.sized_for`` this machine's hardware (a typed config with
+    ``on_cpu_without_bf16`` sizes), said in the log when the smaller sizes apply."""
+    hardware = detect_hardware()
+    sized = config.sized_for(hardware)
+    if sized is not config:
+        logger.warning(
+            "CPU %s without native bf16: %s.on_cpu_without_bf16 applies (%s)",
+            hardware.cpu_capability,
+            block,
+            config.on_cpu_without_bf16,
+        )
+    return sized
+
+
+def training_block_for_this_machine(block: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """An ``sft``/``dpo`` block with its ``on_cpu_without_bf16.trainer`` fields where this
+    machine is a CPU without native bf16, said in the log when they apply."""
+    hardware = detect_hardware()
+    sized = training_block_for(block, hardware)
+    if sized.get("trainer") != block.get("trainer"):
+        logger.warning(
+            "CPU %s without native bf16: %s.on_cpu_without_bf16 applies (trainer %s)",
+            hardware.cpu_capability,
+            name,
+            block["on_cpu_without_bf16"]["trainer"],
+        )
+    return sized
 
 
 def resolve(requested: str) -> str:

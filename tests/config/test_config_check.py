@@ -53,8 +53,15 @@ def test_every_environment_builds_every_config(env, tmp_path):
     evaluation = EvaluationConfig(**parameters["evaluation"])
     assert iteration.generation.precision == "auto"
     assert evaluation.generation.precision == "auto"
-    # The test and paper environments run the same sets on every CPU.
+    # The test and paper environments run the same sizes on every CPU; cpu_long trains
+    # and self-instructs at its own size on every CPU too.
     assert (evaluation.on_cpu_without_bf16 is None) == (env in ("test", "paper"))
+    fixed_training = env in ("test", "paper", "cpu_long")
+    assert (parameters["sft"].get("on_cpu_without_bf16") is None) == fixed_training
+    assert (JudgeProbeConfig(**parameters["judge_probe"]).on_cpu_without_bf16 is None) == (
+        fixed_training
+    )
+    assert (iteration.self_instruct.on_cpu_without_bf16 is None) == fixed_training
     for kind in ("sft", "dpo"):
         block = parameters[kind]
         assert block["precision"] == "auto"
@@ -118,6 +125,20 @@ def test_a_misspelt_trainer_key_is_named_with_its_file():
     assert "--params: sft.trainer.learnin_rate: unknown key: not a field of trl.SFTConfig" in (
         message
     )
+
+
+def test_the_trainer_fields_for_a_cpu_without_bf16_are_checked_like_the_trainers():
+    parameters = _parameters("local")
+    parameters["sft"]["on_cpu_without_bf16"]["trainer"]["num_train_epoch"] = 1
+    parameters["sft"]["on_cpu_without_bf16"]["trainer"]["bf16"] = False
+    parameters["sft"]["on_cpu_without_bf16"]["epochs"] = 1
+    message = _problems(parameters)
+    assert (
+        "sft.on_cpu_without_bf16.trainer.num_train_epoch: unknown key: not a field of "
+        "trl.SFTConfig" in message
+    )
+    assert "sft.on_cpu_without_bf16.trainer.bf16: set sft.precision (auto" in message
+    assert "sft.on_cpu_without_bf16.epochs: unknown key (known: trainer)" in message
 
 
 def test_a_wrong_type_is_named_with_the_file_that_sets_it():

@@ -8,8 +8,10 @@ from self_rewarding.core.precision import (
     Hardware,
     check_precision,
     dtype_name,
+    lacks_native_bf16,
     resolve_precision,
     trainer_precision_arguments,
+    training_block_for,
 )
 
 AVX2_CPU = Hardware(device="cpu", cpu_capability="AVX2", cpu_native_bf16=False)
@@ -75,3 +77,26 @@ def test_hardware_describes_itself_as_strings():
         "cpu_native_bf16": "false",
         "cuda_name": "NVIDIA H100",
     }
+
+
+def test_only_a_cpu_without_native_bf16_lacks_it():
+    assert lacks_native_bf16(AVX2_CPU)
+    assert not any(lacks_native_bf16(h) for h in (BF16_CPU, H100, V100))
+
+
+def test_a_training_block_takes_its_cpu_trainer_fields_only_where_bf16_is_emulated():
+    block = {
+        "trainer": {"num_train_epochs": 2, "learning_rate": 1e-4},
+        "precision": "auto",
+        "on_cpu_without_bf16": {"trainer": {"num_train_epochs": 1}},
+    }
+    sized = training_block_for(block, AVX2_CPU)
+    assert sized == {"trainer": {"num_train_epochs": 1, "learning_rate": 1e-4}, "precision": "auto"}
+    assert block["trainer"]["num_train_epochs"] == 2  # the parameters are left as they are
+    for hardware in (BF16_CPU, H100):
+        assert training_block_for(block, hardware) == {
+            "trainer": {"num_train_epochs": 2, "learning_rate": 1e-4},
+            "precision": "auto",
+        }
+    unsized = {"trainer": {"num_train_epochs": 2}, "on_cpu_without_bf16": None}
+    assert training_block_for(unsized, AVX2_CPU) == {"trainer": {"num_train_epochs": 2}}

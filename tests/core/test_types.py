@@ -12,8 +12,10 @@ from self_rewarding.core.types import (
     EvaluationConfig,
     IterationConfig,
     JudgeConfig,
+    JudgeProbeConfig,
     LauncherConfig,
     SamplingConfig,
+    SelfInstructConfig,
 )
 
 
@@ -92,6 +94,41 @@ def test_a_cpu_without_native_bf16_takes_the_smaller_evaluation_sets():
     assert sized.on_cpu_without_bf16 is None and sized.sized_for(AVX2_CPU) == sized
     assert evaluation.sized_for(BF16_CPU) is evaluation
     assert evaluation.sized_for(GPU_ON_AVX2) is evaluation
+
+
+def test_the_answer_sets_shrink_only_where_a_smaller_size_is_given():
+    sets = {"judge_alignment_prompts": 10, "ifeval_prompts": 20}
+    evaluation = EvaluationConfig(
+        alpaca_prompts=16, mt_bench_questions=16, on_cpu_without_bf16=sets
+    )
+    assert (
+        evaluation.sized_for(AVX2_CPU).alpaca_prompts,
+        evaluation.sized_for(AVX2_CPU).mt_bench_questions,
+    ) == (16, 16)
+    sets = {**sets, "alpaca_prompts": 8, "mt_bench_questions": 8}
+    evaluation = EvaluationConfig(
+        alpaca_prompts=16, mt_bench_questions=16, on_cpu_without_bf16=sets
+    )
+    sized = evaluation.sized_for(AVX2_CPU)
+    assert (sized.alpaca_prompts, sized.mt_bench_questions) == (8, 8)
+    assert evaluation.sized_for(BF16_CPU).alpaca_prompts == 16
+
+
+def test_the_judge_probe_and_self_instruction_shrink_on_a_cpu_without_bf16():
+    probe = JudgeProbeConfig(n_items=50, on_cpu_without_bf16={"n_items": 20})
+    assert probe.sized_for(AVX2_CPU) == dataclasses.replace(
+        probe, n_items=20, on_cpu_without_bf16=None
+    )
+    assert probe.sized_for(BF16_CPU) is probe and probe.sized_for(GPU_ON_AVX2) is probe
+    self_instruct = SelfInstructConfig(n_prompts=32, on_cpu_without_bf16={"n_prompts": 16})
+    sized = self_instruct.sized_for(AVX2_CPU)
+    assert (sized.n_prompts, sized.on_cpu_without_bf16, sized.max_rounds) == (
+        16,
+        None,
+        self_instruct.max_rounds,
+    )
+    assert self_instruct.sized_for(BF16_CPU) is self_instruct
+    assert SelfInstructConfig(n_prompts=32).sized_for(AVX2_CPU).n_prompts == 32
 
 
 def test_without_smaller_sets_every_machine_runs_the_same_ones():

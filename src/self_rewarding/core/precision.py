@@ -1,9 +1,13 @@
-"""Numeric precision chosen from the hardware.
+"""Numeric precision, and the size of the work, chosen from the hardware.
 
 ``precision: auto`` resolves, per process, to bf16 where the hardware computes it natively
 (a CUDA device with bf16, a CPU with AVX512-BF16 or AMX), to fp16 on older GPUs, and to
 fp32 otherwise: on a CPU without native bf16, a bf16 matmul is emulated and about 60x
 slower than fp32. An explicit ``bf16``, ``fp16`` or ``fp32`` always wins.
+
+On such a CPU the run also does less: the ``on_cpu_without_bf16`` values of a parameter
+block (SFT epochs, judge-probe items, self-instructed prompts, evaluation sets) replace
+its own there, so that the default profile fits an hour on an AVX2-only 2-core CPU.
 
 The hardware itself is read by ``self_rewarding.hardware`` (torch); this module only
 decides, so the rule is testable on any machine.
@@ -11,8 +15,9 @@ decides, so the rule is testable on any machine.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
 PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp16", "fp32")
@@ -89,3 +94,20 @@ def trainer_precision_arguments(precision: str, device: str) -> dict:
         "fp16": precision == "fp16",
         "model_init_kwargs": {"dtype": weights},
     }
+
+
+def lacks_native_bf16(hardware: Hardware) -> bool:
+    """A CPU that emulates bf16 (AVX2 only): fp32 there, and the ``on_cpu_without_bf16``
+    sizes of each parameter block."""
+    return hardware.device == "cpu" and not hardware.cpu_native_bf16
+
+
+def training_block_for(block: Mapping[str, Any], hardware: Hardware) -> dict[str, Any]:
+    """An ``sft``/``dpo`` block as this hardware runs it: on a CPU without native bf16, the
+    trainer fields of its ``on_cpu_without_bf16.trainer`` replace its own; the
+    ``on_cpu_without_bf16`` key itself is dropped on every machine."""
+    sized = {key: value for key, value in block.items() if key != "on_cpu_without_bf16"}
+    overrides = block.get("on_cpu_without_bf16") or {}
+    if overrides and lacks_native_bf16(hardware):
+        sized["trainer"] = {**sized.get("trainer", {}), **(overrides.get("trainer") or {})}
+    return sized

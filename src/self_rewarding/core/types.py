@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import ConfigDict, PositiveFloat
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from self_rewarding.core.precision import Hardware, Precision
+from self_rewarding.core.precision import Hardware, Precision, lacks_native_bf16
 
 # Every config: immutable, and a key that is no field is an error, not ignored.
 config_model = functools.partial(pydantic_dataclass, frozen=True, config=ConfigDict(extra="forbid"))
@@ -101,6 +101,17 @@ class SamplingConfig:
 
 
 @config_model
+class JudgeProbeSizes:
+    """How much a judge probe does on a CPU without native bf16.
+
+    Attributes:
+        n_items: EFT-eval items judged there.
+    """
+
+    n_items: int
+
+
+@config_model
 class JudgeProbeConfig:
     """A quick check of a model's judging: parse rate of ``Score: X`` answers.
 
@@ -112,6 +123,8 @@ class JudgeProbeConfig:
         backend: ``vllm``, ``transformers``, or ``auto``: vLLM wherever it is installed.
         precision: ``auto`` (chosen by the hardware), ``bf16``, ``fp16`` or ``fp32``.
         mode: The scoring mode (``JudgeConfig.mode``).
+        on_cpu_without_bf16: Smaller sizes that replace the ones above on a CPU without
+            native bf16 (``core.precision.lacks_native_bf16``); None: the same everywhere.
     """
 
     n_items: int = 50
@@ -121,6 +134,15 @@ class JudgeProbeConfig:
     backend: Literal["auto", "vllm", "transformers"] = "auto"
     precision: Precision = "auto"
     mode: ScoringMode = "sampled"
+    on_cpu_without_bf16: JudgeProbeSizes | None = None
+
+    def sized_for(self, hardware: Hardware) -> JudgeProbeConfig:
+        """This probe with the sizes of ``on_cpu_without_bf16`` on a CPU without native
+        bf16; unchanged elsewhere."""
+        sizes = self.on_cpu_without_bf16
+        if sizes is None or not lacks_native_bf16(hardware):
+            return self
+        return replace(self, n_items=sizes.n_items, on_cpu_without_bf16=None)
 
     def generation(self) -> GenerationConfig:
         """The probe's engine."""
@@ -272,6 +294,17 @@ class GenerationConfig:
 
 
 @config_model
+class SelfInstructSizes:
+    """How many prompts self-instruction writes on a CPU without native bf16.
+
+    Attributes:
+        n_prompts: Accepted prompts wanted there.
+    """
+
+    n_prompts: int
+
+
+@config_model
 class SelfInstructConfig:
     """How M_t writes new prompts (paper section 2.3, step 1).
 
@@ -285,6 +318,8 @@ class SelfInstructConfig:
             few-shot prompt (paper: 2); seed prompts stand in until enough exist.
         sampling: Paper: T=0.6, top_p=0.9.
         seed: Seed of the example sampling.
+        on_cpu_without_bf16: Fewer prompts on a CPU without native bf16 (fewer pairs,
+            shorter DPO); None: the same everywhere.
     """
 
     n_prompts: int = 64
@@ -294,6 +329,15 @@ class SelfInstructConfig:
     n_generated_examples: int = 2
     sampling: SamplingConfig = SamplingConfig(temperature=0.6, max_new_tokens=160)
     seed: int = 0
+    on_cpu_without_bf16: SelfInstructSizes | None = None
+
+    def sized_for(self, hardware: Hardware) -> SelfInstructConfig:
+        """These settings with ``on_cpu_without_bf16``'s count on a CPU without native
+        bf16; unchanged elsewhere."""
+        sizes = self.on_cpu_without_bf16
+        if sizes is None or not lacks_native_bf16(hardware):
+            return self
+        return replace(self, n_prompts=sizes.n_prompts, on_cpu_without_bf16=None)
 
 
 @config_model
@@ -506,12 +550,16 @@ class EvaluationSets:
         mt_bench_human_pairs: MT-Bench human pairwise judgments.
         hh_harmless_pairs: HH-RLHF harmless-base test pairs.
         ifeval_prompts: IFEval prompts (a stratified subset).
+        alpaca_prompts: AlpacaEval prompts answered; None keeps the evaluation's own.
+        mt_bench_questions: MT-Bench questions answered; None keeps the evaluation's own.
     """
 
     judge_alignment_prompts: int | None = None
     mt_bench_human_pairs: int | None = None
     hh_harmless_pairs: int | None = None
     ifeval_prompts: int | None = None
+    alpaca_prompts: int | None = None
+    mt_bench_questions: int | None = None
 
 
 @config_model
@@ -584,13 +632,21 @@ class EvaluationConfig:
         """These settings with the sets of ``on_cpu_without_bf16`` where ``hardware`` is a
         CPU without native bf16; unchanged elsewhere."""
         sets = self.on_cpu_without_bf16
-        if sets is None or hardware.device != "cpu" or hardware.cpu_native_bf16:
+        if sets is None or not lacks_native_bf16(hardware):
             return self
         return replace(
             self,
             judge_alignment_prompts=sets.judge_alignment_prompts,
             mt_bench_human_pairs=sets.mt_bench_human_pairs,
             hh_harmless_pairs=sets.hh_harmless_pairs,
+            alpaca_prompts=(
+                self.alpaca_prompts if sets.alpaca_prompts is None else sets.alpaca_prompts
+            ),
+            mt_bench_questions=(
+                self.mt_bench_questions
+                if sets.mt_bench_questions is None
+                else sets.mt_bench_questions
+            ),
             ifeval=replace(self.ifeval, prompts=sets.ifeval_prompts),
             on_cpu_without_bf16=None,
         )

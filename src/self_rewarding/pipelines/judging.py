@@ -45,6 +45,9 @@ def probe_judge(
     """Asks a model to judge a seeded sample of EFT-eval replies: the parse rate, score
     distribution and tokens/s, and one row per judge answer with its raw text, parsed
     score and provenance."""
+    from self_rewarding.hardware import sized_for_this_machine
+
+    judge_probe = sized_for_this_machine(judge_probe, "judge_probe")
     items = eft_eval.sample(
         n=min(judge_probe.n_items, len(eft_eval)), random_state=judge_probe.seed
     )

@@ -12,7 +12,11 @@ import pandas as pd
 from self_rewarding.core.provenance import directory_sha256
 from self_rewarding.core.seed_data import prompt_id
 from self_rewarding.core.types import EvaluationConfig
-from self_rewarding.pipelines.evaluation.common import generate_with_model, subset
+from self_rewarding.pipelines.evaluation.common import (
+    generate_with_model,
+    sized_for_this_machine,
+    subset,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +72,7 @@ def generate_eval_answers(
         second turn's ``prompt_turn2, answer_turn2, n_tokens_turn2, finish_reason_turn2``
         (MT-Bench; None elsewhere) and the model's provenance.
     """
+    evaluation = sized_for_this_machine(evaluation)
     rows = _bench_prompts(alpaca_prompts, mt_bench_questions, evaluation)
     model_sha256 = directory_sha256(model_dir)
     answers = generate_with_model(

@@ -34,12 +34,15 @@ def sized_for_this_machine(evaluation: EvaluationConfig) -> EvaluationConfig:
         logger.warning(
             "CPU %s without native bf16: the smaller evaluation sets of "
             "evaluation.on_cpu_without_bf16 (judge alignment prompts %s, MT-Bench human "
-            "pairs %s, HH pairs %s, IFEval prompts %s)",
+            "pairs %s, HH pairs %s, IFEval prompts %s, AlpacaEval prompts %s, MT-Bench "
+            "questions %s)",
             hardware.cpu_capability,
             sized.judge_alignment_prompts,
             sized.mt_bench_human_pairs,
             sized.hh_harmless_pairs,
             sized.ifeval.prompts,
+            sized.alpaca_prompts,
+            sized.mt_bench_questions,
         )
     return sized
 

@@ -115,7 +115,9 @@ def generate_prompts(
         Every generated prompt with ``accepted`` and the rejection ``reason``; the counts
         with the throughput.
     """
-    config = iteration.self_instruct
+    from self_rewarding.hardware import sized_for_this_machine
+
+    config = sized_for_this_machine(iteration.self_instruct, "iteration.self_instruct")
     header = hashlib.sha256(SELF_INSTRUCT_HEADER.encode("utf-8")).hexdigest()
     engine = IterationEngine(model_dir, iteration, t, header)
     sampling = dataclasses.replace(config.sampling, stop=config.sampling.stop + SELF_INSTRUCT_STOP)

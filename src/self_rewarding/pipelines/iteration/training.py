@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from self_rewarding.core.types import IterationConfig, LauncherConfig
+from self_rewarding.hardware import training_block_for_this_machine
 from self_rewarding.pipelines.iteration.pairs import judge_preference_pairs
 
 
@@ -26,6 +27,7 @@ def train_next_model(  # noqa: PLR0913, PLR0917 (a Kedro node: one input per dat
     from self_rewarding.datasets.model_directory_dataset import model_staging_directory
     from self_rewarding.train.dpo import train_dpo
 
+    dpo = training_block_for_this_machine(dpo, "dpo")
     rows = preference_pairs[["prompt", "chosen", "rejected"]].to_dict(orient="records")
     max_share = iteration.meta_judge.max_share if iteration is not None else 0.0
     judge_rows = judge_preference_pairs(

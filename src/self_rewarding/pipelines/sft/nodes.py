@@ -12,8 +12,10 @@ from self_rewarding.datasets.model_directory_dataset import model_staging_direct
 
 
 def _train(base_model: Path, frames: list[pd.DataFrame], sft: dict, prefix: str):
+    from self_rewarding.hardware import training_block_for_this_machine
     from self_rewarding.train.sft import train_sft
 
+    sft = training_block_for_this_machine(sft, "sft")
     examples = pd.concat(frames, ignore_index=True)[["prompt", "response"]]
     # Beside the models, so that the catalog renames it into place (no copy).
     staging = model_staging_directory(Path(base_model).parent, prefix)
@@ -39,7 +41,9 @@ def train_sft_baseline(base_model: Path, ift_train: pd.DataFrame, sft: dict):
     Args:
         base_model: M0.
         ift_train: IFT examples.
-        sft: ``trainer``: ``SFTConfig`` fields; ``precision``; ``launcher``.
+        sft: ``trainer``: ``SFTConfig`` fields; ``precision``; ``launcher``;
+            ``on_cpu_without_bf16``: trainer fields that replace those on a CPU without
+            native bf16.
 
     Returns:
         The staged model directory and the training metrics.
@@ -54,7 +58,9 @@ def train_m1(base_model: Path, ift_train: pd.DataFrame, eft_train: pd.DataFrame,
         base_model: M0.
         ift_train: IFT examples.
         eft_train: EFT judge examples.
-        sft: ``trainer``: ``SFTConfig`` fields; ``precision``; ``launcher``.
+        sft: ``trainer``: ``SFTConfig`` fields; ``precision``; ``launcher``;
+            ``on_cpu_without_bf16``: trainer fields that replace those on a CPU without
+            native bf16.
 
     Returns:
         The staged model directory and the training metrics.
