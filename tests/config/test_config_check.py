@@ -62,6 +62,7 @@ def test_every_environment_builds_every_config(env, tmp_path):
         fixed_training
     )
     assert (iteration.self_instruct.on_cpu_without_bf16 is None) == fixed_training
+    assert (EFTConfig(**parameters["eft"]).on_cpu_without_bf16 is None) == fixed_training
     for kind in ("sft", "dpo"):
         block = parameters[kind]
         assert block["precision"] == "auto"

@@ -9,6 +9,7 @@ import pytest
 
 from self_rewarding.core.precision import Hardware
 from self_rewarding.core.types import (
+    EFTConfig,
     EvaluationConfig,
     IterationConfig,
     JudgeConfig,
@@ -114,7 +115,7 @@ def test_the_answer_sets_shrink_only_where_a_smaller_size_is_given():
     assert evaluation.sized_for(BF16_CPU).alpaca_prompts == 16
 
 
-def test_the_judge_probe_and_self_instruction_shrink_on_a_cpu_without_bf16():
+def test_the_judge_probe_self_instruction_and_eft_shrink_on_a_cpu_without_bf16():
     probe = JudgeProbeConfig(n_items=50, on_cpu_without_bf16={"n_items": 20})
     assert probe.sized_for(AVX2_CPU) == dataclasses.replace(
         probe, n_items=20, on_cpu_without_bf16=None
@@ -128,6 +129,8 @@ def test_the_judge_probe_and_self_instruction_shrink_on_a_cpu_without_bf16():
         self_instruct.max_rounds,
     )
     assert self_instruct.sized_for(BF16_CPU) is self_instruct
+    eft = EFTConfig(max_examples=72, on_cpu_without_bf16={"max_examples": 48})
+    assert eft.sized_for(AVX2_CPU).max_examples == 48 and eft.sized_for(GPU_ON_AVX2) is eft
     assert SelfInstructConfig(n_prompts=32).sized_for(AVX2_CPU).n_prompts == 32
 
 

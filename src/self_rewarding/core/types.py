@@ -27,6 +27,17 @@ SCORING_MODES: tuple[str, ...] = ("sampled", "expected", "score_first")
 
 
 @config_model
+class SeedDataSizes:
+    """How many seed examples (IFT or EFT) are kept on a CPU without native bf16.
+
+    Attributes:
+        max_examples: Examples kept there.
+    """
+
+    max_examples: int
+
+
+@config_model
 class IFTConfig:
     """How the human instruction-following (IFT) seed set is built.
 
@@ -35,11 +46,22 @@ class IFTConfig:
         max_response_words: Longer human responses are left out, so that examples fit
             the SFT ``max_length`` without cutting the target.
         seed: Seed of the sampling when ``max_examples`` is smaller than the pool.
+        on_cpu_without_bf16: Fewer examples on a CPU without native bf16 (shorter SFT);
+            None: the same everywhere.
     """
 
     max_examples: int | None = None
     max_response_words: int = 400
     seed: int = 42
+    on_cpu_without_bf16: SeedDataSizes | None = None
+
+    def sized_for(self, hardware: Hardware) -> IFTConfig:
+        """These settings with ``on_cpu_without_bf16``'s count on a CPU without native
+        bf16; unchanged elsewhere."""
+        sizes = self.on_cpu_without_bf16
+        if sizes is None or not lacks_native_bf16(hardware):
+            return self
+        return replace(self, max_examples=sizes.max_examples, on_cpu_without_bf16=None)
 
 
 @config_model
@@ -58,6 +80,8 @@ class EFTConfig:
             only prompts whose ordering agrees with the human one are kept.
         judge_samples: Judgments per reply in ``model_judged`` mode.
         seed: Seed of the sampling.
+        on_cpu_without_bf16: Fewer examples on a CPU without native bf16 (a shorter
+            ``sft_m1``); None: the same everywhere.
     """
 
     max_examples: int | None = None
@@ -66,6 +90,15 @@ class EFTConfig:
     targets: Literal["templated", "model_judged"] = "templated"
     judge_samples: int = 1
     seed: int = 42
+    on_cpu_without_bf16: SeedDataSizes | None = None
+
+    def sized_for(self, hardware: Hardware) -> EFTConfig:
+        """These settings with ``on_cpu_without_bf16``'s count on a CPU without native
+        bf16; unchanged elsewhere."""
+        sizes = self.on_cpu_without_bf16
+        if sizes is None or not lacks_native_bf16(hardware):
+            return self
+        return replace(self, max_examples=sizes.max_examples, on_cpu_without_bf16=None)
 
 
 @config_model

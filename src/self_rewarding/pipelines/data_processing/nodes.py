@@ -64,6 +64,9 @@ def build_ift(
     Returns:
         The IFT examples and their counts.
     """
+    from self_rewarding.hardware import sized_for_this_machine
+
+    ift = sized_for_this_machine(ift, "ift")
     examples, counts = build_ift_examples(
         _records(ift_candidates), set(eval_prompts["prompt_normalised"]), ift
     )
@@ -84,6 +87,9 @@ def build_eft(
     Returns:
         The EFT candidates and their counts.
     """
+    from self_rewarding.hardware import sized_for_this_machine
+
+    eft = sized_for_this_machine(eft, "eft")
     examples, counts = build_eft_candidates(
         _records(quality_scored), set(eval_prompts["prompt_normalised"]), eft
     )

@@ -26,25 +26,9 @@ def subset(items: list, size: int | None, seed: int) -> list:
 def sized_for_this_machine(evaluation: EvaluationConfig) -> EvaluationConfig:
     """The evaluation with the sets this machine runs (``on_cpu_without_bf16`` on a CPU
     without native bf16), said in the log when they are the smaller ones."""
-    from self_rewarding.hardware import detect_hardware
+    from self_rewarding.hardware import sized_for_this_machine as sized_for_hardware
 
-    hardware = detect_hardware()
-    sized = evaluation.sized_for(hardware)
-    if sized is not evaluation:
-        logger.warning(
-            "CPU %s without native bf16: the smaller evaluation sets of "
-            "evaluation.on_cpu_without_bf16 (judge alignment prompts %s, MT-Bench human "
-            "pairs %s, HH pairs %s, IFEval prompts %s, AlpacaEval prompts %s, MT-Bench "
-            "questions %s)",
-            hardware.cpu_capability,
-            sized.judge_alignment_prompts,
-            sized.mt_bench_human_pairs,
-            sized.hh_harmless_pairs,
-            sized.ifeval.prompts,
-            sized.alpaca_prompts,
-            sized.mt_bench_questions,
-        )
-    return sized
+    return sized_for_hardware(evaluation, "evaluation")
 
 
 def word_count(text: str) -> int:
