@@ -26,6 +26,15 @@ ScoringMode = Literal["sampled", "expected", "score_first"]
 SCORING_MODES: tuple[str, ...] = ("sampled", "expected", "score_first")
 
 
+def _sized_for(config, hardware: Hardware, field: str):
+    """``config`` with ``field`` taken from its ``on_cpu_without_bf16`` sizes on a CPU
+    without native bf16; ``config`` itself elsewhere or without sizes."""
+    sizes = config.on_cpu_without_bf16
+    if sizes is None or not lacks_native_bf16(hardware):
+        return config
+    return replace(config, **{field: getattr(sizes, field)}, on_cpu_without_bf16=None)
+
+
 @config_model
 class SeedDataSizes:
     """How many seed examples (IFT or EFT) are kept on a CPU without native bf16.
@@ -58,10 +67,7 @@ class IFTConfig:
     def sized_for(self, hardware: Hardware) -> IFTConfig:
         """These settings with ``on_cpu_without_bf16``'s count on a CPU without native
         bf16; unchanged elsewhere."""
-        sizes = self.on_cpu_without_bf16
-        if sizes is None or not lacks_native_bf16(hardware):
-            return self
-        return replace(self, max_examples=sizes.max_examples, on_cpu_without_bf16=None)
+        return _sized_for(self, hardware, "max_examples")
 
 
 @config_model
@@ -95,10 +101,7 @@ class EFTConfig:
     def sized_for(self, hardware: Hardware) -> EFTConfig:
         """These settings with ``on_cpu_without_bf16``'s count on a CPU without native
         bf16; unchanged elsewhere."""
-        sizes = self.on_cpu_without_bf16
-        if sizes is None or not lacks_native_bf16(hardware):
-            return self
-        return replace(self, max_examples=sizes.max_examples, on_cpu_without_bf16=None)
+        return _sized_for(self, hardware, "max_examples")
 
 
 @config_model
@@ -172,10 +175,7 @@ class JudgeProbeConfig:
     def sized_for(self, hardware: Hardware) -> JudgeProbeConfig:
         """This probe with the sizes of ``on_cpu_without_bf16`` on a CPU without native
         bf16; unchanged elsewhere."""
-        sizes = self.on_cpu_without_bf16
-        if sizes is None or not lacks_native_bf16(hardware):
-            return self
-        return replace(self, n_items=sizes.n_items, on_cpu_without_bf16=None)
+        return _sized_for(self, hardware, "n_items")
 
     def generation(self) -> GenerationConfig:
         """The probe's engine."""
@@ -367,10 +367,7 @@ class SelfInstructConfig:
     def sized_for(self, hardware: Hardware) -> SelfInstructConfig:
         """These settings with ``on_cpu_without_bf16``'s count on a CPU without native
         bf16; unchanged elsewhere."""
-        sizes = self.on_cpu_without_bf16
-        if sizes is None or not lacks_native_bf16(hardware):
-            return self
-        return replace(self, n_prompts=sizes.n_prompts, on_cpu_without_bf16=None)
+        return _sized_for(self, hardware, "n_prompts")
 
 
 @config_model
