@@ -5,10 +5,14 @@ A referee judges every preference pair of the last run's iterations
 both orders, from its verdict probabilities (``measure_pair_precision``, the pipeline's
 own step, with every pair). Printed per referee: the precision of the pairs (the
 referee prefers the chosen answer; a tie counts as not) with a 95 % interval over
-pairs, then the precision and the pairs kept at each ``pairs.min_margin``::
+pairs, per iteration and pooled, then the precision and the pairs kept at each
+``pairs.min_margin``::
 
     python benchmarks/pair_precision.py
     python benchmarks/pair_precision.py --referees data/06_models/M1 qwen2.5-coder-0.5b-instruct
+    # keep each referee's verdicts, and print them again later without judging:
+    python benchmarks/pair_precision.py --referees NAME --results out/
+    python benchmarks/pair_precision.py --results out/ --summarise
 """
 
 # ruff: noqa: T201 (a benchmark: it prints its results)
@@ -59,50 +63,70 @@ def judge_one(referee: str, out: Path) -> None:
     )
 
 
-def summarise(found: dict) -> None:
+def _precision_row(label: str, kept: list[dict]) -> str:
     from self_rewarding.core.intervals import format_interval, win_rate_interval
     from self_rewarding.core.metrics import win_rate
 
+    outcomes = [row["outcome"] for row in kept]
+    rates = win_rate(outcomes)
+    interval = win_rate_interval(outcomes, key="strict_win_rate") if outcomes else None
+    consistent = sum(row["consistent"] for row in kept) / len(kept) if kept else None
+    return (
+        f"| {label} | {len(kept)} | {format_interval(rates['strict_win_rate'], interval)} | "
+        f"{format_interval(rates['tie_share'], None)} | {format_interval(consistent, None)} |"
+    )
+
+
+def summarise(found: dict) -> None:
     rows = found["rows"]
     print(
         f"\n{found['referee']}: {len(rows)} pairs ({found['seconds_per_verdict']:.2f} s per "
         f"verdict, peak {found['peak_rss_gib']:.2f} GiB)"
     )
-    print("| min_margin | pairs kept | precision [95% CI] | tie share | position consistency |")
+    print("| iteration | pairs | precision [95% CI] | tie share | position consistency |")
+    print("| --- | --- | --- | --- | --- |")
+    for iteration in sorted({row["iteration"] for row in rows}):
+        print(_precision_row(iteration, [row for row in rows if row["iteration"] == iteration]))
+    print(_precision_row("pooled", rows))
+    print("\n| min_margin | pairs kept | precision [95% CI] | tie share | position consistency |")
     print("| --- | --- | --- | --- | --- |")
     for margin in MARGINS:
-        kept = [row for row in rows if row["margin"] >= margin]
-        outcomes = [row["outcome"] for row in kept]
-        rates = win_rate(outcomes)
-        interval = win_rate_interval(outcomes, key="strict_win_rate") if outcomes else None
-        consistent = sum(row["consistent"] for row in kept) / len(kept) if kept else None
-        print(
-            f"| {margin:.1f} | {len(kept)} | "
-            f"{format_interval(rates['strict_win_rate'], interval)} | "
-            f"{format_interval(rates['tie_share'], None)} | "
-            f"{format_interval(consistent, None)} |"
-        )
+        print(_precision_row(f"{margin:.1f}", [row for row in rows if row["margin"] >= margin]))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--referees", nargs="+", default=["data/06_models/M1"])
+    parser.add_argument("--results", type=Path, help="keep each referee's verdicts here (<k>.json)")
+    parser.add_argument(
+        "--summarise", action="store_true", help="print the verdicts kept in --results, judge none"
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.one:
         judge_one(arguments.one, arguments.out)
         return 0
+    if arguments.summarise:
+        if arguments.results is None:
+            parser.error("--summarise reads the verdicts kept in --results DIR")
+        for path in sorted(arguments.results.glob("*.json")):
+            summarise(json.loads(path.read_text()))
+        return 0
 
-    import torch
+    from self_rewarding.hardware import detect_hardware, resolve
 
+    hardware = detect_hardware()
     print(
         f"{time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-        f"torch CPU capability {torch.backends.cpu.get_cpu_capability()}, fp32"
+        f"torch CPU capability {hardware.cpu_capability}, native bf16 "
+        f"{hardware.cpu_native_bf16}, precision auto -> {resolve('auto')}"
     )
     with tempfile.TemporaryDirectory() as scratch:
+        results = arguments.results or Path(scratch)
+        results.mkdir(parents=True, exist_ok=True)
         for k, referee in enumerate(arguments.referees):
-            out = Path(scratch) / f"{k}.json"
+            out = results / f"{k}.json"
             command = [sys.executable, __file__, "--one", referee, "--out", str(out)]
             subprocess.run(command, check=True, cwd=PROJECT)
             summarise(json.loads(out.read_text()))
