@@ -1,0 +1,41 @@
+"""The figures benchmarks/README.md quotes are what the committed verdicts print."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+BENCHMARKS_README = PROJECT / "benchmarks/README.md"
+
+
+def summarised(script: str, results: str) -> list[str]:
+    """The table rows and paired differences the benchmark prints from kept verdicts."""
+    completed = subprocess.run(
+        [sys.executable, str(PROJECT / "benchmarks" / script), "--results", results, "--summarise"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=PROJECT,
+    )
+    assert completed.returncode == 0, completed.stderr
+    lines = [line for line in completed.stdout.splitlines() if line.strip()]
+    figures = [line for line in lines if line.startswith("| ") and "---" not in line]
+    figures += [line for line in lines if "difference" in line]
+    assert figures, completed.stdout
+    return figures
+
+
+@pytest.mark.parametrize(
+    ("script", "results"),
+    [
+        ("referees.py", "benchmarks/results/referees_avx2"),
+    ],
+)
+def test_benchmarks_readme_quotes_the_committed_results(script, results):
+    readme = BENCHMARKS_README.read_text(encoding="utf-8")
+    missing = [line for line in summarised(script, results) if line not in readme]
+    assert not missing, f"{script} --results {results} prints lines not in the README: {missing}"
