@@ -6,7 +6,8 @@ both orders, from its verdict probabilities (``measure_pair_precision``, the pip
 own step, with every pair). Printed per referee: the precision of the pairs (the
 referee prefers the chosen answer; a tie counts as not) with a 95 % interval over
 pairs, per iteration and pooled, then the precision and the pairs kept at each
-``pairs.min_margin``::
+``pairs.min_margin``; then each referee's paired difference in precision against the
+first, on the same pairs::
 
     python benchmarks/pair_precision.py
     python benchmarks/pair_precision.py --referees data/06_models/M1 qwen2.5-coder-0.5b-instruct
@@ -94,6 +95,29 @@ def summarise(found: dict) -> None:
         print(_precision_row(f"{margin:.1f}", [row for row in rows if row["margin"] >= margin]))
 
 
+def compare(base: dict, other: dict) -> None:
+    """The other referee's precision minus the first's, paired on the pairs both judged,
+    with a 95 % interval over pairs."""
+    from self_rewarding.core.intervals import bootstrap_interval, format_interval
+
+    theirs = {(row["iteration"], row["prompt_id"]): row for row in base["rows"]}
+    differences = [
+        (row["outcome"] == "win") - (theirs[key]["outcome"] == "win")
+        for row in other["rows"]
+        if (key := (row["iteration"], row["prompt_id"])) in theirs
+    ]
+
+    def mean(values):
+        return sum(values) / len(values) if values else None
+
+    interval = bootstrap_interval(differences, mean, seed=0) if differences else None
+    print(
+        f"\n{other['referee']} - {base['referee']}: precision difference "
+        f"{format_interval(mean(differences), interval, signed=True)} "
+        f"on the same {len(differences)} pairs"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--referees", nargs="+", default=["data/06_models/M1"])
@@ -110,8 +134,11 @@ def main() -> int:
     if arguments.summarise:
         if arguments.results is None:
             parser.error("--summarise reads the verdicts kept in --results DIR")
-        for path in sorted(arguments.results.glob("*.json")):
-            summarise(json.loads(path.read_text()))
+        found = [json.loads(path.read_text()) for path in sorted(arguments.results.glob("*.json"))]
+        for entry in found:
+            summarise(entry)
+        for entry in found[1:]:
+            compare(found[0], entry)
         return 0
 
     from self_rewarding.hardware import detect_hardware, resolve
@@ -125,11 +152,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         results = arguments.results or Path(scratch)
         results.mkdir(parents=True, exist_ok=True)
+        found = []
         for k, referee in enumerate(arguments.referees):
             out = results / f"{k}.json"
             command = [sys.executable, __file__, "--one", referee, "--out", str(out)]
             subprocess.run(command, check=True, cwd=PROJECT)
-            summarise(json.loads(out.read_text()))
+            found.append(json.loads(out.read_text()))
+            summarise(found[-1])
+        for entry in found[1:]:
+            compare(found[0], entry)
     return 0
 
 

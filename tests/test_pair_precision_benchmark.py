@@ -11,9 +11,12 @@ from pathlib import Path
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks/pair_precision.py"
 
 
-def verdict(iteration: str, outcome: str, margin: float, consistent: bool = False) -> dict:
+def verdict(
+    iteration: str, outcome: str, margin: float, consistent: bool = False, prompt_id: str = ""
+) -> dict:
     return {
         "iteration": iteration,
+        "prompt_id": prompt_id,
         "outcome": outcome,
         "margin": margin,
         "consistent": consistent,
@@ -65,6 +68,42 @@ def test_precision_is_printed_per_iteration_pooled_and_per_margin(tmp_path):
     at_02 = table_row(output, "0.2")
     assert at_02[1] == "3" and at_02[2].startswith("0.667 [")
     assert table_row(output, "0.5")[1] == "0"
+
+
+def write_referee(path: Path, referee: str, outcomes: dict[tuple[str, str], str]) -> None:
+    rows = [
+        verdict(iteration, outcome, 0.1, prompt_id=prompt_id)
+        for (iteration, prompt_id), outcome in outcomes.items()
+    ]
+    path.write_text(
+        json.dumps(
+            {"referee": referee, "rows": rows, "seconds_per_verdict": 1.0, "peak_rss_gib": 1.0}
+        )
+    )
+
+
+def test_a_second_referee_is_compared_with_the_first_on_the_same_pairs(tmp_path):
+    write_referee(
+        tmp_path / "0.json",
+        "first",
+        {("iter1", "a"): "loss", ("iter1", "b"): "win", ("iter2", "a"): "loss"},
+    )
+    # Pair (iter2, b) was not judged by the first referee, so it is left out of the pairing.
+    write_referee(
+        tmp_path / "1.json",
+        "second",
+        {
+            ("iter1", "a"): "win",
+            ("iter1", "b"): "win",
+            ("iter2", "a"): "win",
+            ("iter2", "b"): "loss",
+        },
+    )
+    output = summarise(tmp_path)
+
+    line = next(line for line in output.splitlines() if "precision difference" in line)
+    assert line.startswith("second - first: precision difference +0.667 [")
+    assert line.endswith("on the same 3 pairs")
 
 
 def test_summarise_without_results_is_refused():
