@@ -34,6 +34,7 @@ def summarised(script: str, results: str) -> list[str]:
     [
         ("referees.py", "benchmarks/results/referees_avx2"),
         ("pair_precision.py", "benchmarks/results/pair_precision_avx2"),
+        ("pair_precision.py", "benchmarks/results/pair_precision_avx2_rho04"),
     ],
 )
 def test_benchmarks_readme_quotes_the_committed_results(script, results):
