@@ -135,6 +135,8 @@ def main() -> int:
         if arguments.results is None:
             parser.error("--summarise reads the verdicts kept in --results DIR")
         found = [json.loads(path.read_text()) for path in sorted(arguments.results.glob("*.json"))]
+        if not found:
+            parser.error(f"{arguments.results}: no kept verdicts (<k>.json)")
         for entry in found:
             summarise(entry)
         for entry in found[1:]:

@@ -112,3 +112,14 @@ def test_summarise_without_results_is_refused():
     )
     assert completed.returncode != 0
     assert "--summarise reads the verdicts kept in --results DIR" in completed.stderr
+
+
+def test_summarise_of_a_folder_without_verdicts_names_it(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARK), "--results", str(tmp_path), "--summarise"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert f"{tmp_path}: no kept verdicts" in completed.stderr
