@@ -23,13 +23,14 @@ def verdict(
     }
 
 
-def summarise(results: Path) -> str:
-    completed = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--results", str(results), "--summarise"],
-        capture_output=True,
-        text=True,
-        check=False,
+def run_benchmark(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(BENCHMARK), *arguments], capture_output=True, text=True, check=False
     )
+
+
+def summarise(results: Path) -> str:
+    completed = run_benchmark("--results", str(results), "--summarise")
     assert completed.returncode == 0, completed.stderr
     return completed.stdout
 
@@ -107,19 +108,12 @@ def test_a_second_referee_is_compared_with_the_first_on_the_same_pairs(tmp_path)
 
 
 def test_summarise_without_results_is_refused():
-    completed = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--summarise"], capture_output=True, text=True, check=False
-    )
+    completed = run_benchmark("--summarise")
     assert completed.returncode != 0
     assert "--summarise reads the verdicts kept in --results DIR" in completed.stderr
 
 
 def test_summarise_of_a_folder_without_verdicts_names_it(tmp_path):
-    completed = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--results", str(tmp_path), "--summarise"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    completed = run_benchmark("--results", str(tmp_path), "--summarise")
     assert completed.returncode != 0
     assert f"{tmp_path}: no kept verdicts" in completed.stderr
